@@ -1,0 +1,252 @@
+// Types shared across the pipeline. The report types mirror ../shared/CONTRACT.md
+// exactly (schemaVersion 1); everything else is the internal data flow:
+// inventory -> targets -> transport -> collect -> checks + probes -> diagnose -> report.
+
+// ---------------------------------------------------------------- report (CONTRACT.md)
+
+export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
+
+export interface ClusterSummary {
+  dnsDomain: string;
+  nodelocaldnsIp: string | null; // null when enable_nodelocaldns is false
+  corednsIp: string;
+  networkPlugin: string;
+  calicoBackend: string | null; // null when the plugin is not calico
+  kubeProxyMode: string;
+}
+
+export interface HostReport {
+  name: string;
+  address: string;
+  inspected: boolean;
+  error: string | null;
+}
+
+export interface CheckResult {
+  check: string; // stable check id, e.g. "nodelocaldns.iptables"
+  host: string;
+  status: Status;
+  summary: string;
+  evidence: Record<string, unknown>;
+}
+
+export type ProbeRole = 'nodelocaldns' | 'coredns-service' | 'coredns-endpoint';
+export type Transport = 'udp' | 'tcp';
+
+export interface ProbeResult {
+  host: string;
+  server: string;
+  role: ProbeRole;
+  transport: Transport;
+  name: string;
+  type: string; // 'A' | 'PTR' | ...
+  sent: number;
+  answered: number; // replies that parsed, matched id+question (any rcode)
+  rcodes: Record<string, number>; // e.g. {NOERROR: 5}
+  latencyMs: { p50: number | null; max: number | null };
+  // extensions (allowed by the contract): why unanswered probes failed
+  errors?: Record<string, number>; // e.g. {timeout: 2, refused: 1, 'bad-id': 1}
+  endpointHost?: string | null; // node hosting the endpoint, when known
+}
+
+export type Severity = 'fail' | 'warn';
+
+export interface Diagnosis {
+  id: string; // stable id, see CONTRACT.md and src/diagnose/
+  severity: Severity;
+  hosts: string[];
+  summary: string;
+  evidence: string[];
+  fix: string[];
+}
+
+export interface ReportSummary {
+  pass: number;
+  warn: number;
+  fail: number;
+  error: number;
+  skip: number;
+  exitCode: number;
+}
+
+export interface Report {
+  schemaVersion: 1;
+  tool: { name: 'kubespray-validate'; version: string };
+  startedAt: string;
+  durationMs: number;
+  cluster: ClusterSummary;
+  hosts: HostReport[];
+  results: CheckResult[];
+  probes: ProbeResult[];
+  diagnoses: Diagnosis[];
+  summary: ReportSummary;
+  // extension: the --fix pass (what was applied, and the report of the second pass)
+  fix?: FixOutcome;
+}
+
+export interface FixOutcome {
+  applied: { host: string; command: string; ok: boolean; output: string }[];
+  after: Omit<Report, 'fix'> | null;
+}
+
+// ---------------------------------------------------------------- inventory
+
+export type Vars = Record<string, unknown>;
+
+/** The resolved inventory, the same content `ansible-inventory --list` prints. */
+export interface Inventory {
+  /** every group, including `all` and `ungrouped` */
+  groups: Record<string, { hosts: string[]; children: string[]; vars: Vars }>;
+  /** fully merged variables per host (Ansible precedence, -e applied) */
+  hostvars: Record<string, Vars>;
+  /** the inventory sources as given (files or directories) */
+  sources: string[];
+}
+
+/** Kubespray's view of the cluster, derived from the inventory and Kubespray's defaults. */
+export interface ClusterModel {
+  dnsDomain: string; // dns_domain (cluster_name)
+  serviceCidr: string; // first range of kube_service_addresses
+  corednsIp: string; // skydns_server: 3rd address of serviceCidr
+  nodelocaldnsEnabled: boolean; // enable_nodelocaldns
+  nodelocaldnsIp: string; // nodelocaldns_ip
+  nodelocaldnsHealthPort: number; // nodelocaldns_health_port
+  networkPlugin: string; // kube_network_plugin
+  calicoBackend: 'vxlan' | 'bird' | 'none' | null; // calico_network_backend
+  calicoVxlanMode: string | null; // calico_vxlan_mode (Always|CrossSubnet|Never)
+  calicoIpipMode: string | null; // calico_ipip_mode
+  calicoVxlanPort: number;
+  calicoMtu: number | null; // calico_veth_mtu / calico_mtu when set
+  calicoFeatureDetectOverride: string; // calico_feature_detect_override
+  kubeProxyMode: string; // kube_proxy_mode
+  binDir: string; // bin_dir
+  kubeConfigDir: string; // kube_config_dir
+  controlPlane: string[]; // kube_control_plane (or kube-master) host names
+  nodes: string[]; // k8s_cluster hosts (what we inspect by default)
+  upstreamDnsServers: string[]; // upstream_dns_servers
+}
+
+/** One node to inspect, with everything the transport needs. */
+export interface Target {
+  name: string;
+  address: string; // ansible_host or the name
+  port: number; // ansible_port, default 22
+  user: string; // ansible_user, else -u, else current user
+  privateKeyFile: string | null;
+  password: string | null; // ansible_password / ansible_ssh_pass (secret)
+  become: boolean; // true when user is not root or ansible_become is set
+  becomeMethod: string; // sudo
+  becomeUser: string; // root
+  becomePassword: string | null; // secret
+  jump: Omit<Target, 'jump' | 'become' | 'becomeMethod' | 'becomeUser' | 'becomePassword'> | null;
+  groups: string[];
+}
+
+// ---------------------------------------------------------------- transport
+
+export type TransportErrorKind = 'unreachable' | 'auth' | 'host-key' | 'sudo' | 'timeout' | 'disconnected';
+
+export interface ExecResult {
+  code: number | null; // null when killed by a signal or timed out
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  /** run as root through the target's become method (default true) */
+  privileged?: boolean;
+  /** bytes written to the command's stdin (never the become password: the transport handles that) */
+  stdin?: string;
+}
+
+/** One live connection to one node. Every collector and probe uses only this. */
+export interface NodeSession {
+  readonly target: Target;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  close(): void;
+}
+
+// ---------------------------------------------------------------- collect
+
+/** A parser never throws: it returns a value or a ParseError. */
+export interface ParseError {
+  parseError: string;
+}
+export type Parsed<T> = T | ParseError;
+export function isParseError(v: unknown): v is ParseError {
+  return typeof v === 'object' && v !== null && 'parseError' in v;
+}
+
+// ---------------------------------------------------------------- facts (collect -> checks, diagnose)
+
+/** Kernel counters, flat "Proto.Name" keys as in /proc/net/snmp and /proc/net/netstat,
+ *  e.g. "Tcp.InCsumErrors", "Tcp.RetransSegs", "Udp.InCsumErrors", "TcpExt.TCPTimeouts". */
+export type Counters = Record<string, number>;
+
+export interface LinkFacts {
+  name: string;
+  kind: string | null; // linkinfo.info_kind: vxlan, ipip, veth, bridge, ...; null for plain NICs
+  up: boolean; // admin up (flags contain UP)
+  operstate: string;
+  mtu: number;
+  parent: string | null; // the lower device: vxlan "link"/dev, or the NIC holding the default route
+  addresses: string[]; // "198.18.0.10/24"
+  vxlan?: { id: number | null; port: number | null; local: string | null };
+}
+
+export interface OffloadFacts {
+  /** feature name -> {on, fixed}, e.g. "tx-checksumming", "rx-checksumming", "tx-checksum-ip-generic" */
+  features: Record<string, { on: boolean; fixed: boolean }>;
+}
+
+export interface IptablesRule {
+  backend: 'legacy' | 'nft';
+  table: string; // raw, filter, nat, mangle
+  chain: string;
+  index: number; // position within the chain, 0-based, as printed by iptables-save
+  line: string; // the normalized rule line, "-A PREROUTING -d ..."
+  proto: string | null;
+  src: string | null;
+  dst: string | null;
+  sport: string | null;
+  dport: string | null;
+  target: string | null; // -j
+  comment: string | null;
+}
+
+/** Everything read from one node, already parsed. A source that could not be read or parsed
+ *  carries its error instead; checks turn that into `error` results. */
+export interface NodeFacts {
+  host: string;
+  kernel: string | null;
+  links: LinkFacts[] | ParseError;
+  iptables: { backends: ('legacy' | 'nft')[]; rules: IptablesRule[] } | ParseError;
+  /** ethtool -k per interface name (overlay interface and its parent) */
+  offload: Record<string, OffloadFacts | ParseError>;
+  counters: Counters | ParseError;
+  /** raw command lines and exit codes, for evidence */
+  commands: { name: string; command: string; code: number | null; stderr: string }[];
+}
+
+/** A CoreDNS endpoint as listed by `kubectl get endpoints coredns -o json`. */
+export interface Endpoint {
+  ip: string;
+  port: number; // the dns (udp) / dns-tcp port, normally 53
+  nodeName: string | null;
+  podName: string | null;
+  ready: boolean;
+}
+
+/** What the diagnosis rules see. Pure data. */
+export interface DiagnoseInput {
+  cluster: ClusterModel;
+  hosts: HostReport[];
+  results: CheckResult[];
+  probes: ProbeResult[];
+  facts: Record<string, NodeFacts>; // by host name, inspected hosts only
+  /** counters after minus before the probe window, by host */
+  counterDeltas: Record<string, Counters>;
+  endpoints: Endpoint[] | null; // null when discovery failed
+  endpointError: string | null;
+}
