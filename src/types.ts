@@ -80,13 +80,14 @@ export interface Report {
   probes: ProbeResult[];
   diagnoses: Diagnosis[];
   summary: ReportSummary;
-  // extension: the --fix pass (what was applied, and the report of the second pass)
+  // extension, present only with --fix: what was applied, and the first pass's report.
+  // The top level is then the SECOND pass (after the fixes), so gates read the final state.
   fix?: FixOutcome;
 }
 
 export interface FixOutcome {
-  applied: { host: string; command: string; ok: boolean; output: string }[];
-  after: Omit<Report, 'fix'> | null;
+  applied: { host: string; diagnosis: string; command: string; ok: boolean; output: string }[];
+  before: Omit<Report, 'fix'>;
 }
 
 // ---------------------------------------------------------------- inventory

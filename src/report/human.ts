@@ -1,0 +1,141 @@
+// The human summary printed after the progress display: a node x path table of probe results,
+// the failing checks with the evidence that decided them, and each diagnosis with its fix.
+import type { CheckResult, Diagnosis, ProbeResult, ProbeRole, Report } from '../types.js';
+
+export interface HumanOptions {
+  color: boolean;
+  strict: boolean;
+  verbose?: boolean; // also list warnings' evidence and passing checks
+}
+
+const ROLES: [ProbeRole, string][] = [
+  ['nodelocaldns', 'NodeLocalDNS'],
+  ['coredns-service', 'CoreDNS svc'],
+  ['coredns-endpoint', 'endpoints'],
+];
+
+function paint(on: boolean) {
+  const wrap = (code: string) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+  return { red: wrap('31'), yellow: wrap('33'), green: wrap('32'), bold: wrap('1'), dim: wrap('2') };
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** "answered/sent" over every probe of one host, role and transport ("-" when none ran). */
+function cell(probes: ProbeResult[]): { text: string; ok: boolean | null } {
+  if (!probes.length) return { text: '-', ok: null };
+  const sent = probes.reduce((a, p) => a + p.sent, 0);
+  // A reply with SERVFAIL/REFUSED is an answer, but not a working path.
+  const good = probes.reduce((a, p) => a + (p.rcodes['NOERROR'] ?? 0) + (p.rcodes['NXDOMAIN'] ?? 0), 0);
+  return { text: `${good}/${sent}`, ok: good === sent };
+}
+
+export function probeTable(report: Report, color: boolean): string[] {
+  const c = paint(color);
+  const hosts = [...new Set(report.probes.map((p) => p.host))];
+  if (!hosts.length) return [];
+  const width = Math.max(6, ...hosts.map((h) => h.length)) + 2;
+  const head1 = pad('node', width) + ROLES.map(([, t]) => pad(t, 20)).join('');
+  const head2 = pad('', width) + ROLES.map(() => pad('udp      tcp', 20)).join('');
+  const lines = [c.bold('DNS probes (good answers / sent)'), head1, c.dim(head2)];
+  for (const h of hosts) {
+    let row = pad(h, width);
+    for (const [role] of ROLES) {
+      const parts = (['udp', 'tcp'] as const).map((t) => cell(report.probes.filter((p) => p.host === h && p.role === role && p.transport === t)));
+      const txt = parts.map((p) => {
+        const s = pad(p.text, 9);
+        return p.ok === null ? c.dim(s) : p.ok ? c.green(s) : c.red(s);
+      });
+      row += txt.join('') + '  ';
+    }
+    lines.push(row.trimEnd());
+  }
+  return lines;
+}
+
+function evidenceLines(r: CheckResult): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(r.evidence)) {
+    if (Array.isArray(v)) {
+      if (!v.length) continue;
+      out.push(`${k}:`);
+      for (const item of v.slice(0, 12)) out.push(`  ${typeof item === 'string' ? item : JSON.stringify(item)}`);
+      if (v.length > 12) out.push(`  … ${v.length - 12} more`);
+    } else if (v !== null && typeof v === 'object') {
+      out.push(`${k}: ${JSON.stringify(v)}`);
+    } else if (v !== undefined && v !== null && v !== '') {
+      out.push(`${k}: ${String(v)}`);
+    }
+  }
+  return out;
+}
+
+function diagnosisLines(d: Diagnosis, color: boolean): string[] {
+  const c = paint(color);
+  const tag = d.severity === 'fail' ? c.red('✖ ' + d.id) : c.yellow('⚠ ' + d.id);
+  const lines = [`${tag}  ${c.dim('on ' + (d.hosts.length ? d.hosts.join(', ') : 'the cluster'))}`, `  ${d.summary}`];
+  if (d.evidence.length) {
+    lines.push('  evidence:');
+    for (const e of d.evidence) lines.push(`    - ${e}`);
+  }
+  if (d.fix.length) {
+    lines.push('  fix:');
+    for (const f of d.fix) lines.push(`    ${f.startsWith('#') ? c.dim(f) : '$ ' + f}`);
+  }
+  return lines;
+}
+
+export function renderHuman(report: Report, opts: HumanOptions): string {
+  const c = paint(opts.color);
+  const k = report.cluster;
+  const out: string[] = [];
+  out.push(
+    c.bold(`kubespray-validate ${report.tool.version}`) +
+      ` — ${report.hosts.length} node(s), domain ${k.dnsDomain}, CoreDNS ${k.corednsIp}` +
+      `, NodeLocalDNS ${k.nodelocaldnsIp ?? 'disabled'}, ${k.networkPlugin}${k.calicoBackend ? '/' + k.calicoBackend : ''}, kube-proxy ${k.kubeProxyMode}`,
+  );
+  const down = report.hosts.filter((h) => !h.inspected);
+  if (down.length) {
+    out.push('', c.bold('Not inspected'));
+    for (const h of down) out.push(`  ${c.red('✖')} ${h.name} (${h.address}): ${h.error ?? 'unknown error'}`);
+  }
+  if (report.fix) {
+    out.push('', c.bold('Fixes applied (--fix)'));
+    if (!report.fix.applied.length) out.push('  none: no diagnosis had a safe fix');
+    for (const a of report.fix.applied) out.push(`  ${a.ok ? c.green('✔') : c.red('✖')} ${a.host}: ${a.command}${a.ok ? '' : ' — ' + a.output}`);
+    const b = report.fix.before.summary;
+    out.push(`  before the fixes: ${b.fail} failed, ${b.warn} warnings, exit ${b.exitCode}; below: the second pass`);
+  }
+  const table = probeTable(report, opts.color);
+  if (table.length) out.push('', ...table);
+
+  const shown = report.results.filter((r) => r.status === 'fail' || r.status === 'error' || (r.status === 'warn' && (opts.strict || opts.verbose)));
+  if (shown.length) {
+    out.push('', c.bold('Failing checks'));
+    for (const r of shown) {
+      const tag = r.status === 'fail' ? c.red('FAIL ') : r.status === 'error' ? c.red('ERROR') : c.yellow('WARN ');
+      out.push(`  ${tag} ${r.host}  ${r.check} — ${r.summary}`);
+      for (const l of evidenceLines(r)) out.push(c.dim(`        ${l}`));
+    }
+  }
+  const warns = report.results.filter((r) => r.status === 'warn' && !(opts.strict || opts.verbose));
+  if (warns.length) {
+    out.push('', c.bold('Warnings'));
+    for (const r of warns) out.push(`  ${c.yellow('WARN ')} ${r.host}  ${r.check} — ${r.summary}`);
+  }
+  if (report.diagnoses.length) {
+    out.push('', c.bold('Diagnoses'));
+    for (const d of report.diagnoses) out.push(...diagnosisLines(d, opts.color), '');
+    out.pop();
+  }
+  const s = report.summary;
+  const verdict = s.exitCode === 0 ? c.green('PASSED') : s.exitCode === 3 ? c.yellow('INCOMPLETE') : c.red('FAILED');
+  out.push(
+    '',
+    `${verdict}: ${s.pass} passed, ${s.warn} warnings, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped` +
+      ` in ${(report.durationMs / 1000).toFixed(1)}s — exit ${s.exitCode}`,
+  );
+  return out.join('\n') + '\n';
+}

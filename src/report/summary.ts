@@ -1,0 +1,26 @@
+// Counts and the exit code, exactly as CONTRACT.md defines them:
+//   0 every check passed (warnings allowed unless --strict)
+//   1 at least one check failed on a node that could be inspected
+//   2 usage/inventory/configuration error (decided before a report exists)
+//   3 no check failed, but at least one node could not be inspected
+import type { CheckResult, HostReport, ReportSummary, Status } from '../types.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, uninspected: 3 } as const;
+
+export function summarize(hosts: HostReport[], results: CheckResult[], strict: boolean): ReportSummary {
+  const counts: Record<Status, number> = { pass: 0, warn: 0, fail: 0, error: 0, skip: 0 };
+  for (const r of results) counts[r.status]++;
+  return { ...counts, exitCode: exitCode(hosts, results, strict) };
+}
+
+export function exitCode(hosts: HostReport[], results: CheckResult[], strict: boolean): number {
+  const inspected = new Set(hosts.filter((h) => h.inspected).map((h) => h.name));
+  // Cluster-wide results (host "*") count as failing on an inspected node: they come from probes.
+  const onInspected = (r: CheckResult) => r.host === '*' || inspected.has(r.host);
+  const failed = results.some((r) => onInspected(r) && (r.status === 'fail' || (strict && r.status === 'warn')));
+  if (failed) return EXIT.failed;
+  // A node we could not reach, or a check that could not run on a reached node, means the
+  // cluster was not fully inspected: that is not a pass.
+  const incomplete = hosts.some((h) => !h.inspected) || results.some((r) => r.status === 'error');
+  return incomplete ? EXIT.uninspected : EXIT.ok;
+}

@@ -1,0 +1,17 @@
+import { createRequire } from 'node:module';
+
+// package.json is two levels up from both src/ (tsx) and dist/src/ (built): resolve it relative
+// to this file so the version is right however the tool was started.
+const require = createRequire(import.meta.url);
+function readVersion(): string {
+  for (const p of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = require(p) as { name?: string; version?: string };
+      if (pkg.name === 'kubespray-validate' && pkg.version) return pkg.version;
+    } catch {
+      /* try the next location */
+    }
+  }
+  return '0.0.0';
+}
+export const VERSION = readVersion();

@@ -1,0 +1,89 @@
+import test from 'ava';
+import { summarize, exitCode } from '../../src/report/summary.js';
+import { renderJunit } from '../../src/report/junit.js';
+import { renderHuman } from '../../src/report/human.js';
+import { renderJson } from '../../src/report/json.js';
+import type { CheckResult, HostReport, Report } from '../../src/types.js';
+
+const up = (name: string): HostReport => ({ name, address: `198.18.0.${name.length}`, inspected: true, error: null });
+const down = (name: string): HostReport => ({ name, address: '198.18.0.99', inspected: false, error: 'unreachable: connect ECONNREFUSED 198.18.0.99:22' });
+const r = (host: string, status: CheckResult['status'], check = 'x.y'): CheckResult => ({ check, host, status, summary: `${check} ${status}`, evidence: { lines: ['a <b> & "c"'] } });
+
+test('exit 0 when everything passed, warnings allowed', (t) => {
+  t.is(exitCode([up('n1')], [r('n1', 'pass'), r('n1', 'warn')], false), 0);
+});
+test('--strict turns warnings into exit 1', (t) => {
+  t.is(exitCode([up('n1')], [r('n1', 'pass'), r('n1', 'warn')], true), 1);
+});
+test('a failed check on an inspected node is exit 1, even with another node down', (t) => {
+  t.is(exitCode([up('n1'), down('n2')], [r('n1', 'fail'), r('n2', 'error')], false), 1);
+});
+test('an unreachable node with no failure elsewhere is exit 3', (t) => {
+  t.is(exitCode([up('n1'), down('n2')], [r('n1', 'pass'), r('n2', 'error', 'ssh.reachable')], false), 3);
+});
+test('a check that could not run on a reached node is exit 3, not 0', (t) => {
+  t.is(exitCode([up('n1')], [r('n1', 'pass'), r('n1', 'error')], false), 3);
+});
+test('summary counts every status', (t) => {
+  const s = summarize([up('n1')], [r('n1', 'pass'), r('n1', 'pass'), r('n1', 'warn'), r('n1', 'skip'), r('n1', 'fail')], false);
+  t.deepEqual(s, { pass: 2, warn: 1, fail: 1, error: 0, skip: 1, exitCode: 1 });
+});
+
+function report(): Report {
+  const hosts = [up('node1'), down('node2')];
+  const results = [r('node1', 'pass', 'nodelocaldns.iptables'), r('node1', 'fail', 'dns.coredns-service.tcp'), r('node1', 'warn', 'overlay.checksum-offload'), r('node2', 'error', 'ssh.reachable'), r('node1', 'skip', 'overlay.mtu')];
+  return {
+    schemaVersion: 1,
+    tool: { name: 'kubespray-validate', version: '0.1.0' },
+    startedAt: new Date(0).toISOString(),
+    durationMs: 1234,
+    cluster: { dnsDomain: 'cluster.local', nodelocaldnsIp: '169.254.25.10', corednsIp: '198.18.128.3', networkPlugin: 'calico', calicoBackend: 'vxlan', kubeProxyMode: 'ipvs' },
+    hosts,
+    results,
+    probes: [
+      { host: 'node1', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 5, rcodes: { NOERROR: 5 }, latencyMs: { p50: 1, max: 2 } },
+      { host: 'node1', server: '198.18.128.3', role: 'coredns-service', transport: 'tcp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 2, rcodes: { NOERROR: 2 }, latencyMs: { p50: 1, max: 2 } },
+    ],
+    diagnoses: [{ id: 'checksum-offload', severity: 'fail', hosts: ['node1'], summary: 'TCP DNS across the overlay fails', evidence: ['tx-checksumming: on'], fix: ['ethtool --offload vxlan.calico rx off tx off'] }],
+    summary: summarize(hosts, results, false),
+  };
+}
+
+test('JUnit: one suite per host, failures and errors counted, XML escaped', (t) => {
+  const x = renderJunit(report(), false);
+  t.regex(x, /^<\?xml version="1.0"/);
+  t.regex(x, /<testsuites name="kubespray-validate" tests="6" failures="2" errors="1" skipped="1"/);
+  t.regex(x, /<testsuite name="node1" tests="4" failures="1" errors="0" skipped="1">/);
+  t.regex(x, /<testcase classname="diagnosis" name="checksum-offload">/);
+  t.true(x.includes('a &lt;b&gt; &amp; \\&quot;c\\&quot;'));
+  t.false(/<b>/.test(x));
+});
+
+test('JUnit --strict makes warnings failures', (t) => {
+  t.regex(renderJunit(report(), true), /<testsuite name="node1" tests="4" failures="2"/);
+});
+
+test('JUnit drops control characters XML cannot carry', (t) => {
+  const rep = report();
+  rep.results[1]!.summary = 'bad\u0001byte';
+  t.true(renderJunit(rep, false).includes('badbyte'));
+});
+
+test('human: probe table, failing checks with evidence, diagnosis with fix, verdict', (t) => {
+  const text = renderHuman(report(), { color: false, strict: false });
+  t.regex(text, /node1\s+5\/5/);
+  t.regex(text, /2\/5/);
+  t.regex(text, /FAIL\s+node1\s+dns\.coredns-service\.tcp/);
+  t.regex(text, /node2 \(198\.18\.0\.99\): unreachable/);
+  t.regex(text, /checksum-offload/);
+  t.regex(text, /\$ ethtool --offload vxlan\.calico rx off tx off/);
+  t.regex(text, /FAILED: .* exit 1/);
+  t.false(text.includes('\u001b['));
+});
+
+test('JSON report round-trips and carries the contract fields', (t) => {
+  const parsed = JSON.parse(renderJson(report()));
+  t.is(parsed.schemaVersion, 1);
+  t.deepEqual(Object.keys(parsed).sort(), ['cluster', 'diagnoses', 'durationMs', 'hosts', 'probes', 'results', 'schemaVersion', 'startedAt', 'summary', 'tool']);
+  t.is(parsed.summary.exitCode, 1);
+});
