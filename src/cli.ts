@@ -1,3 +1,164 @@
 #!/usr/bin/env node
-// placeholder: replaced by the real CLI in the next commit
-console.log('kubespray-validate');
+// yargs commands and options -> run -> exit code. Nothing else lives here.
+import { writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UsageError } from './errors.js';
+import { VERSION } from './version.js';
+import { EXIT } from './report/summary.js';
+
+const PROG = 'kubespray-validate';
+
+function fail(message: string): never {
+  process.stderr.write(`${PROG}: error: ${message.split('\n')[0]}\n`);
+  process.exit(EXIT.usage);
+}
+
+function positiveInt(name: string, v: unknown, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min} (got ${String(v)})`);
+  return n;
+}
+
+/** ANSIBLE_HOST_KEY_CHECKING=False turns checking off, as it does for Ansible. */
+function hostKeyChecking(flag: string | undefined): 'strict' | 'accept-new' | 'off' {
+  if (flag) return flag as 'strict' | 'accept-new' | 'off';
+  const env = process.env.ANSIBLE_HOST_KEY_CHECKING;
+  if (env !== undefined && /^(false|no|0|off|n)$/i.test(env.trim())) return 'off';
+  return 'accept-new';
+}
+
+function common(y: Argv) {
+  return y
+    .option('inventory', { alias: 'i', type: 'string', array: true, describe: 'inventory file or directory (repeatable)', requiresArg: true })
+    .option('extra-vars', { alias: 'e', type: 'string', array: true, describe: 'override inventory variables: k=v, JSON/YAML, or @file (repeatable)', requiresArg: true })
+    .option('limit', { alias: 'l', type: 'string', describe: 'Ansible host pattern: node1,node2 | kube_node | !etcd', requiresArg: true });
+}
+
+async function runValidate(argv: Record<string, unknown>): Promise<number> {
+  const { validate } = await import('./validate.js');
+  const { renderHuman } = await import('./report/human.js');
+  const { renderJson } = await import('./report/json.js');
+  const { renderJunit } = await import('./report/junit.js');
+  const output = String(argv.output ?? 'human');
+  const strict = Boolean(argv.strict);
+  const interactive = Boolean(process.stderr.isTTY) && !process.env.CI && argv.progress !== 'plain';
+  const progress = argv.progress === 'none' || argv.quiet ? 'none' : interactive ? 'tty' : 'plain';
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`${PROG}: interrupted (${sig}), closing connections\n`);
+    abort.abort();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const report = await validate({
+    inventory: (argv.inventory as string[] | undefined) ?? [],
+    limit: argv.limit as string | undefined,
+    user: argv.user as string | undefined,
+    privateKey: argv['private-key'] as string | undefined,
+    knownHosts: (argv['known-hosts'] as string | undefined) ?? join(homedir(), '.ssh', 'known_hosts'),
+    hostKeyChecking: hostKeyChecking(argv['host-key-checking'] as string | undefined),
+    forks: positiveInt('forks', argv.forks),
+    timeoutSec: positiveInt('timeout', argv.timeout),
+    probeCount: positiveInt('probe-count', argv['probe-count']),
+    probeTimeoutMs: positiveInt('probe-timeout', argv['probe-timeout'], 50),
+    extraVars: (argv['extra-vars'] as string[] | undefined) ?? [],
+    externalName: argv['external-name'] === '' || argv['external-name'] === 'none' ? null : (argv['external-name'] as string),
+    strict,
+    fix: Boolean(argv.fix),
+    progress,
+    signal: abort.signal,
+  });
+  if (argv.report) {
+    try {
+      writeFileSync(String(argv.report), renderJson(report));
+    } catch (err) {
+      process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${(err as Error).message}\n`);
+    }
+  }
+  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  if (output === 'json') process.stdout.write(renderJson(report));
+  else if (output === 'junit') process.stdout.write(renderJunit(report, strict));
+  else process.stdout.write(renderHuman(report, { color, strict, verbose: Boolean(argv.verbose) }));
+  return report.summary.exitCode;
+}
+
+async function runInventory(argv: Record<string, unknown>): Promise<number> {
+  const { loadInventory } = await import('./inventory/load.js');
+  const { parseExtraVars } = await import('./inventory/extra-vars.js');
+  const { inventoryListing } = await import('./inventory/listing.js');
+  const sources = (argv.inventory as string[] | undefined) ?? [];
+  if (!sources.length) throw new UsageError('no inventory given: use -i PATH (file or directory)');
+  const inv = loadInventory(sources, parseExtraVars((argv['extra-vars'] as string[] | undefined) ?? []));
+  process.stdout.write(JSON.stringify(inventoryListing(inv, { showSecrets: Boolean(argv['show-secrets']) }), null, 4) + '\n');
+  return 0;
+}
+
+async function main(): Promise<void> {
+  let code = EXIT.usage as number;
+  const parser = yargs(hideBin(process.argv))
+    .scriptName(PROG)
+    .usage(`$0 [validate] -i INVENTORY [options]\n\nChecks a Kubespray cluster's node networking and DNS (NodeLocalDNS, CoreDNS, the Calico overlay) from every node, names the root cause and its fix, and exits 0 (all passed), 1 (a check failed), 2 (usage/inventory error) or 3 (a node could not be inspected).`)
+    .command(
+      ['validate', '$0'],
+      'validate the cluster (default command)',
+      (y) =>
+        common(y)
+          .option('user', { alias: 'u', type: 'string', describe: 'remote user where the inventory sets none', requiresArg: true })
+          .option('private-key', { type: 'string', describe: 'SSH key where the inventory sets none (ssh-agent is used when SSH_AUTH_SOCK is set)', requiresArg: true })
+          .option('known-hosts', { type: 'string', describe: 'known_hosts file [default: ~/.ssh/known_hosts]', requiresArg: true })
+          .option('host-key-checking', { choices: ['strict', 'accept-new', 'off'], describe: 'host key policy [default: accept-new; ANSIBLE_HOST_KEY_CHECKING=False means off]' })
+          .option('forks', { alias: 'f', type: 'number', default: 20, describe: 'nodes inspected at once' })
+          .option('timeout', { type: 'number', default: 10, describe: 'SSH connect timeout, seconds' })
+          .option('probe-count', { type: 'number', default: 5, describe: 'DNS probes per path' })
+          .option('probe-timeout', { type: 'number', default: 1000, describe: 'per-probe timeout, milliseconds' })
+          .option('external-name', { type: 'string', default: 'kubernetes.io', describe: "external name probed through NodeLocalDNS and CoreDNS ('none' to skip)" })
+          .option('output', { alias: 'o', choices: ['human', 'json', 'junit'], default: 'human', describe: 'what goes to stdout' })
+          .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
+          .option('strict', { type: 'boolean', default: false, describe: 'warnings fail the run' })
+          .option('fix', { type: 'boolean', default: false, describe: 'apply the safe remediations the diagnoses name, then check again' })
+          .option('progress', { choices: ['auto', 'plain', 'none'], default: 'auto', describe: 'progress display on stderr (auto: live on a terminal, plain lines otherwise)' })
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' }),
+      async (argv) => {
+        code = await runValidate(argv as Record<string, unknown>);
+      },
+    )
+    .command(
+      'inventory',
+      'print the resolved inventory as `ansible-inventory --list` does',
+      (y) =>
+        common(y)
+          .option('list', { type: 'boolean', default: true, describe: 'print the whole inventory (the only mode)' })
+          .option('show-secrets', { type: 'boolean', default: false, describe: 'print passwords and keys instead of "<redacted>"' }),
+      async (argv) => {
+        code = await runInventory(argv as Record<string, unknown>);
+      },
+    )
+    .strictOptions()
+    .strictCommands()
+    .version(VERSION)
+    .alias('version', 'V')
+    .help()
+    .alias('help', 'h')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    });
+  try {
+    await parser.parseAsync();
+    // --help/--version print and set nothing: that is a success.
+    if (process.argv.slice(2).some((a) => ['--help', '-h', '--version', '-V'].includes(a))) code = 0;
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message);
+    if (process.env.KSV_DEBUG) process.stderr.write(String((err as Error).stack) + '\n');
+    fail(`internal error: ${(err as Error)?.message ?? String(err)} (set KSV_DEBUG=1 for details)`);
+  }
+  process.exitCode = code;
+}
+
+await main();

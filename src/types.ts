@@ -102,6 +102,13 @@ export interface Inventory {
   hostvars: Record<string, Vars>;
   /** the inventory sources as given (files or directories) */
   sources: string[];
+  /** Groups Kubespray builds at run time (group_by in its boilerplate play) when the inventory
+   *  lacks them: k8s_cluster from control plane + nodes + calico_rr, underscore names from the
+   *  old hyphenated ones. Not part of `ansible-inventory --list`. */
+  runtimeGroups: Record<string, string[]>;
+  /** hostvars as a Kubespray play sees them: like `hostvars`, with the runtime groups' group_vars
+   *  (e.g. group_vars/k8s_cluster/) applied at their Ansible precedence. */
+  playHostvars: Record<string, Vars>;
 }
 
 /** Kubespray's view of the cluster, derived from the inventory and Kubespray's defaults. */

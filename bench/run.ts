@@ -1,0 +1,130 @@
+// `npm run bench` (root): the validator against namespace labs of N nodes, compared with what an
+// operator would otherwise run (an Ansible ad-hoc `script` run that only gathers the same raw data).
+//
+//   npm run bench -- --nodes 1,10,20 --reps 3 [--fault] [--out bench/results.md]
+//
+// For each N, in the same run and alternating: (a) the validator over all N nodes, (b) the
+// validator with --limit on one node, (c) `ansible all -m script` with forks = N. Medians of wall
+// time, CPU time (user+sys) and peak RSS come from GNU time. With --fault the seed's fault is on,
+// and (a) must end within probe-timeout x probe-count + a small constant.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLab, type Lab } from '../test/lab/lab.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const PROBE_COUNT = 3;
+const PROBE_TIMEOUT_MS = 1000;
+
+interface Sample { wallS: number; cpuS: number; rssMiB: number; code: number | null }
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+/** Run argv under GNU time; returns wall, user+sys and max RSS. */
+function timed(argv: string[], env: NodeJS.ProcessEnv = {}): Sample {
+  const dir = mkdtempSync(join(tmpdir(), 'ksv-bench-t-'));
+  const out = join(dir, 'time');
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, ...argv], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+  const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status !== 0 && r.status !== 1) process.stderr.write(`  (exit ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')})\n`);
+  return { wallS: e!, cpuS: u! + s!, rssMiB: m! / 1024, code: r.status };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The raw data the validator collects, gathered the way an operator would with Ansible. */
+function collectScript(lab: Lab): string {
+  const digs: string[] = [];
+  const servers = [lab.nodelocaldnsIp, lab.corednsIp, ...lab.endpoints.map((e) => e.ip)];
+  for (const s of servers)
+    for (const tcp of ['+notcp', '+tcp'])
+      digs.push(`dig @${s} ${tcp} +tries=1 +time=1 kubernetes.default.svc.${lab.clusterDomain} A || true`);
+  return [
+    '#!/bin/bash',
+    'for s in iptables-legacy-save iptables-nft-save; do command -v $s >/dev/null && $s; done',
+    'ip -d -j link; ip -j addr',
+    'ethtool -k vxlan.calico || true; ethtool -k eth0 || true',
+    'cat /proc/net/snmp /proc/net/netstat',
+    'uname -r',
+    ...digs,
+    'cat /proc/net/snmp /proc/net/netstat',
+  ].join('\n') + '\n';
+}
+
+async function benchN(n: number, reps: number, fault: boolean): Promise<string[]> {
+  process.stderr.write(`\n== ${n} node(s)${fault ? ", seed's fault on" : ''}: bringing the lab up\n`);
+  const lab = await startLab({ nodes: n, prefix: `ksvb${n}` });
+  const work = mkdtempSync(join(tmpdir(), 'ksv-bench-'));
+  try {
+    if (fault) await lab.fault('checksum');
+    const kh = join(work, 'known_hosts');
+    const script = join(work, 'collect.sh');
+    writeFileSync(script, collectScript(lab), { mode: 0o755 });
+    const base = ['-i', lab.inventoryDir, '--known-hosts', kh, '--host-key-checking', 'off', '-o', 'json', '--progress', 'none', '--probe-count', String(PROBE_COUNT), '--probe-timeout', String(PROBE_TIMEOUT_MS), '--forks', String(Math.max(20, n))];
+    const a: Sample[] = [], b: Sample[] = [], c: Sample[] = [];
+    for (let i = 0; i < reps; i++) {
+      a.push(timed([process.execPath, CLI, ...base]));
+      b.push(timed([process.execPath, CLI, ...base, '--limit', lab.nodes[n - 1]!.name]));
+      const cp = mkdtempSync(join(tmpdir(), 'ksv-cp-'));
+      c.push(
+        timed(['ansible', 'all', '-i', lab.inventoryDir, '-m', 'ansible.builtin.script', '-a', script, '-f', String(n)], {
+          ANSIBLE_CONFIG: '/dev/null', ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_LOCALHOST_WARNING: 'False',
+          ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${cp}/%C`, ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',
+        }),
+      );
+      rmSync(cp, { recursive: true, force: true });
+      process.stderr.write(`  rep ${i + 1}: validator ${a[i]!.wallS}s, --limit 1 ${b[i]!.wallS}s, ansible ${c[i]!.wallS}s\n`);
+    }
+    const row = (name: string, s: Sample[]) =>
+      `| ${n} | ${name} | ${median(s.map((x) => x.wallS)).toFixed(2)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ${median(s.map((x) => x.rssMiB)).toFixed(0)} | ${s.map((x) => x.code).join(',')} |`;
+    const wa = median(a.map((x) => x.wallS)), wb = median(b.map((x) => x.wallS)), wc = median(c.map((x) => x.wallS));
+    const lines = [row('(a) validator, all nodes', a), row('(b) validator, --limit 1 node', b), row('(c) ansible -m script', c)];
+    lines.push(`| ${n} | ratios | (c)/(a) = **${(wc / wa).toFixed(1)}x** | (a)/(b) = **${(wa / wb).toFixed(2)}x** | | |`);
+    if (fault) lines.push(`| ${n} | fault budget | probe timeout x count = ${(PROBE_TIMEOUT_MS * PROBE_COUNT) / 1000}s | (a) took ${wa.toFixed(2)}s | | |`);
+    return lines;
+  } finally {
+    await lab.down();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('npm run bench needs root (it builds namespace labs)');
+  const ns = arg('nodes', '1,10,20').split(',').map(Number);
+  const reps = Number(arg('reps', '3'));
+  const fault = process.argv.includes('--fault');
+  const out = arg('out', join(ROOT, 'bench', 'results.md'));
+  const rows: string[] = [];
+  for (const n of ns) rows.push(...(await benchN(n, reps, false)));
+  if (fault) for (const n of ns) rows.push(...(await benchN(n, reps, true)));
+  const doc = [
+    '# Benchmark results',
+    '',
+    `Command: \`npm run bench -- --nodes ${ns.join(',')} --reps ${reps}${fault ? ' --fault' : ''}\``,
+    `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}`,
+    `Probes: --probe-count ${PROBE_COUNT} --probe-timeout ${PROBE_TIMEOUT_MS}; medians of ${reps} alternating repetitions; wall/CPU seconds and peak RSS (MiB) from GNU time.`,
+    '',
+    '| nodes | run | wall s | CPU s | peak RSS MiB | exit codes |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+  writeFileSync(out, doc);
+  process.stdout.write(doc);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});

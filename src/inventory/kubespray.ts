@@ -1,0 +1,259 @@
+// The Kubespray cluster model: what a Kubespray play would compute from the inventory and the
+// role defaults, for the variables the validator needs.
+import { InventoryError } from '../errors.js';
+import type { ClusterModel, Inventory, Vars } from '../types.js';
+import { groupHosts } from './load.js';
+import { isDomainName, isIP, isIPv4, isPort, isSafePath, nthAddress, parseCidr } from './validate.js';
+
+// Kubespray's role defaults, from kubernetes-sigs/kubespray at 46dbdd39 (v2.31.0-96):
+// roles/kubespray_defaults/defaults/main/main.yml and
+// roles/network_plugin/calico_defaults/defaults/main.yml. Only the ones the model reads.
+// Jinja defaults (skydns_server, dns_domain) are computed natively in clusterModel().
+export const KUBESPRAY_DEFAULTS: Vars = {
+  bin_dir: '/usr/local/bin',
+  kube_config_dir: '/etc/kubernetes',
+  cluster_name: 'cluster.local',
+  dns_domain: '{{ cluster_name }}',
+  dns_mode: 'coredns',
+  upstream_dns_servers: [],
+  enable_nodelocaldns: true,
+  nodelocaldns_ip: '169.254.25.10',
+  nodelocaldns_health_port: 9254,
+  kube_network_plugin: 'calico',
+  kube_proxy_mode: 'ipvs',
+  kube_service_addresses: '10.233.0.0/18',
+  kube_service_addresses_ipv6: 'fd85:ee78:d8a6:8607::1000/116',
+  ipv4_stack: true,
+  calico_network_backend: 'vxlan',
+  calico_ipip_mode: 'Never',
+  calico_vxlan_mode: 'Always',
+  calico_vxlan_port: 4789,
+  calico_vxlan_vni: 4096,
+  calico_feature_detect_override: '',
+};
+
+const GROUP_NAMES = {
+  controlPlane: ['kube_control_plane', 'kube-master'],
+  nodes: ['kube_node', 'kube-node'],
+  etcd: ['etcd'],
+  calicoRr: ['calico_rr', 'calico-rr'],
+  k8sCluster: ['k8s_cluster', 'k8s-cluster'],
+};
+
+function union(inv: Inventory, names: string[]): string[] {
+  const out: string[] = [];
+  for (const n of names) {
+    for (const h of [...groupHosts(inv.groups, n), ...(inv.runtimeGroups[n] ?? [])]) if (!out.includes(h)) out.push(h);
+  }
+  return out;
+}
+
+export function kubesprayGroups(inv: Inventory): { controlPlane: string[]; nodes: string[]; etcd: string[]; calicoRr: string[]; k8sCluster: string[]; bastion: string | null } {
+  const controlPlane = union(inv, GROUP_NAMES.controlPlane);
+  const nodes = union(inv, GROUP_NAMES.nodes);
+  const calicoRr = union(inv, GROUP_NAMES.calicoRr);
+  let k8sCluster = union(inv, GROUP_NAMES.k8sCluster);
+  if (!k8sCluster.length) k8sCluster = [...new Set([...controlPlane, ...nodes, ...calicoRr])];
+  const bastionGroup = groupHosts(inv.groups, 'bastion');
+  const bastion = bastionGroup.includes('bastion') ? 'bastion' : (bastionGroup[0] ?? null);
+  return { controlPlane, nodes, etcd: union(inv, GROUP_NAMES.etcd), calicoRr, k8sCluster, bastion };
+}
+
+/** Kubespray defaults below the host's vars as a Kubespray play sees them. */
+export function effectiveHostVars(inv: Inventory, host: string): Vars {
+  const v = inv.playHostvars[host] ?? inv.hostvars[host];
+  if (!v) throw new InventoryError(`host "${host}" is not in the inventory`);
+  return { ...KUBESPRAY_DEFAULTS, ...v };
+}
+
+// ------------------------------------------------------------------ a very small Jinja
+
+class Unresolvable extends Error {
+  constructor(readonly variable: string, readonly expr: string) {
+    super(expr);
+  }
+}
+
+const LITERAL = /^(?:'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?)|(true|false|True|False)|(none|None))$/;
+
+function literal(s: string): { ok: true; value: unknown } | { ok: false } {
+  const m = LITERAL.exec(s.trim());
+  if (!m) return { ok: false };
+  if (m[1] !== undefined) return { ok: true, value: m[1] };
+  if (m[2] !== undefined) return { ok: true, value: m[2] };
+  if (m[3] !== undefined) return { ok: true, value: Number(m[3]) };
+  if (m[4] !== undefined) return { ok: true, value: /^t/i.test(m[4]) };
+  return { ok: true, value: null };
+}
+
+/** Resolves `{{ var }}`, `{{ var | default(x) }}` and the filters bool/int/string/lower/trim. */
+export class VarResolver {
+  private readonly stack: string[] = [];
+  constructor(private readonly vars: Vars) {}
+
+  get(name: string): unknown {
+    if (this.stack.includes(name)) throw new InventoryError(`variable ${name} refers to itself (${[...this.stack, name].join(' -> ')})`);
+    if (!(name in this.vars)) return undefined;
+    this.stack.push(name);
+    try {
+      return this.render(this.vars[name], name);
+    } finally {
+      this.stack.pop();
+    }
+  }
+
+  private render(v: unknown, name: string): unknown {
+    if (typeof v !== 'string' || !v.includes('{{') && !v.includes('{%')) return v;
+    if (v.includes('{%')) throw new Unresolvable(name, v);
+    const whole = /^\s*\{\{(.*?)\}\}\s*$/s.exec(v);
+    if (whole && !whole[1]!.includes('}}')) return this.expr(whole[1]!, name);
+    return v.replace(/\{\{(.*?)\}\}/gs, (_m, e: string) => {
+      const r = this.expr(e, name);
+      return r === null || r === undefined ? '' : typeof r === 'object' ? JSON.stringify(r) : String(r);
+    });
+  }
+
+  private expr(e: string, name: string): unknown {
+    const [head, ...filters] = e.split('|').map((x) => x.trim());
+    let value: unknown;
+    let defined = true;
+    const lit = literal(head!);
+    if (lit.ok) value = lit.value;
+    else if (/^[A-Za-z_]\w*$/.test(head!)) {
+      defined = head! in this.vars;
+      value = defined ? this.get(head!) : undefined;
+    } else throw new Unresolvable(name, e);
+    for (const f of filters) {
+      const d = /^(?:default|d)\((.*)\)$/.exec(f);
+      if (d) {
+        const args = d[1]!.split(',').map((x) => x.trim());
+        const fallbackTrue = args[1] !== undefined && literal(args[1]).ok && (literal(args[1]) as { value: unknown }).value === true;
+        if (!defined || (fallbackTrue && !value)) {
+          const l = literal(args[0]!);
+          if (l.ok) value = l.value;
+          else if (/^[A-Za-z_]\w*$/.test(args[0]!)) value = this.get(args[0]!);
+          else throw new Unresolvable(name, e);
+          defined = value !== undefined;
+        }
+      } else if (f === 'bool') value = typeof value === 'string' ? /^(true|yes|on|1|y)$/i.test(value) : Boolean(value);
+      else if (f === 'int') value = Number.parseInt(String(value), 10) || 0;
+      else if (f === 'string') value = value === undefined || value === null ? '' : String(value);
+      else if (f === 'lower') value = String(value).toLowerCase();
+      else if (f === 'trim') value = String(value).trim();
+      else throw new Unresolvable(name, e);
+    }
+    if (!defined) throw new Unresolvable(head!, e);
+    return value;
+  }
+}
+
+function need(r: VarResolver, name: string): unknown {
+  try {
+    return r.get(name);
+  } catch (e) {
+    if (e instanceof Unresolvable) {
+      throw new InventoryError(`cannot evaluate ${name}: "{{${e.expr}}}" is Jinja this tool does not evaluate; pass the value with -e ${name}=VALUE`);
+    }
+    throw e;
+  }
+}
+
+function str(r: VarResolver, name: string): string {
+  const v = need(r, name);
+  if (v === undefined || v === null) throw new InventoryError(`${name} is not set; pass it with -e ${name}=VALUE`);
+  if (typeof v === 'object') throw new InventoryError(`${name} must be a string, not ${Array.isArray(v) ? 'a list' : 'a mapping'}`);
+  return String(v);
+}
+
+function bool(r: VarResolver, name: string): boolean {
+  const v = need(r, name);
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'string') return /^(true|yes|on|1|y)$/i.test(v.trim());
+  return Boolean(v);
+}
+
+function port(r: VarResolver, name: string): number {
+  const v = need(r, name);
+  if (!isPort(v)) throw new InventoryError(`${name} must be a port number 1-65535, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
+  const g = kubesprayGroups(inv);
+  const ref = g.controlPlane[0] ?? hosts?.[0] ?? g.k8sCluster[0];
+  if (!ref) throw new InventoryError('the inventory has no kube_control_plane, kube_node or k8s_cluster hosts');
+  const r = new VarResolver(effectiveHostVars(inv, ref));
+
+  const dnsDomain = str(r, 'dns_domain').replace(/\.$/, '');
+  if (!isDomainName(dnsDomain)) throw new InventoryError(`dns_domain/cluster_name "${dnsDomain}" is not a valid domain name`);
+
+  const ipv4 = bool(r, 'ipv4_stack');
+  const svcVar = ipv4 ? 'kube_service_addresses' : 'kube_service_addresses_ipv6';
+  const serviceCidr = str(r, svcVar).split(',')[0]!.trim();
+  const cidr = parseCidr(serviceCidr);
+  if (!cidr) throw new InventoryError(`${svcVar} "${serviceCidr}" is not a valid CIDR`);
+  let corednsIp: string;
+  const sky = r.get('skydns_server');
+  if (typeof sky === 'string' && sky && !sky.includes('{{')) {
+    if (!isIP(sky)) throw new InventoryError(`skydns_server "${sky}" is not an IP address`);
+    corednsIp = sky;
+  } else {
+    const third = nthAddress(cidr, 3);
+    if (!third) throw new InventoryError(`${svcVar} ${serviceCidr}: cannot compute the CoreDNS address (IPv6-only service ranges need -e skydns_server=ADDRESS)`);
+    corednsIp = third;
+  }
+
+  const nodelocaldnsEnabled = bool(r, 'enable_nodelocaldns');
+  const nodelocaldnsIp = str(r, 'nodelocaldns_ip');
+  if (!isIPv4(nodelocaldnsIp)) throw new InventoryError(`nodelocaldns_ip "${nodelocaldnsIp}" is not an IPv4 address`);
+
+  const networkPlugin = str(r, 'kube_network_plugin');
+  if (!/^[a-z0-9-]+$/.test(networkPlugin)) throw new InventoryError(`kube_network_plugin "${networkPlugin}" is not a plugin name`);
+  const calico = networkPlugin === 'calico';
+  const backend = calico ? str(r, 'calico_network_backend') : null;
+  if (backend !== null && !['vxlan', 'bird', 'none'].includes(backend)) throw new InventoryError(`calico_network_backend must be vxlan, bird or none, got "${backend}"`);
+  const mtuVar = ['calico_veth_mtu', 'calico_mtu'].find((n) => r.get(n) !== undefined);
+  const calicoMtu = mtuVar ? Number(need(r, mtuVar)) : null;
+  if (calicoMtu !== null && !(Number.isInteger(calicoMtu) && calicoMtu >= 576 && calicoMtu <= 65535)) throw new InventoryError(`${mtuVar} must be an MTU (576-65535)`);
+
+  const binDir = str(r, 'bin_dir');
+  if (!isSafePath(binDir)) throw new InventoryError(`bin_dir "${binDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
+  const kubeConfigDir = str(r, 'kube_config_dir');
+  if (!isSafePath(kubeConfigDir)) throw new InventoryError(`kube_config_dir "${kubeConfigDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
+
+  const upstreamRaw = need(r, 'upstream_dns_servers');
+  const upstream = Array.isArray(upstreamRaw) ? upstreamRaw.map(String) : typeof upstreamRaw === 'string' && upstreamRaw ? upstreamRaw.split(',').map((s) => s.trim()) : [];
+  for (const u of upstream) if (!isIP(u)) throw new InventoryError(`upstream_dns_servers: "${u}" is not an IP address`);
+
+  const mode = (n: string) => {
+    const v = str(r, n);
+    if (!['Always', 'CrossSubnet', 'Never'].includes(v)) throw new InventoryError(`${n} must be Always, CrossSubnet or Never, got "${v}"`);
+    return v;
+  };
+  const kubeProxyMode = str(r, 'kube_proxy_mode');
+  if (!/^[a-z]+$/.test(kubeProxyMode)) throw new InventoryError(`kube_proxy_mode "${kubeProxyMode}" is not a mode name`);
+  const fdo = str(r, 'calico_feature_detect_override');
+
+  return {
+    dnsDomain,
+    serviceCidr,
+    corednsIp,
+    nodelocaldnsEnabled,
+    nodelocaldnsIp,
+    nodelocaldnsHealthPort: port(r, 'nodelocaldns_health_port'),
+    networkPlugin,
+    calicoBackend: backend as ClusterModel['calicoBackend'],
+    calicoVxlanMode: calico ? mode('calico_vxlan_mode') : null,
+    calicoIpipMode: calico ? mode('calico_ipip_mode') : null,
+    calicoVxlanPort: port(r, 'calico_vxlan_port'),
+    calicoMtu,
+    calicoFeatureDetectOverride: fdo,
+    kubeProxyMode,
+    binDir,
+    kubeConfigDir,
+    controlPlane: g.controlPlane,
+    nodes: g.k8sCluster.filter((h) => h !== g.bastion),
+    upstreamDnsServers: upstream,
+  };
+}

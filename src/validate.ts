@@ -1,0 +1,334 @@
+// The validate command: inventory -> targets -> transport -> collect -> checks + probes ->
+// diagnose -> report. Every phase runs on all nodes at once (bounded by --forks); a node's
+// failure is a value carried to the report, never an exception that stops the others.
+import { loadInventory } from './inventory/load.js';
+import { parseExtraVars } from './inventory/extra-vars.js';
+import { selectHosts } from './inventory/limit.js';
+import { clusterModel, effectiveHostVars, kubesprayGroups } from './inventory/kubespray.js';
+import { buildTargets } from './transport/targets.js';
+import { connect, type ConnectOptions } from './transport/ssh.js';
+import { gatherScript, parseGather } from './collect/gather.js';
+import { countersScript, parseCounters, counterDelta } from './collect/counters.js';
+import { nodeChecks, counterCheck } from './checks/index.js';
+import { dnsChecks } from './checks/dns.js';
+import { planProbes } from './probe/plan.js';
+import { probeScript } from './probe/script.js';
+import { endpointsCommand, parseEndpoints } from './probe/endpoints.js';
+import { diagnose } from './diagnose/index.js';
+import { safeFixes } from './fix/index.js';
+import { summarize } from './report/summary.js';
+import { Progress } from './report/progress.js';
+import { UsageError } from './errors.js';
+import { isParseError } from './types.js';
+import type {
+  CheckResult, ClusterModel, Counters, DiagnoseInput, Endpoint, HostReport, Inventory, NodeFacts,
+  NodeSession, ProbeResult, Report, Target, Vars,
+} from './types.js';
+import { VERSION } from './version.js';
+
+export interface ValidateOptions {
+  inventory: string[];
+  limit?: string;
+  user?: string;
+  privateKey?: string;
+  knownHosts: string;
+  hostKeyChecking: 'strict' | 'accept-new' | 'off';
+  forks: number;
+  timeoutSec: number;
+  probeCount: number;
+  probeTimeoutMs: number;
+  extraVars: string[];
+  externalName: string | null;
+  strict: boolean;
+  fix: boolean;
+  progress: 'tty' | 'plain' | 'none';
+  signal?: AbortSignal;
+}
+
+/** Everything resolved from the inventory before any connection is made. Throws UsageError. */
+export interface Plan {
+  inventory: Inventory;
+  cluster: ClusterModel;
+  targets: Target[];
+  /** control-plane targets to ask for CoreDNS endpoints (may lie outside --limit) */
+  controlPlane: Target[];
+}
+
+export function plan(opts: ValidateOptions): Plan {
+  if (!opts.inventory.length) throw new UsageError('no inventory given: use -i PATH (file or directory)');
+  const inventory = loadInventory(opts.inventory, parseExtraVars(opts.extraVars));
+  const groups = kubesprayGroups(inventory);
+  const base = groups.k8sCluster.filter((h) => h !== groups.bastion);
+  if (!base.length) throw new UsageError('the inventory has no Kubernetes nodes (kube_control_plane, kube_node or k8s_cluster hosts)');
+  const selected = selectHosts(inventory, opts.limit, base);
+  const cluster = clusterModel(inventory, selected);
+  const needed = [...new Set([...selected, ...groups.controlPlane])];
+  const vars: Record<string, Vars> = {};
+  for (const h of needed) vars[h] = effectiveHostVars(inventory, h);
+  for (const h of groups.bastion ? [groups.bastion] : []) vars[h] = effectiveHostVars(inventory, h);
+  const all = buildTargets(vars, needed, { user: opts.user, privateKey: opts.privateKey }, groups.bastion);
+  const byName = new Map(all.map((t) => [t.name, t]));
+  return {
+    inventory,
+    cluster,
+    targets: selected.map((h) => byName.get(h)!),
+    controlPlane: groups.controlPlane.map((h) => byName.get(h)!).filter(Boolean),
+  };
+}
+
+interface HostState {
+  target: Target;
+  session: NodeSession | null;
+  error: string | null;
+  facts: NodeFacts | null;
+  before: Counters | null;
+  after: Counters | null;
+  probes: ProbeResult[];
+}
+
+interface PassResult {
+  report: Omit<Report, 'fix'>;
+  input: DiagnoseInput;
+}
+
+const SLACK_MS = 10_000;
+
+function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0] ?? msg;
+}
+
+export class Validator {
+  private readonly states: HostState[];
+  private readonly extraSessions = new Map<string, NodeSession>();
+  private readonly connectOpts: ConnectOptions;
+
+  constructor(
+    private readonly opts: ValidateOptions,
+    private readonly p: Plan,
+    private readonly progress: Progress,
+  ) {
+    this.states = p.targets.map((target) => ({ target, session: null, error: null, facts: null, before: null, after: null, probes: [] }));
+    this.connectOpts = {
+      timeoutMs: opts.timeoutSec * 1000,
+      knownHostsFile: opts.knownHosts,
+      hostKeyChecking: opts.hostKeyChecking,
+      agentSocket: process.env.SSH_AUTH_SOCK ?? null,
+      execTimeoutMs: 60_000,
+    };
+  }
+
+  /** Run one validation pass, then (with --fix) apply the safe fixes and run a second one. */
+  async run(): Promise<Report> {
+    const startedAt = new Date();
+    try {
+      await this.progress.phase(`Connect to ${this.states.length} node(s)`, this.states, (s) => s.target.name, (s) => this.connectHost(s));
+      const first = await this.pass(startedAt);
+      if (!this.opts.fix) return first.report;
+      const actions = safeFixes(first.report.diagnoses, first.input);
+      const applied: NonNullable<Report['fix']>['applied'] = [];
+      await this.progress.phase(`Apply ${actions.length} safe fix(es)`, actions, (a) => `${a.host}: ${a.command}`, async (a) => {
+        const s = this.states.find((x) => x.target.name === a.host)?.session;
+        if (!s) {
+          applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok: false, output: 'not connected' });
+          throw new Error('not connected');
+        }
+        const r = await s.exec(a.command, { timeoutMs: 30_000 });
+        const ok = r.code === 0;
+        applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok, output: (r.stderr || r.stdout).trim().split('\n')[0] ?? '' });
+        if (!ok) throw new Error(`exit ${r.code}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+      });
+      const second = await this.pass(new Date());
+      return { ...second.report, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), fix: { applied, before: first.report } };
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    for (const s of this.states) s.session?.close();
+    for (const s of this.extraSessions.values()) s.close();
+  }
+
+  /** Hosts that were inspected, with their report line. */
+  private hostReports(): HostReport[] {
+    return this.states.map((s) => ({ name: s.target.name, address: s.target.address, inspected: s.session !== null && s.error === null, error: s.error }));
+  }
+
+  private async connectHost(s: HostState): Promise<void> {
+    try {
+      s.session = await connect(s.target, this.connectOpts);
+    } catch (err) {
+      s.error = oneLine(err);
+      throw new Error(s.error);
+    }
+  }
+
+  private live(): HostState[] {
+    return this.states.filter((s) => s.session && !s.error);
+  }
+
+  private async pass(startedAt: Date): Promise<PassResult> {
+    const { cluster } = this.p;
+    const overlay = overlayInterfaces(cluster);
+    for (const s of this.states) {
+      s.facts = null; s.before = null; s.after = null; s.probes = [];
+    }
+    await this.progress.phase(`Inspect ${this.live().length} node(s)`, this.live(), (s) => s.target.name, async (s) => {
+      const r = await this.exec(s, gatherScript({ overlayInterfaces: overlay }), 60_000);
+      s.facts = parseGather(s.target.name, r.stdout);
+    });
+
+    const ep = await this.discoverEndpoints();
+    const paths = planProbes(cluster, ep.endpoints, { externalName: this.opts.externalName });
+    const probe = probeScript(paths, { count: this.opts.probeCount, timeoutMs: this.opts.probeTimeoutMs });
+    const probeBudget = this.opts.probeCount * this.opts.probeTimeoutMs + SLACK_MS;
+
+    // Counter snapshots wrap the probe window on every node at once (a barrier on each side), so
+    // errors a node counts while receiving another node's probes fall inside the window too.
+    await this.progress.phase('Snapshot kernel counters', this.live(), (s) => s.target.name, async (s) => {
+      s.before = counters(await this.exec(s, countersScript, 20_000));
+    });
+    await this.progress.phase(`Probe DNS (${paths.length} paths x ${this.opts.probeCount}, udp+tcp)`, this.live(), (s) => s.target.name, async (s) => {
+      const r = await this.exec(s, probe.script, probeBudget);
+      s.probes = probe.decode(s.target.name, r.stdout);
+      const bad = s.probes.filter((p) => p.answered < p.sent).length;
+      if (bad) return `${bad} of ${s.probes.length} paths lost replies`;
+      return undefined;
+    });
+    await this.progress.phase('Snapshot kernel counters again', this.live(), (s) => s.target.name, async (s) => {
+      s.after = counters(await this.exec(s, countersScript, 20_000));
+    });
+
+    const hosts = this.hostReports();
+    const results: CheckResult[] = [];
+    const facts: Record<string, NodeFacts> = {};
+    const counterDeltas: Record<string, Counters> = {};
+    const probes: ProbeResult[] = [];
+    for (const s of this.states) {
+      const name = s.target.name;
+      if (!s.session || s.error) {
+        results.push({ check: 'ssh.reachable', host: name, status: 'error', summary: s.error ?? 'not connected', evidence: { address: `${s.target.address}:${s.target.port}`, user: s.target.user } });
+        continue;
+      }
+      results.push({ check: 'ssh.reachable', host: name, status: 'pass', summary: `connected as ${s.target.user}${s.target.become ? ' (sudo)' : ''}, root commands work`, evidence: { address: `${s.target.address}:${s.target.port}` } });
+      if (s.facts) {
+        facts[name] = s.facts;
+        results.push(...nodeChecks(s.facts, cluster));
+      }
+      const delta = s.before && s.after ? counterDelta(s.before, s.after) : null;
+      if (delta) counterDeltas[name] = delta;
+      results.push(counterCheck(name, delta));
+      results.push(...dnsChecks(name, s.probes));
+      probes.push(...s.probes);
+    }
+    results.push(...ep.results);
+
+    const input: DiagnoseInput = { cluster, hosts, results, probes, facts, counterDeltas, endpoints: ep.endpoints, endpointError: ep.error };
+    const diagnoses = diagnose(input);
+    const report: Omit<Report, 'fix'> = {
+      schemaVersion: 1,
+      tool: { name: 'kubespray-validate', version: VERSION },
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+      cluster: {
+        dnsDomain: cluster.dnsDomain,
+        nodelocaldnsIp: cluster.nodelocaldnsEnabled ? cluster.nodelocaldnsIp : null,
+        corednsIp: cluster.corednsIp,
+        networkPlugin: cluster.networkPlugin,
+        calicoBackend: cluster.networkPlugin === 'calico' ? cluster.calicoBackend : null,
+        kubeProxyMode: cluster.kubeProxyMode,
+      },
+      hosts,
+      results,
+      probes,
+      diagnoses,
+      summary: summarize(hosts, results, this.opts.strict),
+    };
+    return { report, input };
+  }
+
+  /** exec on a node; a dropped connection or timeout marks the node as not (fully) inspected. */
+  private async exec(s: HostState, command: string, timeoutMs: number) {
+    try {
+      return await s.session!.exec(command, { timeoutMs });
+    } catch (err) {
+      s.error = oneLine(err);
+      throw new Error(s.error);
+    }
+  }
+
+  /** Ask a control-plane node for the coredns Endpoints, as Kubespray's own kubectl would. */
+  private async discoverEndpoints(): Promise<{ endpoints: Endpoint[] | null; error: string | null; results: CheckResult[] }> {
+    const { cluster, controlPlane } = this.p;
+    let endpoints: Endpoint[] | null = null;
+    const tried: string[] = [];
+    let host = controlPlane[0]?.name ?? '*';
+    await this.progress.phase('Discover CoreDNS endpoints', [null], () => 'kubectl get endpoints coredns', async () => {
+      for (const t of controlPlane) {
+        host = t.name;
+        let session = this.states.find((s) => s.target.name === t.name && s.session && !s.error)?.session ?? this.extraSessions.get(t.name) ?? null;
+        try {
+          if (!session) {
+            if (this.states.some((s) => s.target.name === t.name)) continue; // selected but unreachable
+            session = await connect(t, this.connectOpts);
+            this.extraSessions.set(t.name, session);
+          }
+          const r = await session.exec(endpointsCommand(cluster), { timeoutMs: 30_000 });
+          if (r.code !== 0) {
+            tried.push(`${t.name}: kubectl exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`);
+            continue;
+          }
+          const parsed = parseEndpoints(r.stdout);
+          if (isParseError(parsed)) {
+            tried.push(`${t.name}: ${parsed.parseError}`);
+            continue;
+          }
+          endpoints = parsed;
+          return `${parsed.length} endpoint(s) from ${t.name}`;
+        } catch (err) {
+          tried.push(`${t.name}: ${oneLine(err)}`);
+        }
+      }
+      throw new Error(tried.length ? tried[tried.length - 1] : 'no control-plane host in the inventory');
+    });
+    if (endpoints) {
+      const list = endpoints as Endpoint[];
+      return {
+        endpoints: list,
+        error: null,
+        results: [{ check: 'coredns.endpoints', host, status: list.length ? 'pass' : 'fail', summary: list.length ? `${list.length} CoreDNS endpoint(s) listed` : 'the coredns Endpoints object lists no addresses', evidence: { endpoints: list.map((e) => `${e.ip}:${e.port} ${e.podName ?? ''} on ${e.nodeName ?? '?'}${e.ready ? '' : ' (not ready)'}`) } }],
+      };
+    }
+    const error = tried.length ? tried.join('; ') : 'no control-plane host in the inventory';
+    return {
+      endpoints: null,
+      error,
+      results: [{ check: 'coredns.endpoints', host, status: 'warn', summary: 'could not list CoreDNS endpoints; probing NodeLocalDNS and the service only', evidence: { tried } }],
+    };
+  }
+}
+
+function counters(r: { stdout: string }): Counters | null {
+  const c = parseCounters(r.stdout);
+  return isParseError(c) ? null : c;
+}
+
+/** The overlay devices Calico creates for the configured backend (both, when unsure). */
+export function overlayInterfaces(cluster: ClusterModel): string[] {
+  if (cluster.networkPlugin !== 'calico') return [];
+  return ['vxlan.calico', 'tunl0'];
+}
+
+export async function validate(opts: ValidateOptions): Promise<Report> {
+  const p = plan(opts);
+  const progress = new Progress(opts.progress, opts.forks);
+  const v = new Validator(opts, p, progress);
+  const onSignal = () => v.close();
+  opts.signal?.addEventListener('abort', onSignal, { once: true });
+  try {
+    return await v.run();
+  } finally {
+    opts.signal?.removeEventListener('abort', onSignal);
+  }
+}

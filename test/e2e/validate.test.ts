@@ -1,0 +1,94 @@
+// The validator end to end against the namespace lab: every lab fault yields exactly its
+// diagnosis on exactly its hosts and the right exit code; the seed's fault yields
+// checksum-offload and --fix then passes; a healthy lab exits 0 with no failing diagnosis.
+import test from 'ava';
+import { useLab } from '../lab/lab.js';
+import { failing, tempKnownHosts, validateJson } from './helpers.js';
+import type { Report } from '../../src/types.js';
+
+const lab = useLab(test, { nodes: 3 });
+const kh = tempKnownHosts();
+test.after.always(() => kh.cleanup());
+
+const diag = (report: Report, id: string) => report.diagnoses.find((d) => d.id === id);
+
+async function check(fault: Parameters<ReturnType<typeof lab>['fault']>[0] | null, nodes?: string[]) {
+  const l = lab();
+  await l.clear();
+  if (fault) await l.fault(fault, nodes ? { nodes } : undefined);
+  try {
+    return await validateJson(l.inventoryDir, kh.file);
+  } finally {
+    if (fault) await l.clear();
+  }
+}
+
+test.serial('healthy lab: exit 0, every node inspected, no failing diagnosis', async (t) => {
+  const { run, report } = await check(null);
+  t.is(run.code, 0, run.stdout.slice(0, 3000));
+  t.is(report.summary.exitCode, 0);
+  t.true(report.hosts.every((h) => h.inspected));
+  t.deepEqual(failing(report), []);
+  t.is(report.summary.fail, 0);
+  // every role was probed from every node, over both transports
+  for (const h of ['node1', 'node2', 'node3'])
+    for (const role of ['nodelocaldns', 'coredns-service', 'coredns-endpoint'])
+      for (const tr of ['udp', 'tcp']) t.true(report.probes.some((p) => p.host === h && p.role === role && p.transport === tr && p.answered === p.sent && p.sent > 0), `${h} ${role} ${tr}`);
+});
+
+test.serial("the seed's fault (checksum offload on every node): checksum-offload, exit 1, and --fix passes", async (t) => {
+  const l = lab();
+  await l.clear();
+  await l.fault('checksum');
+  try {
+    const { run, report } = await validateJson(l.inventoryDir, kh.file);
+    t.is(run.code, 1);
+    const d = diag(report, 'checksum-offload');
+    t.truthy(d, JSON.stringify(report.diagnoses));
+    t.is(d!.severity, 'fail');
+    t.true(d!.fix.some((f) => f.includes('ethtool --offload vxlan.calico rx off tx off')));
+    t.falsy(diag(report, 'coredns-unreachable'));
+    t.falsy(diag(report, 'udp-blocked'));
+    t.falsy(diag(report, 'nodelocaldns-rules-missing'));
+    const fixed = await validateJson(l.inventoryDir, kh.file, ['--fix']);
+    t.is(fixed.run.code, 0, fixed.run.stdout.slice(0, 3000));
+    t.truthy(fixed.report.fix);
+    t.true(fixed.report.fix!.applied.length > 0 && fixed.report.fix!.applied.every((a) => a.ok));
+    t.truthy(fixed.report.fix!.before.diagnoses.find((x) => x.id === 'checksum-offload'));
+    t.deepEqual(failing(fixed.report), []);
+  } finally {
+    await l.clear();
+  }
+});
+
+test.serial('checksum fault on one node names that node only', async (t) => {
+  const { run, report } = await check('checksum', ['node3']);
+  t.is(run.code, 1);
+  const d = diag(report, 'checksum-offload');
+  t.truthy(d, JSON.stringify(report.diagnoses));
+  t.true(d!.hosts.includes('node3'));
+  t.false(d!.hosts.includes('node1'));
+});
+
+const cases: [Parameters<ReturnType<typeof lab>['fault']>[0], string[] | undefined, string, string[] | null, number][] = [
+  ['rules-missing', ['node2'], 'nodelocaldns-rules-missing', ['node2'], 1],
+  ['nodelocaldns-down', ['node2'], 'nodelocaldns-down', ['node2'], 1],
+  ['coredns-down', undefined, 'coredns-unreachable', null, 1],
+  ['endpoint-down', undefined, 'coredns-endpoint-down', null, 1],
+  ['mtu', ['node2'], 'overlay-mtu', ['node2'], 1],
+  ['udp-blocked', undefined, 'udp-blocked', null, 1],
+  ['sshd-down', ['node3'], 'host-unreachable', ['node3'], 3],
+];
+
+for (const [fault, nodes, id, hosts, code] of cases) {
+  test.serial(`${fault}${nodes ? ' on ' + nodes.join(',') : ''} -> ${id}, exit ${code}, never checksum-offload`, async (t) => {
+    const { run, report } = await check(fault, nodes);
+    t.is(run.code, code, `${JSON.stringify(report.diagnoses)}`);
+    const d = diag(report, id);
+    t.truthy(d, `diagnoses: ${report.diagnoses.map((x) => x.id).join(', ')}`);
+    if (hosts) t.deepEqual([...d!.hosts].sort(), hosts);
+    t.falsy(diag(report, 'checksum-offload'));
+    t.deepEqual(failing(report).filter((x) => x !== id), [], 'no other failing diagnosis');
+    t.true(d!.evidence.length > 0);
+  });
+}
