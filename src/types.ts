@@ -47,6 +47,8 @@ export interface ProbeResult {
   // extensions (allowed by the contract): why unanswered probes failed
   errors?: Record<string, number>; // e.g. {timeout: 2, refused: 1, 'bad-id': 1}
   endpointHost?: string | null; // node hosting the endpoint, when known
+  ok?: number; // answers that were NOERROR with records of the asked type
+  internal?: boolean; // a cluster name (must resolve) vs an external one (warns only)
 }
 
 export type Severity = 'fail' | 'warn';

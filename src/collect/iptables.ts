@@ -1,0 +1,85 @@
+// iptables-save output -> rules. Handles both backends' output, comments, negations, the
+// "-m udp --dport" module form and quoted comments. Pure; never throws.
+import type { IptablesRule, Parsed } from '../types.js';
+
+/** Split an iptables-save rule line into words, honouring double quotes as iptables-save writes them. */
+export function ruleWords(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inQ = false;
+  let has = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (inQ) {
+      if (c === '\\' && i + 1 < line.length) cur += line[++i];
+      else if (c === '"') inQ = false;
+      else cur += c;
+    } else if (c === '"') {
+      inQ = true;
+      has = true;
+    } else if (c === ' ' || c === '\t') {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (has || cur) out.push(cur);
+  return out;
+}
+
+function stripHost(addr: string): string {
+  return addr.replace(/\/32$/, '').replace(/\/128$/, '');
+}
+
+export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Parsed<IptablesRule[]> {
+  if (typeof text !== 'string') return { parseError: 'iptables-save: no output' };
+  const rules: IptablesRule[] = [];
+  let table: string | null = null;
+  const counts = new Map<string, number>();
+  let sawTable = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (line.startsWith('*')) {
+      table = line.slice(1).trim();
+      sawTable = true;
+      continue;
+    }
+    if (line.startsWith(':') || line === 'COMMIT') continue;
+    if (!line.startsWith('-A ')) {
+      if (line.startsWith('[')) continue; // counters form
+      return { parseError: `iptables-save (${backend}): unexpected line "${line.slice(0, 80)}"` };
+    }
+    if (!table) return { parseError: `iptables-save (${backend}): rule before any *table line` };
+    const w = ruleWords(line);
+    const chain = w[1] ?? '';
+    const key = `${table}/${chain}`;
+    const index = counts.get(key) ?? 0;
+    counts.set(key, index + 1);
+    const rule: IptablesRule = { backend, table, chain, index, line, proto: null, src: null, dst: null, sport: null, dport: null, target: null, comment: null };
+    for (let i = 2; i < w.length; i++) {
+      const neg = w[i] === '!';
+      if (neg) i++;
+      const opt = w[i];
+      const val = w[i + 1];
+      const v = (x: string | undefined) => (x === undefined ? null : (neg ? '!' : '') + x);
+      switch (opt) {
+        case '-p': case '--protocol': rule.proto = v(val); i++; break;
+        case '-s': case '--source': rule.src = v(val && stripHost(val)); i++; break;
+        case '-d': case '--destination': rule.dst = v(val && stripHost(val)); i++; break;
+        case '--sport': case '--source-port': rule.sport = v(val); i++; break;
+        case '--dport': case '--destination-port': rule.dport = v(val); i++; break;
+        case '-j': case '--jump': rule.target = val ?? null; i++; break;
+        case '-g': case '--goto': rule.target = val ?? null; i++; break;
+        case '--comment': rule.comment = val ?? null; i++; break;
+        default: break;
+      }
+    }
+    rules.push(rule);
+  }
+  if (!sawTable && text.trim() && rules.length === 0 && !/^#/m.test(text)) return { parseError: `iptables-save (${backend}): output has no tables` };
+  return rules;
+}

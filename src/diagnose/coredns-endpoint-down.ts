@@ -1,0 +1,32 @@
+// coredns-endpoint-down: an endpoint fails over UDP and TCP from every node (its own too),
+// while other endpoints answer.
+import type { Diagnosis } from '../types.js';
+import type { View } from './view.js';
+
+export function corednsEndpointDown(v: View): Diagnosis[] {
+  const eps = v.input.endpoints ?? [];
+  if (eps.length < 2) return [];
+  const dead: typeof eps = [];
+  const alive: typeof eps = [];
+  for (const e of eps) {
+    const ps = v.probes(undefined, 'coredns-endpoint', undefined, e.ip);
+    if (!ps.length) continue;
+    if (v.allDead(ps)) dead.push(e);
+    else if (v.allOk(ps) || v.okCount(ps) > 0) alive.push(e);
+  }
+  if (!dead.length || !alive.length) return [];
+  const inspected = v.inspected();
+  const hosts = [...new Set(dead.map((e) => (e.nodeName && inspected.includes(e.nodeName) ? e.nodeName : null)).filter((x): x is string => !!x))];
+  return [{
+    id: 'coredns-endpoint-down',
+    severity: 'fail',
+    hosts: hosts.length ? hosts : inspected,
+    summary: `${dead.length} of ${eps.length} CoreDNS endpoints do not answer: ${dead.map((e) => `${e.ip}${e.podName ? ` (${e.podName})` : ''}`).join(', ')}`,
+    evidence: [
+      ...dead.map((e) => `${e.ip}${e.podName ? ` ${e.podName}` : ''} on ${e.nodeName ?? '?'}: ${v.ratio(v.probes(undefined, 'coredns-endpoint', undefined, e.ip))} over UDP and TCP from ${inspected.length} node(s)`),
+      ...alive.map((e) => `${e.ip} on ${e.nodeName ?? '?'} answers: ${v.ratio(v.probes(undefined, 'coredns-endpoint', undefined, e.ip))}`),
+      `the service ${v.input.cluster.corednsIp} answers ${v.ratio(v.probes(undefined, 'coredns-service'))}: queries that land on the dead pod are lost`,
+    ],
+    fix: dead.map((e) => `kubectl -n kube-system describe pod ${e.podName ?? '<coredns pod>'}; kubectl -n kube-system delete pod ${e.podName ?? '<coredns pod>'}`),
+  }];
+}

@@ -1,0 +1,41 @@
+// nodelocaldns-down: nothing answers on the NodeLocalDNS address of a node, while that node can
+// reach CoreDNS itself (so the cache, not its upstream, is at fault).
+import type { Diagnosis } from '../types.js';
+import type { View } from './view.js';
+
+export function nodelocaldnsDown(v: View): Diagnosis[] {
+  const c = v.input.cluster;
+  if (!c.nodelocaldnsEnabled) return [];
+  const hosts: string[] = [];
+  const evidence: string[] = [];
+  for (const h of v.inspected()) {
+    if (v.check(h, 'nodelocaldns.iptables')?.status === 'fail') continue; // blamed on the rules
+    const nl = v.probes(h, 'nodelocaldns');
+    const iface = v.check(h, 'nodelocaldns.interface');
+    const udp = v.probes(h, 'nodelocaldns', 'udp');
+    const tcp = v.probes(h, 'nodelocaldns', 'tcp');
+    const dead = v.allDead(udp) && v.allDead(tcp);
+    if (!dead && iface?.status !== 'fail') continue;
+    const refused = nl.some((p) => (p.errors?.refused ?? 0) > 0 || (p.errors?.econnrefused ?? 0) > 0);
+    const svcTcp = v.probes(h, 'coredns-service', 'tcp');
+    const upstreamFine = v.allOk(svcTcp);
+    if (iface?.status === 'fail' || refused || upstreamFine) {
+      hosts.push(h);
+      if (iface?.status === 'fail') evidence.push(`${h}: ${iface.summary}`);
+      if (nl.length) evidence.push(`${h}: DNS via ${c.nodelocaldnsIp}: UDP ${v.ratio(udp)}, TCP ${v.ratio(tcp)}${refused ? ' (connection refused: nothing listens)' : ''}`);
+      if (upstreamFine) evidence.push(`${h}: the same node reaches the CoreDNS service ${c.corednsIp} over TCP (${v.ratio(svcTcp)}), so node-cache's upstream is fine`);
+    }
+  }
+  if (!hosts.length) return [];
+  return [{
+    id: 'nodelocaldns-down',
+    severity: 'fail',
+    hosts,
+    summary: `NodeLocalDNS does not answer on ${c.nodelocaldnsIp} on ${hosts.join(', ')}`,
+    evidence,
+    fix: [
+      `kubectl -n kube-system get pods -l k8s-app=node-local-dns -o wide --field-selector spec.nodeName=<node>`,
+      'kubectl -n kube-system logs -l k8s-app=node-local-dns --tail=50; then kubectl -n kube-system rollout restart daemonset nodelocaldns',
+    ],
+  }];
+}

@@ -1,0 +1,21 @@
+// overlay-mtu: the overlay interface's MTU leaves no room for encapsulation.
+import type { Diagnosis } from '../types.js';
+import type { View } from './view.js';
+
+export function overlayMtu(v: View): Diagnosis[] {
+  const hosts = v.inspected().filter((h) => v.check(h, 'overlay.mtu')?.status === 'fail');
+  if (!hosts.length) return [];
+  const ev = hosts.map((h) => `${h}: ${v.check(h, 'overlay.mtu')!.summary}`);
+  const first = v.check(hosts[0]!, 'overlay.mtu')!.evidence as { device?: string; maxOverlayMtu?: number };
+  return [{
+    id: 'overlay-mtu',
+    severity: 'fail',
+    hosts,
+    summary: `the overlay MTU leaves no room for encapsulation on ${hosts.join(', ')}: large packets across nodes are dropped`,
+    evidence: ev,
+    fix: [
+      `set calico_veth_mtu (Kubespray) to ${first.maxOverlayMtu ?? '<parent MTU - overhead>'} or less and re-run cluster.yml --tags network`,
+      `for now, per node: ip link set ${first.device ?? 'vxlan.calico'} mtu ${first.maxOverlayMtu ?? '<parent MTU - overhead>'}`,
+    ],
+  }];
+}

@@ -1,0 +1,66 @@
+// Read-only views over a DiagnoseInput that the rules share.
+import type { CheckResult, DiagnoseInput, ProbeResult, ProbeRole, Transport } from '../types.js';
+import { describeProbe, isOk } from '../checks/dns.js';
+
+export { describeProbe, isOk };
+
+export class View {
+  constructor(readonly input: DiagnoseInput) {}
+
+  inspected(): string[] {
+    return this.input.hosts.filter((h) => h.inspected).map((h) => h.name);
+  }
+
+  /** Cluster-name probes only: an external name depends on the way out, not the cluster. */
+  probes(host?: string, role?: ProbeRole, transport?: Transport, server?: string): ProbeResult[] {
+    return this.input.probes.filter((p) => p.internal !== false && (!host || p.host === host) && (!role || p.role === role) && (!transport || p.transport === transport) && (!server || p.server === server));
+  }
+
+  check(host: string, id: string): CheckResult | undefined {
+    return this.input.results.find((r) => r.host === host && r.check === id);
+  }
+
+  /** All probes of a kind answered fine (and there was at least one). */
+  allOk(ps: ProbeResult[]): boolean {
+    return ps.length > 0 && ps.every(isOk);
+  }
+
+  /** Not one probe of a kind got a good answer (and there was at least one). */
+  allDead(ps: ProbeResult[]): boolean {
+    return ps.length > 0 && ps.every((p) => (p.ok ?? 0) === 0);
+  }
+
+  someBad(ps: ProbeResult[]): boolean {
+    return ps.some((p) => !isOk(p));
+  }
+
+  okCount(ps: ProbeResult[]): number {
+    return ps.reduce((a, p) => a + (p.ok ?? 0), 0);
+  }
+
+  sentCount(ps: ProbeResult[]): number {
+    return ps.reduce((a, p) => a + p.sent, 0);
+  }
+
+  /** "3/5" over a set of probes. */
+  ratio(ps: ProbeResult[]): string {
+    return `${this.okCount(ps)}/${this.sentCount(ps)}`;
+  }
+
+  /** Counter rises during the probe window that speak of lost or corrupt TCP/UDP segments. */
+  lossCounters(host: string): Record<string, number> {
+    const d = this.input.counterDeltas[host] ?? {};
+    const out: Record<string, number> = {};
+    for (const k of ['Tcp.InCsumErrors', 'Udp.InCsumErrors', 'Tcp.RetransSegs', 'TcpExt.TCPSynRetrans', 'TcpExt.TCPTimeouts']) if ((d[k] ?? 0) > 0) out[k] = d[k]!;
+    return out;
+  }
+
+  csumErrors(host: string): number {
+    const d = this.input.counterDeltas[host] ?? {};
+    return (d['Tcp.InCsumErrors'] ?? 0) + (d['Udp.InCsumErrors'] ?? 0);
+  }
+}
+
+export function fmtCounters(c: Record<string, number>): string {
+  return Object.entries(c).map(([k, v]) => `${k} +${v}`).join(', ');
+}

@@ -1,0 +1,229 @@
+// The probe program a node runs: it only sends the bytes the controller built and returns the
+// bytes it got back (hex) with the time taken. Every path runs in parallel, its probes one after
+// another, each bounded by the probe timeout. python3 where present (every Ansible-managed node
+// has it), else bash's /dev/udp and /dev/tcp with coreutils.
+import dnsPacket from 'dns-packet';
+import type { ProbeResult } from '../types.js';
+import type { ProbePath } from './plan.js';
+import { shQuote } from '../transport/quote.js';
+import { isIP, isPort } from '../inventory/validate.js';
+
+export interface ProbeOptions {
+  count: number;
+  timeoutMs: number;
+}
+
+const PY = String.raw`
+import socket, sys, threading, time, errno
+T = float(sys.argv[1]) / 1000.0
+lock = threading.Lock()
+def emit(s):
+    with lock:
+        sys.stdout.write(s + "\n")
+        sys.stdout.flush()
+def recv_exact(s, n, deadline):
+    b = b""
+    while len(b) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout()
+        s.settimeout(left)
+        d = s.recv(n - len(b))
+        if not d:
+            raise EOFError()
+        b += d
+    return b
+def one(p, k, ip, port, proto, q):
+    fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    t0 = time.monotonic()
+    deadline = t0 + T
+    s = None
+    try:
+        if proto == "udp":
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.settimeout(T)
+            s.connect((ip, port))
+            s.send(q)
+            d = s.recv(65535)
+        else:
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.settimeout(T)
+            s.connect((ip, port))
+            s.sendall(len(q).to_bytes(2, "big") + q)
+            n = int.from_bytes(recv_exact(s, 2, deadline), "big")
+            d = recv_exact(s, n, deadline)
+        emit("R %d %d %.3f %s" % (p, k, (time.monotonic() - t0) * 1000.0, d.hex()))
+    except socket.timeout:
+        emit("E %d %d timeout" % (p, k))
+    except EOFError:
+        emit("E %d %d closed" % (p, k))
+    except ConnectionRefusedError:
+        emit("E %d %d refused" % (p, k))
+    except ConnectionResetError:
+        emit("E %d %d reset" % (p, k))
+    except OSError as e:
+        emit("E %d %d %s" % (p, k, errno.errorcode.get(e.errno, "oserror").lower()))
+    finally:
+        if s is not None:
+            s.close()
+    left = deadline - time.monotonic()
+    return left
+def path(p, ip, port, proto, qs):
+    for k, q in enumerate(qs):
+        one(p, k, ip, port, proto, bytes.fromhex(q))
+jobs = {}
+for line in sys.stdin.read().split("\n"):
+    f = line.split()
+    if len(f) == 6:
+        jobs.setdefault(int(f[0]), [f[2], int(f[3]), f[4], []])[3].append(f[5])
+ts = [threading.Thread(target=path, args=(p, j[0], j[1], j[2], j[3])) for p, j in sorted(jobs.items())]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+emit("DONE")
+`;
+
+// bash fallback: one background job per path; `timeout` bounds each probe.
+const SH = String.raw`
+T=$1
+ms() { s=$(date +%s%N); echo $((s/1000000)); }
+probe() {
+  p=$1 k=$2 ip=$3 port=$4 proto=$5 hex=$6
+  t0=$(date +%s%N)
+  bytes=$(printf '%s' "$hex" | sed 's/../\\x&/g')
+  if [ "$proto" = udp ]; then
+    out=$(timeout "$(awk "BEGIN{print $T/1000}")" bash -c 'exec 3<>"/dev/udp/$0/$1" || exit 3; printf "$2" >&3; dd bs=65535 count=1 <&3 2>/dev/null | od -An -v -tx1' "$ip" "$port" "$bytes" 2>/dev/null | tr -d ' \n')
+  else
+    len=$(( %{#hex} / 2 )); pre=$(printf '\\x%02x\\x%02x' $((len>>8)) $((len&255)))
+    out=$(timeout "$(awk "BEGIN{print $T/1000}")" bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 3; printf "$2$3" >&3; h=$(dd bs=1 count=2 <&3 2>/dev/null | od -An -v -tu1); set -- $h; [ $# -eq 2 ] || exit 4; n=$(( $1 * 256 + $2 )); dd bs=$n count=1 iflag=fullblock <&3 2>/dev/null | od -An -v -tx1' "$ip" "$port" "$pre" "$bytes" 2>/dev/null | tr -d ' \n')
+  fi
+  t1=$(date +%s%N)
+  if [ -n "$out" ]; then echo "R $p $k $(( (t1-t0)/1000 )) $out" | awk '{printf "R %s %s %.3f %s\n", $2, $3, $4/1000, $5}'; else echo "E $p $k timeout"; fi
+}
+while read -r p k ip port proto hex; do
+  [ -n "$hex" ] || continue
+  eval "Q_$p=\"\%{Q_$p} $k:$ip:$port:$proto:$hex\""
+  case " $PATHS " in *" $p "*) ;; *) PATHS="$PATHS $p";; esac
+done
+for p in $PATHS; do
+  ( eval "list=\$Q_$p"; for item in $list; do IFS=: read -r k ip port proto hex <<EOF_ITEM
+$item
+EOF_ITEM
+      probe "$p" "$k" "$ip" "$port" "$proto" "$hex"; done ) &
+done
+wait
+echo DONE
+`.replace(/%\{/g, '${');
+
+interface Sent {
+  path: number;
+  probe: number;
+  id: number;
+}
+
+export interface ProbeProgram {
+  script: string;
+  decode(host: string, stdout: string): ProbeResult[];
+}
+
+function pct(sorted: number[], p: number): number | null {
+  if (!sorted.length) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[i]! * 100) / 100;
+}
+
+/** Outcome of one reply: ok (NOERROR with answers), a named rcode, or a reason it does not count. */
+export function judgeReply(bytes: Buffer, id: number, name: string, type: string): { answered: boolean; rcode?: string; good?: boolean; error?: string } {
+  let msg: dnsPacket.Packet;
+  try {
+    msg = dnsPacket.decode(bytes);
+  } catch {
+    return { answered: false, error: 'garbage' };
+  }
+  if (msg.id !== id) return { answered: false, error: 'bad-id' };
+  if (msg.type !== 'response') return { answered: false, error: 'not-a-response' };
+  const q = msg.questions?.[0];
+  if (!q || q.name.toLowerCase().replace(/\.$/, '') !== name.toLowerCase() || q.type !== type) return { answered: false, error: 'bad-question' };
+  const flags = msg.flags ?? 0;
+  if (flags & 0x0200) return { answered: false, error: 'truncated' };
+  const rcode = (msg as { rcode?: string }).rcode ?? 'NOERROR';
+  const answers = (msg.answers ?? []).filter((a) => a.type === type || a.type === 'CNAME');
+  return { answered: true, rcode, good: rcode === 'NOERROR' && answers.length > 0 };
+}
+
+export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
+  const sent: Sent[] = [];
+  const lines: string[] = [];
+  let nextId = (Math.random() * 0xffff) | 0;
+  paths.forEach((p, i) => {
+    if (!isIP(p.server) || !isPort(p.port)) throw new Error(`refusing to probe ${p.server}:${p.port}`);
+    for (let k = 0; k < o.count; k++) {
+      const id = (nextId = (nextId + 1) & 0xffff);
+      const q = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: p.type, name: p.name, class: 'IN' }] });
+      sent.push({ path: i, probe: k, id });
+      lines.push(`${i} ${k} ${p.server} ${p.port} ${p.transport} ${q.toString('hex')}`);
+    }
+  });
+  const input = lines.join('\n');
+  const t = String(o.timeoutMs);
+  const script = [
+    `if command -v python3 >/dev/null 2>&1; then python3 -c ${shQuote(PY)} ${t} <<'KSV_PROBES'`,
+    input,
+    'KSV_PROBES',
+    `else bash -c ${shQuote(SH)} probe ${t} <<'KSV_PROBES'`,
+    input,
+    'KSV_PROBES',
+    'fi',
+  ].join('\n');
+
+  const decode = (host: string, stdout: string): ProbeResult[] => {
+    const results: ProbeResult[] = paths.map((p) => ({
+      host, server: p.server, role: p.role, transport: p.transport, name: p.name, type: p.type,
+      sent: o.count, answered: 0, rcodes: {}, latencyMs: { p50: null, max: null }, errors: {}, endpointHost: p.endpointHost,
+      ok: 0, internal: p.internal,
+    }));
+    const lat: number[][] = paths.map(() => []);
+    const seen = new Set<string>();
+    for (const line of stdout.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if ((f[0] !== 'R' && f[0] !== 'E') || f.length < 4) continue;
+      const pi = Number(f[1]);
+      const k = Number(f[2]);
+      const s = sent.find((x) => x.path === pi && x.probe === k);
+      const r = results[pi];
+      if (!s || !r || seen.has(`${pi}:${k}`)) continue;
+      seen.add(`${pi}:${k}`);
+      const bump = (e: string) => (r.errors![e] = (r.errors![e] ?? 0) + 1);
+      if (f[0] === 'E') {
+        bump(/^[a-z0-9-]{1,20}$/.test(f[3]!) ? f[3]! : 'error');
+        continue;
+      }
+      const ms = Number(f[3]);
+      const hex = f[4] ?? '';
+      if (!/^([0-9a-f]{2})*$/.test(hex) || !hex) {
+        bump('garbage');
+        continue;
+      }
+      const j = judgeReply(Buffer.from(hex, 'hex'), s.id, paths[pi]!.name, paths[pi]!.type);
+      if (!j.answered) {
+        bump(j.error ?? 'garbage');
+        continue;
+      }
+      r.answered++;
+      r.rcodes[j.rcode!] = (r.rcodes[j.rcode!] ?? 0) + 1;
+      if (j.good) r.ok = (r.ok ?? 0) + 1;
+      else if (j.rcode === 'NOERROR') bump('empty-answer');
+      if (Number.isFinite(ms)) lat[pi]!.push(ms);
+    }
+    results.forEach((r, i) => {
+      const missing = r.sent - r.answered - Object.values(r.errors!).reduce((a, b) => a + b, 0);
+      if (missing > 0 && !stdout.includes('DONE')) r.errors!['no-result'] = missing;
+      else if (missing > 0) r.errors!['no-result'] = missing;
+      const l = lat[i]!.sort((a, b) => a - b);
+      r.latencyMs = { p50: pct(l, 50), max: l.length ? Math.round(l[l.length - 1]! * 100) / 100 : null };
+    });
+    return results;
+  };
+  return { script, decode };
+}

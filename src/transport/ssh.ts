@@ -1,0 +1,269 @@
+// One ssh2 connection per node (through the bastion when there is one), reused for every
+// command. Every step has a timeout; every failure becomes a classified TransportError.
+// Secrets (passwords, key contents, passphrases) are never put into an error message.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { TransportError } from '../errors.js';
+import type { ExecOptions, ExecResult, NodeSession, Target } from '../types.js';
+import { shQuote } from './quote.js';
+import { verifyHostKey } from './known-hosts.js';
+
+export interface ConnectOptions {
+  timeoutMs: number;
+  knownHostsFile: string;
+  hostKeyChecking: 'strict' | 'accept-new' | 'off';
+  agentSocket: string | null;
+  execTimeoutMs: number;
+}
+
+type Hop = Pick<Target, 'name' | 'address' | 'port' | 'user' | 'privateKeyFile' | 'password'>;
+
+const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+function keyCandidates(hop: Hop): { path: string; data: Buffer }[] {
+  const paths = hop.privateKeyFile ? [hop.privateKeyFile] : DEFAULT_KEYS.map((k) => join(homedir(), '.ssh', k));
+  const out: { path: string; data: Buffer }[] = [];
+  for (const p of paths) {
+    if (!hop.privateKeyFile && !existsSync(p)) continue;
+    try {
+      out.push({ path: p, data: readFileSync(p) });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new TransportError('auth', `cannot read private key ${p} (${code})`);
+    }
+  }
+  return out;
+}
+
+/** Auth methods in OpenSSH's order: agent, keys, password. */
+function authMethods(hop: Hop, agent: string | null): ConnectConfig['authHandler'] {
+  const keys = keyCandidates(hop);
+  const methods: unknown[] = [];
+  if (agent) methods.push({ type: 'agent', username: hop.user, agent });
+  for (const k of keys) methods.push({ type: 'publickey', username: hop.user, key: k.data });
+  if (hop.password) {
+    methods.push({ type: 'password', username: hop.user, password: hop.password });
+    methods.push({ type: 'keyboard-interactive', username: hop.user, prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (r: string[]) => void) => finish(prompts.map(() => hop.password!)) });
+  }
+  let i = 0;
+  return ((methodsLeft: string[] | null, _partial: boolean, next: (m: unknown) => void) => {
+    while (i < methods.length) {
+      const m = methods[i++] as { type: string };
+      const wire = m.type === 'agent' ? 'publickey' : m.type;
+      if (!methodsLeft || methodsLeft.includes(wire)) return next(m);
+    }
+    return next(false);
+  }) as unknown as ConnectConfig['authHandler'];
+}
+
+function classify(err: unknown, where: string, hostKeyReason: string | null): TransportError {
+  if (err instanceof TransportError) return err;
+  if (hostKeyReason) return new TransportError('host-key', hostKeyReason);
+  const e = err as { level?: string; code?: string; message?: string };
+  const msg = String(e?.message ?? err).split('\n')[0]!;
+  if (e?.level === 'client-authentication') return new TransportError('auth', `authentication failed at ${where} (tried: ${msg.replace(/^All configured authentication methods failed$/, 'agent/keys/password')})`);
+  if (e?.level === 'client-timeout') return new TransportError('timeout', `SSH handshake with ${where} timed out`);
+  if (/encrypted|passphrase/i.test(msg)) return new TransportError('auth', `private key for ${where} is encrypted and no passphrase is available (load it into ssh-agent)`);
+  if (/Cannot parse privateKey|Unsupported key format/i.test(msg)) return new TransportError('auth', `private key for ${where} cannot be parsed`);
+  if (e?.code === 'ECONNREFUSED') return new TransportError('unreachable', `connection refused by ${where}`);
+  if (e?.code === 'EHOSTUNREACH' || e?.code === 'ENETUNREACH') return new TransportError('unreachable', `no route to ${where}`);
+  if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') return new TransportError('unreachable', `cannot resolve ${where}`);
+  if (e?.code === 'ETIMEDOUT') return new TransportError('timeout', `TCP connect to ${where} timed out`);
+  if (e?.code === 'ECONNRESET') return new TransportError('unreachable', `connection to ${where} reset`);
+  return new TransportError('unreachable', `${where}: ${msg}`);
+}
+
+/** Open one ssh2 client to `hop`, over `sock` when given (a channel through the bastion). */
+function openClient(hop: Hop, opts: ConnectOptions, sock?: ClientChannel): Promise<Client> {
+  const where = `${hop.user}@${hop.address}:${hop.port}`;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKeyReason: string | null = null;
+    let settled = false;
+    const done = (err: unknown, c?: Client) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        client.removeAllListeners('ready');
+        client.on('error', () => undefined);
+        client.end();
+        client.destroy();
+        reject(classify(err, where, hostKeyReason));
+      } else resolve(c!);
+    };
+    const timer = setTimeout(() => done(new TransportError('timeout', `no SSH session with ${where} within ${Math.round(opts.timeoutMs / 1000)}s`)), opts.timeoutMs + 500);
+    let auth: ConnectConfig['authHandler'];
+    try {
+      auth = authMethods(hop, opts.agentSocket);
+    } catch (err) {
+      done(err);
+      return;
+    }
+    client.on('ready', () => done(null, client));
+    client.on('error', (err) => done(err));
+    client.on('close', () => done(new TransportError('unreachable', `${where} closed the connection during the handshake`)));
+    try {
+      client.connect({
+        host: hop.address,
+        port: hop.port,
+        username: hop.user,
+        sock,
+        readyTimeout: opts.timeoutMs,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
+        authHandler: auth,
+        hostVerifier: (key: Buffer) => {
+          const v = verifyHostKey(opts.knownHostsFile, hop.address, hop.port, key, opts.hostKeyChecking);
+          if (!v.ok) hostKeyReason = v.reason;
+          return v.ok;
+        },
+      } as ConnectConfig);
+    } catch (err) {
+      done(err);
+    }
+  });
+}
+
+const SUDO_FAIL = /sudo: (a password is required|a terminal is required|no tty present|\d+ incorrect password attempts?|.*is not in the sudoers|.*may not run sudo|.*not allowed to execute|unable to|sorry)/i;
+
+class SshSession implements NodeSession {
+  private closed = false;
+  private dropped: string | null = null;
+
+  constructor(
+    readonly target: Target,
+    private readonly client: Client,
+    private readonly jumpClient: Client | null,
+    private readonly defaultTimeoutMs: number,
+  ) {
+    const onGone = () => {
+      if (!this.closed) this.dropped ??= `connection to ${target.name} dropped`;
+    };
+    client.on('close', onGone);
+    client.on('error', (err) => {
+      this.dropped ??= `connection to ${target.name} lost: ${String((err as Error).message).split('\n')[0]}`;
+    });
+    jumpClient?.on('close', onGone);
+    jumpClient?.on('error', () => undefined);
+  }
+
+  /** The command line actually sent: through sudo when the target needs it. */
+  private wrap(command: string, privileged: boolean): string {
+    const t = this.target;
+    if (!privileged || !t.become) return `exec /bin/sh -c ${shQuote(command)}`;
+    const prompt = t.becomePassword ? '-S -p ""' : '-n';
+    return `exec sudo ${prompt} -H -u ${shQuote(t.becomeUser)} -- /bin/sh -c ${shQuote(command)}`;
+  }
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const privileged = opts.privileged ?? true;
+    const t = this.target;
+    if (this.closed || this.dropped) return Promise.reject(new TransportError('disconnected', this.dropped ?? `connection to ${t.name} is closed`));
+    return new Promise((resolve, reject) => {
+      let stream: ClientChannel | null = null;
+      let settled = false;
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const finish = (e: TransportError | null, code: number | null = null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (e) {
+          try {
+            stream?.signal('KILL');
+            stream?.close();
+          } catch {
+            /* already gone */
+          }
+          reject(e);
+          return;
+        }
+        let stderr = Buffer.concat(err).toString('utf8');
+        if (t.becomePassword) stderr = stderr.split(t.becomePassword).join('<redacted>');
+        const stdout = Buffer.concat(out).toString('utf8');
+        if (privileged && t.become && code === 1 && !stdout && SUDO_FAIL.test(stderr)) {
+          reject(new TransportError('sudo', `sudo on ${t.name} refused: ${stderr.trim().split('\n')[0]}`));
+          return;
+        }
+        resolve({ code, stdout, stderr });
+      };
+      const timer = setTimeout(() => finish(new TransportError('timeout', `command on ${t.name} did not finish within ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
+      try {
+        this.client.exec(this.wrap(command, privileged), (e, s) => {
+          if (e) return finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${e.message.split('\n')[0]}`));
+          stream = s;
+          s.on('data', (d: Buffer) => out.push(d));
+          s.stderr.on('data', (d: Buffer) => err.push(d));
+          s.on('exit', (code: number | null) => {
+            s.once('close', () => finish(null, code));
+          });
+          s.on('close', () => setImmediate(() => finish(null, null)));
+          s.on('error', () => undefined);
+          if (privileged && t.become && t.becomePassword) s.write(`${t.becomePassword}\n`);
+          if (opts.stdin) s.write(opts.stdin);
+          s.end();
+        });
+      } catch (e) {
+        finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${String((e as Error).message).split('\n')[0]}`));
+      }
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.end();
+    this.jumpClient?.end();
+    setTimeout(() => {
+      this.client.destroy();
+      this.jumpClient?.destroy();
+    }, 200).unref();
+  }
+}
+
+function forward(jump: Client, host: string, port: number, timeoutMs: number, jumpName: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TransportError('timeout', `bastion ${jumpName} did not open a channel to ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
+    jump.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
+      clearTimeout(timer);
+      if (err) reject(new TransportError('unreachable', `bastion ${jumpName} cannot reach ${host}:${port}: ${err.message.split('\n')[0]}`));
+      else resolve(ch);
+    });
+  });
+}
+
+/** Connect to a node (through its jump host), then prove root works. */
+export async function connect(target: Target, opts: ConnectOptions): Promise<NodeSession> {
+  let jumpClient: Client | null = null;
+  let client: Client | null = null;
+  try {
+    if (target.jump) {
+      try {
+        jumpClient = await openClient(target.jump, opts);
+      } catch (err) {
+        const e = err as TransportError;
+        throw new TransportError(e.kind, `bastion: ${e.message}`);
+      }
+      const ch = await forward(jumpClient, target.address, target.port, opts.timeoutMs, target.jump.name);
+      client = await openClient(target, opts, ch);
+    } else {
+      client = await openClient(target, opts);
+    }
+    const session = new SshSession(target, client, jumpClient, opts.execTimeoutMs);
+    const r = await session.exec('id -u', { timeoutMs: opts.timeoutMs });
+    if (r.code !== 0 || r.stdout.trim() !== '0') {
+      session.close();
+      const why = (r.stderr.trim().split('\n')[0] || `id -u printed "${r.stdout.trim()}"`).slice(0, 200);
+      throw new TransportError('sudo', `cannot run commands as root on ${target.name}${target.become ? ' through sudo' : ''}: ${why}`);
+    }
+    return session;
+  } catch (err) {
+    client?.end();
+    jumpClient?.end();
+    throw err instanceof TransportError ? err : classify(err, target.name, null);
+  }
+}

@@ -1,0 +1,147 @@
+// Inventory variables -> SSH targets, as Ansible's ssh connection plugin reads them.
+// Every value that later reaches a socket or a command line is validated here.
+import { userInfo, homedir } from 'node:os';
+import { InventoryError } from '../errors.js';
+import type { Target, Vars } from '../types.js';
+import { isIP, isPort, isSafeName } from '../inventory/validate.js';
+
+export interface TargetDefaults {
+  user?: string;
+  privateKey?: string;
+}
+
+function str(v: unknown): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return null;
+}
+
+function first(vars: Vars, ...names: string[]): string | null {
+  for (const n of names) {
+    const v = str(vars[n]);
+    if (v !== null) return v;
+  }
+  return null;
+}
+
+/** Ansible's boolean filter: true/yes/on/1 (any case). */
+export function truthy(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  return typeof v === 'string' && /^(true|yes|on|1|y|t)$/i.test(v.trim());
+}
+
+function expandHome(p: string): string {
+  return p === '~' ? homedir() : p.startsWith('~/') ? homedir() + p.slice(1) : p;
+}
+
+function isHostname(s: string): boolean {
+  return s.length <= 253 && /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/.test(s);
+}
+
+function checkAddress(host: string, variable: string, value: string): string {
+  if (isIP(value) || isHostname(value)) return value;
+  throw new InventoryError(`host ${host}: ${variable} "${value}" is not an IP address or host name`);
+}
+
+function checkPort(host: string, variable: string, value: string | null): number {
+  if (value === null) return 22;
+  if (!isPort(value)) throw new InventoryError(`host ${host}: ${variable} "${value}" is not a port (1-65535)`);
+  return Number(value);
+}
+
+function checkUser(host: string, variable: string, value: string): string {
+  if (!isSafeName(value)) throw new InventoryError(`host ${host}: ${variable} "${value}" is not a valid user name`);
+  return value;
+}
+
+type Hop = NonNullable<Target['jump']>;
+
+/** `ProxyCommand ssh ... -W %h:%p [-p port] [-i key] user@host`, `-o ProxyJump=…` or `-J …` in
+ *  ansible_ssh_common_args / ansible_ssh_extra_args. Returns null when none is found. */
+export function parseProxy(host: string, args: string, fallbackKey: string | null): Hop | null {
+  let spec: { user: string | null; address: string; port: number | null; key: string | null } | null = null;
+  const jump = /(?:-J\s*|ProxyJump[= ]\s*)([^\s'"]+)/.exec(args);
+  if (jump) {
+    const first = jump[1]!.split(',')[0]!;
+    const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
+    if (m) spec = { user: m[1] ?? null, address: m[2]!.replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : null, key: null };
+  } else {
+    const pc = /ProxyCommand[= ]\s*(["']?)(.*?)\1(?:\s+-o\s|$)/.exec(args);
+    const cmd = pc?.[2] ?? '';
+    if (/\bssh\b/.test(cmd) && /-W\s*%h:%p/.test(cmd)) {
+      const toks = cmd.split(/\s+/).filter(Boolean);
+      let port: number | null = null;
+      let key: string | null = null;
+      let dest: string | null = null;
+      for (let i = toks.indexOf('ssh') + 1; i < toks.length; i++) {
+        const t = toks[i]!;
+        if (t === '-p') port = Number(toks[++i]);
+        else if (t === '-i') key = toks[++i] ?? null;
+        else if (t === '-l') dest = `${toks[++i]}@${dest ?? ''}`;
+        else if (/^-[FoWJcEmOQSbeLRDBI]$/.test(t)) i++;
+        else if (t.startsWith('-')) continue;
+        else dest = t;
+      }
+      if (dest) {
+        const m = /^(?:([^@]+)@)?(.+)$/.exec(dest)!;
+        spec = { user: m[1] ?? null, address: m[2]!, port, key };
+      }
+    }
+  }
+  if (!spec) return null;
+  if (spec.address.includes('{{')) throw new InventoryError(`host ${host}: ansible_ssh_common_args names a jump host with Jinja ("${spec.address}"); put the bastion in a [bastion] group instead`);
+  return {
+    name: spec.address,
+    address: checkAddress(host, 'ProxyCommand host', spec.address),
+    port: spec.port ?? 22,
+    user: checkUser(host, 'ProxyCommand user', spec.user ?? userInfo().username),
+    privateKeyFile: spec.key ? expandHome(spec.key) : fallbackKey,
+    password: null,
+    groups: [],
+  };
+}
+
+export function buildTargets(vars: Record<string, Vars>, hosts: string[], defaults: TargetDefaults, bastionHost: string | null): Target[] {
+  const base = (name: string): Omit<Target, 'jump'> => {
+    const v = vars[name];
+    if (!v) throw new InventoryError(`host "${name}" is not in the inventory`);
+    const address = checkAddress(name, 'ansible_host', first(v, 'ansible_host', 'ansible_ssh_host') ?? name);
+    const port = checkPort(name, 'ansible_port', first(v, 'ansible_port', 'ansible_ssh_port'));
+    const user = checkUser(name, 'ansible_user', first(v, 'ansible_user', 'ansible_ssh_user') ?? defaults.user ?? userInfo().username);
+    const key = first(v, 'ansible_ssh_private_key_file', 'ansible_private_key_file') ?? defaults.privateKey ?? null;
+    const becomeMethod = first(v, 'ansible_become_method') ?? 'sudo';
+    const becomeUser = checkUser(name, 'ansible_become_user', first(v, 'ansible_become_user') ?? 'root');
+    const become = user !== 'root' || truthy(v.ansible_become) || becomeUser !== 'root';
+    if (become && becomeMethod !== 'sudo') throw new InventoryError(`host ${name}: ansible_become_method "${becomeMethod}" is not supported (only sudo)`);
+    return {
+      name,
+      address,
+      port,
+      user,
+      privateKeyFile: key ? expandHome(key) : null,
+      password: first(v, 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password'),
+      become,
+      becomeMethod,
+      becomeUser,
+      becomePassword: first(v, 'ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass', 'ansible_sudo_password'),
+      groups: [],
+    };
+  };
+  const bastion = bastionHost && vars[bastionHost] ? base(bastionHost) : null;
+  return hosts.map((name) => {
+    const t = base(name);
+    let jump: Hop | null = null;
+    if (bastion && name !== bastionHost) {
+      const { become: _b, becomeMethod: _m, becomeUser: _u, becomePassword: _p, ...hop } = bastion;
+      // Kubespray's ProxyCommand uses the node's own key for the bastion when the bastion has none
+      jump = { ...hop, privateKeyFile: hop.privateKeyFile ?? t.privateKeyFile };
+    } else {
+      const v = vars[name]!;
+      const args = [str(v.ansible_ssh_common_args), str(v.ansible_ssh_extra_args)].filter(Boolean).join(' ');
+      if (args) jump = parseProxy(name, args, t.privateKeyFile);
+    }
+    return { ...t, jump };
+  });
+}
