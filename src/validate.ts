@@ -92,6 +92,7 @@ interface PassResult {
 }
 
 const SLACK_MS = 10_000;
+const FIX_SETTLE_MS = 1500;
 
 function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
@@ -138,6 +139,8 @@ export class Validator {
         applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok, output: (r.stderr || r.stdout).trim().split('\n')[0] ?? '' });
         if (!ok) throw new Error(`exit ${r.code}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
       });
+      // let caches notice: node-cache's forward plugin health-checks its upstream every 0.5 s
+      if (applied.some((a) => a.ok)) await new Promise((r) => setTimeout(r, FIX_SETTLE_MS));
       const second = await this.pass(new Date());
       return { ...second.report, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), fix: { applied, before: first.report } };
     } finally {

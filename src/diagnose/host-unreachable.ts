@@ -10,7 +10,7 @@ export function hostUnreachable(v: View): Diagnosis[] {
     const e = h.error ?? '';
     if (/refused|no route|resolve|reset|timed out|no SSH session/i.test(e)) fix.add(`check that sshd runs and port 22 is open on ${h.name} (${h.address}): ssh -v ${h.address}`);
     if (/authentication|private key/i.test(e)) fix.add('check ansible_user / ansible_ssh_private_key_file, or load the key into ssh-agent (ssh-add)');
-    if (/host key/i.test(e)) fix.add('if the node was rebuilt, remove its old host key (ssh-keygen -R <host>), or run with --host-key-checking accept-new after checking the fingerprint');
+    if (/host key/i.test(e)) fix.add('if the node was rebuilt, remove its old host key (ssh-keygen -R <host>), then run again (accept-new records the new key)');
     if (/sudo|root/i.test(e)) fix.add('give the SSH user passwordless sudo, or set ansible_become_password (it is fed to sudo on stdin)');
     if (/bastion/i.test(e)) fix.add('check the bastion host: it must reach the nodes on their SSH port');
   }

@@ -42,7 +42,7 @@ test.serial("the seed's fault (checksum offload on every node): checksum-offload
   await l.fault('checksum');
   try {
     const { run, report } = await validateJson(l.inventoryDir, kh.file);
-    t.is(run.code, 1);
+    t.is(run.code, 1, JSON.stringify(report.probes.filter((p) => p.ok !== p.sent)).slice(0, 3000));
     const d = diag(report, 'checksum-offload');
     t.truthy(d, JSON.stringify(report.diagnoses));
     t.is(d!.severity, 'fail');

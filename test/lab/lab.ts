@@ -81,7 +81,7 @@ function sh(cmd: string, args: string[], input?: string): string {
     return execFileSync(cmd, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`lab: ${cmd} ${args.join(' ')}: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`);
+    throw new Error(`lab: ${`${cmd} ${args.join(' ')}`.slice(0, 160)}: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`);
   }
 }
 const nsx = (ns: string, cmd: string, ...args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
@@ -92,7 +92,7 @@ const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ig
 export function labUnavailable(): string | null {
   if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, veths, VXLAN, sshd): run the tests as root, e.g. sudo bash .ci/run';
-  const missing = ['ip', 'iptables-restore', 'nft', 'ethtool', 'dnsmasq', 'unbound', 'ssh-keygen', 'dig', 'python3'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  const missing = ['ip', 'iptables-restore', '/usr/sbin/nft', 'ethtool', 'dnsmasq', 'unbound', 'ssh-keygen', 'dig', 'python3'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
   if (!existsSync('/usr/sbin/sshd')) missing.push('sshd');
   if (missing.length) return `the lab needs: ${missing.join(', ')} (apt-get install iproute2 iptables nftables ethtool dnsmasq unbound bind9-dnsutils openssh-server python3)`;
   return null;
@@ -182,6 +182,9 @@ function unboundConf(dir: string, name: string, svc: string): string {
     '  qname-minimisation: no',
     '  tcp-upstream: yes',
     '  outbound-msg-retry: 1',
+    // forget an upstream's failures at once (node-cache's forward plugin health-checks every 0.5 s)
+    '  infra-host-ttl: 1',
+    '  infra-keep-probing: yes',
     ...zones.filter((z) => z !== '.').map((z) => `  local-zone: "${z}." nodefault`),
     ...zones.filter((z) => z !== '.').map((z) => `  domain-insecure: "${z}"`),
     'remote-control:',
@@ -442,9 +445,14 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
       case 'checksum': {
         // Corrupt every TCP segment leaving vxlan.calico while tx checksum offload is on (as the
         // broken offload does); a watcher lifts it the moment offload is turned off.
-        nsSh(ns, 'nft add table inet ksvlab && nft add chain inet ksvlab post "{ type filter hook postrouting priority 0; }" && nft add rule inet ksvlab post oifname "vxlan.calico" meta l4proto tcp tcp checksum set 0xdead');
+        nsSh(ns, '/usr/sbin/nft add table inet ksvlab && /usr/sbin/nft add chain inet ksvlab post "{ type filter hook postrouting priority 0; }" && /usr/sbin/nft add rule inet ksvlab post oifname "vxlan.calico" meta l4proto tcp tcp checksum set 0xdead');
         nsSh(ns, 'ethtool -K vxlan.calico tx on rx on');
-        const w = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', 'while ethtool -k vxlan.calico | grep -q "^tx-checksumming: on"; do sleep 0.2; done; nft delete table inet ksvlab'], { detached: true, stdio: 'ignore' });
+        // Once lifted, the lab's unbound (standing in for node-cache, whose forward plugin health-checks
+        // its upstream every 0.5 s) is restarted so it does not hold on to its backoff for minutes.
+        const pid = join(dir, `unbound-${node.name}.pid`);
+        const conf = join(dir, `unbound-${node.name}.conf`);
+        const script = `while ethtool -k vxlan.calico | grep -q "^tx-checksumming: on"; do sleep 0.2; done; /usr/sbin/nft delete table inet ksvlab; kill -9 $(cat '${pid}') 2>/dev/null; sleep 0.1; unbound -c '${conf}'`;
+        const w = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', script], { detached: true, stdio: 'ignore' });
         w.unref();
         break;
       }
@@ -458,16 +466,17 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
         killPidFile(join(dir, `unbound-${node.name}.pid`));
         break;
       case 'coredns-down':
-        for (const ep of endpoints) killPidFile(join(dir, `dnsmasq-${ep.podNs}.pid`));
+        for (const ep of endpoints) killNs(ep.podNs);
         break;
       case 'endpoint-down':
-        killPidFile(join(dir, `dnsmasq-${endpoints[0]!.podNs}.pid`));
+        killNs(endpoints[0]!.podNs);
         break;
       case 'sshd-down':
         killPidFile(join(dir, `sshd_${ns}.pid`));
         break;
       case 'mtu':
-        nsSh(ns, 'ip link set vxlan.calico mtu 1500');
+        // overlay MTU = parent MTU (a vxlan cannot exceed its lower device's MTU - 50, so lower the parent)
+        nsSh(ns, 'ip link set eth0 mtu 1450');
         break;
       case 'udp-blocked':
         nsSh(ns, 'iptables -w -I OUTPUT -p udp -m udp --dport 53 -j DROP');
@@ -478,7 +487,7 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
     const { ns } = node;
     switch (f) {
       case 'checksum':
-        quiet('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'ksvlab']);
+        quiet('ip', ['netns', 'exec', ns, '/usr/sbin/nft', 'delete', 'table', 'inet', 'ksvlab']);
         nsSh(ns, 'ethtool -K vxlan.calico tx on rx on');
         break;
       case 'rules-missing': {
@@ -500,7 +509,7 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
         startSshd(ns, join(dir, `sshd_${ns}.conf`));
         break;
       case 'mtu':
-        nsSh(ns, 'ip link set vxlan.calico mtu 1450');
+        nsSh(ns, 'ip link set eth0 mtu 1500');
         break;
       case 'udp-blocked':
         quiet('ip', ['netns', 'exec', ns, 'iptables', '-w', '-D', 'OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP']);
@@ -552,10 +561,31 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
   return lab;
 }
 
+/** Kill every process in a namespace (dnsmasq leaves TCP children holding its socket). */
+function killNs(ns: string): void {
+  for (let i = 0; i < 50; i++) {
+    const pids = (spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean);
+    if (!pids.length) return;
+    for (const pid of pids) quiet('kill', ['-9', pid]);
+    spawnSync('sleep', ['0.02']);
+  }
+}
+
 function killPidFile(file: string): void {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim());
-    if (pid > 1) process.kill(pid, 'SIGKILL');
+    if (pid > 1) {
+      process.kill(pid, 'SIGKILL');
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        spawnSync('sleep', ['0.02']);
+      }
+    }
   } catch {
     /* not running */
   }
