@@ -17,6 +17,7 @@ const PY = String.raw`
 import socket, sys, threading, time, errno
 T = float(sys.argv[1]) / 1000.0
 lock = threading.Lock()
+linger = []
 def emit(s):
     with lock:
         sys.stdout.write(s + "\n")
@@ -55,6 +56,12 @@ def one(p, k, ip, port, proto, q):
         emit("R %d %d %.3f %s" % (p, k, (time.monotonic() - t0) * 1000.0, d.hex()))
     except socket.timeout:
         emit("E %d %d timeout" % (p, k))
+        if proto == "tcp" and s is not None:
+            # keep the unanswered connection until the SYN/segment has been retransmitted once
+            # (initial RTO 1 s), so the kernel's retransmission counters see the loss
+            with lock:
+                linger.append((t0, s))
+            s = None
     except EOFError:
         emit("E %d %d closed" % (p, k))
     except ConnectionRefusedError:
@@ -81,6 +88,13 @@ for t in ts:
     t.start()
 for t in ts:
     t.join()
+if linger:
+    first = min(t0 for t0, _ in linger)
+    left = first + 1.25 - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+    for _, s in linger:
+        s.close()
 emit("DONE")
 `;
 

@@ -2,6 +2,8 @@
 // Green on a healthy lab; red with the diagnosis visible on the seed's fault.
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useLab } from '../lab/lab.js';
 import { CLI, ROOT, tempKnownHosts } from './helpers.js';
@@ -9,6 +11,11 @@ import { CLI, ROOT, tempKnownHosts } from './helpers.js';
 const lab = useLab(test, { nodes: 2 });
 const kh = tempKnownHosts();
 test.after.always(() => kh.cleanup());
+
+// ansible-core ignores /dev/null as a config; give it an empty one so no user or system config leaks in
+const cfgDir = mkdtempSync(join(tmpdir(), 'ksv-ansible-'));
+writeFileSync(join(cfgDir, 'ansible.cfg'), '[defaults]\n');
+test.after.always(() => rmSync(cfgDir, { recursive: true, force: true }));
 
 function playbook(inventory: string): Promise<{ code: number | null; out: string }> {
   const extra = JSON.stringify({
@@ -18,7 +25,7 @@ function playbook(inventory: string): Promise<{ code: number | null; out: string
   return new Promise((resolve) => {
     const child = spawn('ansible-playbook', ['-i', inventory, join(ROOT, 'playbook-hooks', 'validate.yml'), '-e', extra], {
       cwd: '/',
-      env: { ...process.env, ANSIBLE_CONFIG: '/dev/null', ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_PYTHON_INTERPRETER: 'auto_silent' },
+      env: { ...process.env, ANSIBLE_CONFIG: join(cfgDir, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_PYTHON_INTERPRETER: 'auto_silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
