@@ -41,6 +41,7 @@ function isHostname(s: string): boolean {
 }
 
 function checkAddress(host: string, variable: string, value: string): string {
+  if (/^[\d.]+$/.test(value) && !isIP(value)) throw new InventoryError(`host ${host}: ${variable} "${value}" is not a valid IPv4 address`);
   if (isIP(value) || isHostname(value)) return value;
   throw new InventoryError(`host ${host}: ${variable} "${value}" is not an IP address or host name`);
 }
@@ -107,6 +108,9 @@ export function buildTargets(vars: Record<string, Vars>, hosts: string[], defaul
   const base = (name: string): Omit<Target, 'jump'> => {
     const v = vars[name];
     if (!v) throw new InventoryError(`host "${name}" is not in the inventory`);
+    for (const k of ['ansible_host', 'ansible_ssh_host']) {
+      if (k in v && (v[k] === null || v[k] === '')) throw new InventoryError(`host ${name}: ${k} is set but empty (give the node's address, or remove the variable to use the name)`);
+    }
     const address = checkAddress(name, 'ansible_host', first(v, 'ansible_host', 'ansible_ssh_host') ?? name);
     const port = checkPort(name, 'ansible_port', first(v, 'ansible_port', 'ansible_ssh_port'));
     const user = checkUser(name, 'ansible_user', first(v, 'ansible_user', 'ansible_ssh_user') ?? defaults.user ?? userInfo().username);
