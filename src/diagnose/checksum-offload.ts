@@ -45,6 +45,7 @@ export function checksumSuspects(v: View): Suspect[] {
   const tcpOnly: Pair[] = [];
   const allLost: Pair[] = [];
   const sameNodeOk = new Set<string>();
+  const sameNodeTcpFails = new Set<string>();
   for (const h of hosts) {
     for (const ip of new Set(v.probes(h, 'coredns-endpoint').map((p) => p.server))) {
       const tcp = v.probes(h, 'coredns-endpoint', 'tcp', ip);
@@ -53,6 +54,7 @@ export function checksumSuspects(v: View): Suspect[] {
       if (!node) continue;
       if (node === h) {
         if (v.allOk(tcp) && v.allOk(udp)) sameNodeOk.add(h);
+        else if (v.someBad(tcp) && v.allOk(udp)) sameNodeTcpFails.add(h);
         continue;
       }
       const pair = { client: h, server: node, ip, tcp, udp };
@@ -91,6 +93,8 @@ export function checksumSuspects(v: View): Suspect[] {
     const evidence = f.pairs.slice(0, 4);
     if (f.pairs.length > 4) evidence.push(`… and ${f.pairs.length - 4} more failing path(s)`);
     const missing: string[] = [];
+    if (sameNodeTcpFails.has(host)) missing.push(`DNS over TCP also fails from ${host} to its own CoreDNS pod, a path that does not cross the overlay`);
+    if (!clean.size && !sameNodeOk.size && (v.input.endpoints ?? []).length) missing.push('DNS over TCP works on no path at all, so the overlay is not what sets the failing paths apart');
     const off = offloadOn(v, host);
     if (off.on === true) evidence.push(`${host}: tx/rx checksum offload is on for ${off.device} (ethtool -k)`);
     else if (off.on === false) missing.push(`checksum offload is already off for ${off.device} on ${host}`);

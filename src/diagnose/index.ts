@@ -11,15 +11,18 @@ import { overlayMtu } from './overlay-mtu.js';
 import { udpBlocked } from './udp-blocked.js';
 import { checksumOffloadDiagnosis } from './checksum-offload.js';
 import { unexplained } from './unexplained.js';
+import { tcpBlocked } from './tcp-blocked.js';
 
 export function diagnose(input: DiagnoseInput): Diagnosis[] {
   const v = new View(input);
+  const offload = checksumOffloadDiagnosis(v);
   const named = [
     ...hostUnreachable(v),
     ...corednsUnreachable(v),
     ...corednsServiceUnrouted(v),
     ...corednsEndpointDown(v),
-    ...checksumOffloadDiagnosis(v),
+    ...offload,
+    ...tcpBlocked(v, offload.flatMap((d) => d.hosts)),
     ...udpBlocked(v),
     ...nodelocaldnsRulesMissing(v),
     ...nodelocaldnsDown(v),

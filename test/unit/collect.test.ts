@@ -1,0 +1,131 @@
+// Parsers on captured real output (test/fixtures/collect/README.md says where each came from),
+// and on truncated, empty and garbage variants: a parser returns a value or a ParseError, never throws.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseIptablesSave } from '../../src/collect/iptables.js';
+import { parseLinks } from '../../src/collect/iproute.js';
+import { parseEthtoolK, checksumOffload } from '../../src/collect/ethtool.js';
+import { parseCounters, parseProcNet, counterDelta } from '../../src/collect/counters.js';
+import { parseGather } from '../../src/collect/gather.js';
+import { splitSections } from '../../src/collect/sections.js';
+import { isParseError, type IptablesRule, type LinkFacts, type OffloadFacts, type Counters } from '../../src/types.js';
+import { ROOT } from '../e2e/helpers.js';
+
+const fx = (f: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'collect', f), 'utf8');
+
+test('iptables-nft-save: node-cache rules with comments, normalized addresses', (t) => {
+  const r = parseIptablesSave(fx('iptables-nft-save.txt'), 'nft') as IptablesRule[];
+  t.false(isParseError(r));
+  const nc = r.filter((x) => x.comment?.startsWith('NodeLocal DNS Cache'));
+  t.is(nc.length, 12);
+  const first = r.find((x) => x.table === 'raw' && x.chain === 'PREROUTING' && x.proto === 'tcp')!;
+  t.is(first.dst, '169.254.25.10');
+  t.is(first.dport, '53');
+  t.is(first.target, 'NOTRACK');
+  t.is(first.comment, 'NodeLocal DNS Cache: skip conntrack');
+  t.true(r.some((x) => x.table === 'nat' && x.target === 'DNAT'));
+});
+
+test('iptables: empty legacy output is no rules; the shadowed capture keeps order', (t) => {
+  t.deepEqual(parseIptablesSave(fx('iptables-legacy-save-empty.txt'), 'legacy'), []);
+  const r = parseIptablesSave(fx('iptables-legacy-save-shadowed.txt'), 'legacy') as IptablesRule[];
+  const input = r.filter((x) => x.table === 'filter' && x.chain === 'INPUT');
+  t.is(input[0]!.target, 'DROP');
+  t.is(input[0]!.index, 0);
+  t.is(input[1]!.comment, 'NodeLocal DNS Cache: allow DNS traffic');
+});
+
+test('iptables: garbage and truncated output are parse errors, not exceptions', (t) => {
+  t.true(isParseError(parseIptablesSave('-A INPUT -j ACCEPT\n', 'nft')));
+  t.true(isParseError(parseIptablesSave('*filter\nthis is not iptables\n', 'nft')));
+  const full = fx('iptables-nft-save.txt');
+  for (let n = 0; n < full.length; n += 97) t.notThrows(() => parseIptablesSave(full.slice(0, n), 'nft'));
+  t.notThrows(() => parseIptablesSave('\u0000\u0001\u0002', 'legacy'));
+  // negation and quoted comment with spaces
+  const r = parseIptablesSave('*filter\n-A INPUT ! -s 10.0.0.0/8 -p tcp -m comment --comment "a \\"b\\" c" -j DROP\nCOMMIT\n', 'nft') as IptablesRule[];
+  t.is(r[0]!.src, '!10.0.0.0/8');
+  t.is(r[0]!.comment, 'a "b" c');
+});
+
+test('ip -j link/addr: vxlan.calico facts, nodelocaldns address, parent', (t) => {
+  const links = parseLinks(fx('ip-link.json'), fx('ip-addr.json'), null) as LinkFacts[];
+  t.false(isParseError(links));
+  const vx = links.find((l) => l.name === 'vxlan.calico')!;
+  t.is(vx.kind, 'vxlan');
+  t.is(vx.mtu, 1450);
+  t.is(vx.parent, 'eth0');
+  t.deepEqual({ id: vx.vxlan!.id, port: vx.vxlan!.port }, { id: 4096, port: 4789 });
+  t.true(vx.up);
+  const nl = links.find((l) => l.name === 'nodelocaldns')!;
+  t.true(nl.addresses.includes('169.254.25.10/32'));
+  t.true(links.some((l) => l.name.startsWith('cali')));
+});
+
+test('ip: old iproute2 without -j, garbage, truncated JSON', (t) => {
+  const old = parseLinks('Option "-j" is unknown, try "ip -help".\n', '', null);
+  t.true(isParseError(old));
+  t.regex((old as { parseError: string }).parseError, /no JSON output/);
+  t.true(isParseError(parseLinks('{"not":"an array"}', '[]', null)));
+  const full = fx('ip-link.json');
+  for (let n = 0; n < full.length; n += 131) t.notThrows(() => parseLinks(full.slice(0, n), '[]', null));
+  // addr output broken: links still parse, without addresses
+  const links = parseLinks(full, 'garbage', null) as LinkFacts[];
+  t.false(isParseError(links));
+});
+
+test('ethtool -k: offload on/off, [fixed] features, errors', (t) => {
+  const on = parseEthtoolK(fx('ethtool-k-vxlan.calico.txt')) as OffloadFacts;
+  t.deepEqual(checksumOffload(on), { tx: true, rx: true });
+  const off = parseEthtoolK(fx('ethtool-k-vxlan.calico-off.txt')) as OffloadFacts;
+  t.deepEqual(checksumOffload(off), { tx: false, rx: false });
+  const veth = parseEthtoolK(fx('ethtool-k-eth0-veth.txt')) as OffloadFacts;
+  t.true(Object.values(veth.features).some((f) => f.fixed));
+  t.true(isParseError(parseEthtoolK(fx('ethtool-k-missing.txt'))));
+  t.true(isParseError(parseEthtoolK('')));
+  t.true(isParseError(parseEthtoolK('rx-checksumming: maybe\n')));
+});
+
+test('/proc/net/snmp and netstat: counters, deltas, broken input', (t) => {
+  const c = parseCounters(`@@snmp\n${fx('proc-net-snmp.txt')}@@rc 0\n@@netstat\n${fx('proc-net-netstat.txt')}@@rc 0\n`) as Counters;
+  t.false(isParseError(c));
+  for (const k of ['Tcp.InCsumErrors', 'Tcp.RetransSegs', 'Udp.InCsumErrors', 'Udp.InErrors', 'TcpExt.TCPTimeouts']) t.is(typeof c[k], 'number', k);
+  const d = counterDelta({ 'Tcp.RetransSegs': 5 }, { 'Tcp.RetransSegs': 9, 'Tcp.New': 1 });
+  t.deepEqual(d, { 'Tcp.RetransSegs': 4 });
+  t.true(isParseError(parseProcNet('Tcp: A B\nTcp: 1\n')));
+  t.true(isParseError(parseCounters('')));
+  t.true(isParseError(parseCounters('@@snmp\ncat: /proc/net/snmp: No such file\n@@rc 1\n')));
+});
+
+test('gather: one round trip split into sections, every failure kept as an error value', (t) => {
+  const out = [
+    '@@kernel', '6.1.0-test', '@@rc 0',
+    '@@iptables legacy', fx('iptables-legacy-save-empty.txt'), '@@rc 0',
+    '@@iptables nft', fx('iptables-nft-save.txt'), '@@rc 0',
+    '@@link', fx('ip-link.json'), '@@rc 0',
+    '@@addr', fx('ip-addr.json'), '@@rc 0',
+    '@@route', fx('ip-route-default.json'), '@@rc 0',
+    '@@ethtool vxlan.calico', fx('ethtool-k-vxlan.calico.txt'), '@@rc 0',
+    '@@snmp', fx('proc-net-snmp.txt'), '@@rc 0',
+    '@@netstat', fx('proc-net-netstat.txt'), '@@rc 0',
+  ].join('\n');
+  const f = parseGather('node1', out);
+  t.is(f.kernel, '6.1.0-test');
+  t.false(isParseError(f.links));
+  t.false(isParseError(f.iptables));
+  t.deepEqual((f.iptables as { backends: string[] }).backends, ['nft']);
+  t.false(isParseError(f.offload['vxlan.calico']));
+  t.false(isParseError(f.counters));
+  // the same with a failing ip and iptables
+  const bad = parseGather('node1', '@@iptables nft\nPermission denied (you must be root)\n@@rc 4\n@@link\nsegfault\n@@rc 139\n');
+  t.true(isParseError(bad.iptables));
+  t.true(isParseError(bad.links));
+  t.true(isParseError(bad.counters));
+  // random bytes never throw
+  for (let i = 0; i < 200; i++) {
+    const junk = Array.from({ length: 300 }, () => String.fromCharCode(Math.floor(Math.random() * 128))).join('').replace(/\u0000/g, '');
+    t.notThrows(() => parseGather('n', junk));
+    t.notThrows(() => parseGather('n', out.slice(0, Math.floor(Math.random() * out.length))));
+  }
+  t.is(splitSections('no markers at all').length, 0);
+});

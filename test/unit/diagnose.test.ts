@@ -1,0 +1,190 @@
+// Diagnosis rules on hand-built evidence sets: each root cause, and the look-alikes that must
+// never be blamed on checksum offload.
+import test from 'ava';
+import { diagnose } from '../../src/diagnose/index.js';
+import { safeFixes } from '../../src/fix/index.js';
+import type { CheckResult, Counters, DiagnoseInput, Endpoint, NodeFacts, ProbeResult, ProbeRole, Transport } from '../../src/types.js';
+import { CLUSTER } from './model.js';
+
+const HOSTS = ['node1', 'node2', 'node3'];
+const EPS: Endpoint[] = [
+  { ip: '10.233.64.1', port: 53, nodeName: 'node1', podName: 'coredns-a', ready: true },
+  { ip: '10.233.65.1', port: 53, nodeName: 'node2', podName: 'coredns-b', ready: true },
+];
+
+/** ok(host, role, transport, endpointNode) -> good answers out of 5 */
+type Behaviour = (host: string, role: ProbeRole, tr: Transport, epNode: string | null) => number;
+
+interface Scenario {
+  ok?: Behaviour;
+  offload?: boolean | ((host: string) => boolean);
+  counters?: (host: string) => Counters;
+  checks?: Partial<Record<string, Record<string, CheckResult['status']>>>; // host -> check -> status
+  down?: Record<string, string>; // host -> error
+  endpoints?: Endpoint[] | null;
+  errors?: (host: string, role: ProbeRole, tr: Transport) => Record<string, number>;
+}
+
+function build(s: Scenario): DiagnoseInput {
+  const ok = s.ok ?? (() => 5);
+  const eps = s.endpoints === undefined ? EPS : s.endpoints;
+  const hosts = HOSTS.map((h) => ({ name: h, address: h, inspected: !s.down?.[h], error: s.down?.[h] ?? null }));
+  const probes: ProbeResult[] = [];
+  const results: CheckResult[] = [];
+  const facts: Record<string, NodeFacts> = {};
+  const counterDeltas: Record<string, Counters> = {};
+  for (const h of HOSTS) {
+    if (s.down?.[h]) continue;
+    const mk = (role: ProbeRole, server: string, tr: Transport, name: string, type: string, epNode: string | null) => {
+      const n = Math.max(0, Math.min(5, ok(h, role, tr, epNode)));
+      const errors = n < 5 ? (s.errors?.(h, role, tr) ?? { timeout: 5 - n }) : {};
+      probes.push({ host: h, server, role, transport: tr, name, type, sent: 5, answered: n, ok: n, internal: true, rcodes: n ? { NOERROR: n } : {}, latencyMs: { p50: n ? 1 : null, max: n ? 2 : null }, errors, endpointHost: epNode });
+    };
+    for (const tr of ['udp', 'tcp'] as const) {
+      for (const [name, type] of [['kubernetes.default.svc.cluster.local', 'A'], ['1.0.233.10.in-addr.arpa', 'PTR']]) {
+        mk('nodelocaldns', '169.254.25.10', tr, name!, type!, null);
+        mk('coredns-service', '10.233.0.3', tr, name!, type!, null);
+      }
+      for (const e of eps ?? []) mk('coredns-endpoint', e.ip, tr, 'kubernetes.default.svc.cluster.local', 'A', e.nodeName);
+    }
+    const on = typeof s.offload === 'function' ? s.offload(h) : (s.offload ?? true);
+    facts[h] = {
+      host: h, kernel: '6.1', links: [], iptables: { backends: ['nft'], rules: [] }, counters: {}, commands: [],
+      offload: { 'vxlan.calico': { features: { 'tx-checksumming': { on, fixed: false }, 'rx-checksumming': { on, fixed: false } } } },
+    };
+    counterDeltas[h] = s.counters?.(h) ?? {};
+    for (const id of ['nodelocaldns.iptables', 'nodelocaldns.interface', 'overlay.mtu']) {
+      const st = s.checks?.[h]?.[id] ?? 'pass';
+      results.push({ check: id, host: h, status: st, summary: `${id} ${st}`, evidence: st === 'fail' && id === 'nodelocaldns.iptables' ? { missing: ['raw PREROUTING -p tcp -d 169.254.25.10 --dport 53 -j NOTRACK'] } : st === 'fail' && id === 'overlay.mtu' ? { device: 'vxlan.calico', maxOverlayMtu: 1450 } : {} });
+    }
+    for (const role of ['nodelocaldns', 'coredns-service', 'coredns-endpoint'] as const)
+      for (const tr of ['udp', 'tcp'] as const) {
+        const ps = probes.filter((p) => p.host === h && p.role === role && p.transport === tr);
+        if (ps.length) results.push({ check: `dns.${role}.${tr}`, host: h, status: ps.every((p) => p.ok === p.sent) ? 'pass' : 'fail', summary: '', evidence: {} });
+      }
+  }
+  return { cluster: CLUSTER, hosts, results, probes, facts, counterDeltas, endpoints: eps, endpointError: eps ? null : 'kubectl failed' };
+}
+
+const ids = (i: DiagnoseInput) => diagnose(i).filter((d) => d.severity === 'fail').map((d) => d.id).sort();
+const find = (i: DiagnoseInput, id: string) => diagnose(i).find((d) => d.id === id);
+const retrans = () => ({ 'Tcp.RetransSegs': 4, 'TcpExt.TCPSynRetrans': 4 });
+
+// The seed: TCP across the overlay fails on a node, UDP fine, same-node fine.
+const seedOn = (bad: string[]): Behaviour => (h, role, tr, ep) => {
+  if (tr === 'udp') return 5;
+  if (role === 'coredns-endpoint') return ep !== h && (bad.includes(h) || bad.includes(ep!)) ? 0 : 5;
+  if (role === 'coredns-service' || role === 'nodelocaldns') return bad.includes(h) ? 2 : 5;
+  return 5;
+};
+
+test('healthy: no diagnosis', (t) => {
+  t.deepEqual(diagnose(build({})), []);
+});
+
+test('the seed on every node: checksum-offload on all, with the ethtool fix, and --fix plans it', (t) => {
+  const i = build({ ok: seedOn(HOSTS), counters: retrans });
+  t.deepEqual(ids(i), ['checksum-offload']);
+  const d = find(i, 'checksum-offload')!;
+  t.deepEqual(d.hosts.sort(), HOSTS);
+  t.true(d.fix.some((f) => f.includes('ethtool --offload vxlan.calico rx off tx off')));
+  t.true(d.fix.some((f) => f.includes('ChecksumOffloadBroken=true')));
+  t.true(d.evidence.some((e) => /checksum offload is on/.test(e)));
+  t.true(d.evidence.some((e) => /RetransSegs/.test(e)));
+  const fixes = safeFixes(diagnose(i), i);
+  t.is(fixes.length, 3);
+  t.true(fixes.every((f) => f.command === 'ethtool --offload vxlan.calico rx off tx off'));
+});
+
+test('the seed on node3 only names node3', (t) => {
+  const i = build({ ok: seedOn(['node3']), counters: (h) => (h === 'node3' ? retrans() : {}) });
+  t.deepEqual(find(i, 'checksum-offload')?.hosts, ['node3']);
+});
+
+test('the seed on a node hosting CoreDNS: replies from it are lost, the node is named', (t) => {
+  const i = build({ ok: seedOn(['node1']), counters: (h) => (h === 'node1' ? {} : { 'Tcp.InCsumErrors': 3 }) });
+  t.deepEqual(find(i, 'checksum-offload')?.hosts, ['node1']);
+});
+
+test('look-alike: TCP fails the same way but offload is already off -> not checksum-offload, says so', (t) => {
+  const i = build({ ok: seedOn(HOSTS), counters: retrans, offload: false });
+  t.falsy(find(i, 'checksum-offload'));
+  const u = find(i, 'dns-unexplained')!;
+  t.truthy(u);
+  t.true(u.evidence.some((e) => /offload is already off/.test(e)));
+});
+
+test('look-alike: TCP fails but no retransmission or checksum error was counted -> not checksum-offload', (t) => {
+  const i = build({ ok: seedOn(HOSTS) });
+  t.falsy(find(i, 'checksum-offload'));
+});
+
+test('look-alike: TCP blocked everywhere, same-node paths too (a firewall) -> tcp-blocked, not checksum-offload', (t) => {
+  const i = build({ ok: (_h, _r, tr) => (tr === 'tcp' ? 0 : 5), counters: retrans });
+  t.falsy(find(i, 'checksum-offload'));
+  t.deepEqual(ids(i), ['tcp-blocked']);
+});
+
+test('look-alike: TCP blocked on a CoreDNS node, its own pod too -> tcp-blocked there, not checksum-offload', (t) => {
+  const i = build({ ok: (h, _r, tr) => (tr === 'tcp' && h === 'node1' ? 0 : 5), counters: retrans });
+  t.falsy(find(i, 'checksum-offload'));
+  t.deepEqual(find(i, 'tcp-blocked')?.hosts, ['node1']);
+});
+
+test('look-alike: udp blocked -> udp-blocked on those nodes only', (t) => {
+  const i = build({ ok: (h, _r, tr) => (tr === 'udp' && h === 'node2' ? 0 : 5) });
+  t.deepEqual(ids(i), ['udp-blocked']);
+  t.deepEqual(find(i, 'udp-blocked')!.hosts, ['node2']);
+});
+
+test('look-alike: CoreDNS down everywhere -> coredns-unreachable only', (t) => {
+  const i = build({ ok: (_h, role) => (role === 'nodelocaldns' ? 0 : role === 'coredns-service' || role === 'coredns-endpoint' ? 0 : 5), counters: retrans, errors: (_h, role) => (role === 'nodelocaldns' ? { timeout: 5 } : { refused: 5 }) });
+  t.deepEqual(ids(i), ['coredns-unreachable']);
+});
+
+test('look-alike: one CoreDNS endpoint dead -> coredns-endpoint-down on its node', (t) => {
+  const i = build({ ok: (_h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node1' ? 0 : role === 'coredns-service' ? 3 : 5), counters: retrans });
+  t.deepEqual(ids(i), ['coredns-endpoint-down']);
+  t.deepEqual(find(i, 'coredns-endpoint-down')!.hosts, ['node1']);
+});
+
+test('look-alike: node-cache rules missing -> nodelocaldns-rules-missing, not nodelocaldns-down', (t) => {
+  const i = build({ ok: (h, role) => (h === 'node2' && role === 'nodelocaldns' ? 0 : 5), checks: { node2: { 'nodelocaldns.iptables': 'fail' } }, errors: () => ({ refused: 5 }) });
+  t.deepEqual(ids(i), ['nodelocaldns-rules-missing']);
+  t.deepEqual(find(i, 'nodelocaldns-rules-missing')!.hosts, ['node2']);
+});
+
+test('look-alike: the cache is dead while CoreDNS answers the node -> nodelocaldns-down', (t) => {
+  const i = build({ ok: (h, role) => (h === 'node2' && role === 'nodelocaldns' ? 0 : 5), errors: () => ({ refused: 5 }) });
+  t.deepEqual(ids(i), ['nodelocaldns-down']);
+  t.deepEqual(find(i, 'nodelocaldns-down')!.hosts, ['node2']);
+});
+
+test('nodelocaldns failing only because its upstream over TCP fails is not nodelocaldns-down', (t) => {
+  const i = build({ ok: (h, role, tr) => (h === 'node3' && (role === 'nodelocaldns' || (role !== 'nodelocaldns' && tr === 'tcp')) ? 0 : 5), counters: retrans });
+  t.falsy(find(i, 'nodelocaldns-down'));
+});
+
+test('look-alike: MTU -> overlay-mtu with the MTU fix', (t) => {
+  const i = build({ checks: { node2: { 'overlay.mtu': 'fail' } } });
+  t.deepEqual(ids(i), ['overlay-mtu']);
+  t.true(find(i, 'overlay-mtu')!.fix.some((f) => f.includes('1450')));
+});
+
+test('look-alike: unreachable node -> host-unreachable with the reason, others judged normally', (t) => {
+  const i = build({ down: { node3: 'connection refused by root@node3:22' } });
+  t.deepEqual(ids(i), ['host-unreachable']);
+  const d = find(i, 'host-unreachable')!;
+  t.deepEqual(d.hosts, ['node3']);
+  t.regex(d.evidence[0]!, /connection refused/);
+});
+
+test('without endpoints, TCP-only failures to the service still point at the node (with evidence)', (t) => {
+  const i = build({ endpoints: null, ok: (h, role, tr) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' ? 2 : 5), counters: (h) => (h === 'node2' ? retrans() : {}) });
+  t.deepEqual(find(i, 'checksum-offload')?.hosts, ['node2']);
+});
+
+test('safe fixes only for checksum-offload, only on inspected hosts', (t) => {
+  const i = build({ checks: { node2: { 'overlay.mtu': 'fail' } } });
+  t.deepEqual(safeFixes(diagnose(i), i), []);
+});
