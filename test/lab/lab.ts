@@ -18,6 +18,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TestFn } from 'ava';
 
@@ -30,6 +31,9 @@ export interface LabOptions {
   /** node indexes (0-based) that run a CoreDNS pod */
   corednsNodes?: number[];
   bastion?: boolean;
+  /** create two non-root users on the host (sshd in the namespaces authenticates against the
+   *  host's accounts): one with passwordless sudo, one whose sudo asks for a password */
+  users?: boolean;
 }
 
 export interface LabNode {
@@ -63,6 +67,10 @@ export interface Lab {
   nodelocaldnsIp: string;
   externalName: string;
   endpoints: LabEndpoint[];
+  /** with `users: true`: the sudo users (removed at teardown) */
+  users: { nopasswd: string; passwd: string; password: string } | null;
+  /** give a node a new SSH host key and restart its sshd (a rebuilt node, or an attacker) */
+  rotateHostKey(node: string): Promise<void>;
   /** run a shell command inside a node's namespace (as root); returns stdout */
   exec(node: string, cmd: string): Promise<string>;
   fault(name: Fault, opts?: { nodes?: string[] }): Promise<void>;
@@ -113,6 +121,8 @@ interface Saved {
   dir: string;
   namespaces: string[];
   links: string[];
+  users?: string[];
+  sudoers?: string;
 }
 
 function savedPath(prefix: string): string {
@@ -127,6 +137,8 @@ export function destroySaved(s: Saved): void {
   }
   for (const l of s.links) quiet('ip', ['link', 'del', l]);
   for (const ns of s.namespaces) quiet('ip', ['netns', 'del', ns]);
+  for (const u of s.users ?? []) quiet('userdel', ['-f', u]);
+  if (s.sudoers) rmSync(s.sudoers, { force: true });
   rmSync(s.dir, { recursive: true, force: true });
   rmSync(savedPath(s.prefix), { force: true });
 }
@@ -282,6 +294,29 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
   mkdirSync(authorizedKeysDir, { recursive: true });
   writeFileSync(join(authorizedKeysDir, 'root'), readFileSync(`${keyFile}.pub`));
   mkdirSync('/run/sshd', { recursive: true });
+  let users: Lab['users'] = null;
+  if (opts.users) {
+    // sshd reads authorized_keys as the user: the lab directory must be traversable
+    chmodSync(dir, 0o755);
+    chmodSync(authorizedKeysDir, 0o755);
+    const nopasswd = `ksv${k}np`;
+    const passwd = `ksv${k}pw`;
+    const password = `Lab-${randomBytes(9).toString('base64url')}`;
+    for (const u of [nopasswd, passwd]) {
+      quiet('userdel', ['-f', u]);
+      sh('useradd', ['-M', '-d', dir, '-s', '/bin/sh', u]);
+      saved.users = [...(saved.users ?? []), u];
+      save();
+      writeFileSync(join(authorizedKeysDir, u), readFileSync(`${keyFile}.pub`));
+    }
+    sh('usermod', ['-p', '*', nopasswd]); // no password, not locked (sshd refuses locked accounts)
+    sh('chpasswd', [], `${passwd}:${password}\n`);
+    const sudoers = `/etc/sudoers.d/ksv-lab-${k}`;
+    writeFileSync(sudoers, `${nopasswd} ALL=(ALL) NOPASSWD: ALL\n${passwd} ALL=(ALL) ALL\nDefaults:${passwd} !lecture, timestamp_timeout=0\n`, { mode: 0o440 });
+    saved.sudoers = sudoers;
+    save();
+    users = { nopasswd, passwd, password };
+  }
   const binDir = join(dir, 'bin');
   mkdirSync(binDir, { recursive: true });
 
@@ -521,7 +556,16 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
   let isDown = false;
   const lab: Lab = {
     prefix, index: k, dir, nodes, bastion, inventoryDir, keyFile, authorizedKeysDir, serviceCidr, corednsIp,
-    clusterDomain: DOMAIN, nodelocaldnsIp: NLD_IP, externalName: EXTERNAL, endpoints,
+    clusterDomain: DOMAIN, nodelocaldnsIp: NLD_IP, externalName: EXTERNAL, endpoints, users,
+    async rotateHostKey(name) {
+      const node = byName(name);
+      killPidFile(join(dir, `sshd_${node.ns}.pid`));
+      const hostKey = join(dir, `ssh_host_ed25519_${node.ns}`);
+      rmSync(hostKey, { force: true });
+      rmSync(`${hostKey}.pub`, { force: true });
+      sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+      startSshd(node.ns, join(dir, `sshd_${node.ns}.conf`));
+    },
     async exec(name, cmd) {
       return nsSh(byName(name).ns, cmd);
     },

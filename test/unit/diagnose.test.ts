@@ -102,7 +102,7 @@ test('the seed on node3 only names node3', (t) => {
 });
 
 test('the seed on a node hosting CoreDNS: replies from it are lost, the node is named', (t) => {
-  const i = build({ ok: seedOn(['node1']), counters: (h) => (h === 'node1' ? {} : { 'Tcp.InCsumErrors': 3 }) });
+  const i = build({ ok: seedOn(['node1']), counters: (h): Counters => (h === 'node1' ? {} : { 'Tcp.InCsumErrors': 3 }) });
   t.deepEqual(find(i, 'checksum-offload')?.hosts, ['node1']);
 });
 
@@ -138,7 +138,7 @@ test('look-alike: udp blocked -> udp-blocked on those nodes only', (t) => {
 });
 
 test('look-alike: CoreDNS down everywhere -> coredns-unreachable only', (t) => {
-  const i = build({ ok: (_h, role) => (role === 'nodelocaldns' ? 0 : role === 'coredns-service' || role === 'coredns-endpoint' ? 0 : 5), counters: retrans, errors: (_h, role) => (role === 'nodelocaldns' ? { timeout: 5 } : { refused: 5 }) });
+  const i = build({ ok: (_h, role) => (role === 'nodelocaldns' ? 0 : role === 'coredns-service' || role === 'coredns-endpoint' ? 0 : 5), counters: retrans, errors: (_h, role): Record<string, number> => (role === 'nodelocaldns' ? { timeout: 5 } : { refused: 5 }) });
   t.deepEqual(ids(i), ['coredns-unreachable']);
 });
 
@@ -161,7 +161,7 @@ test('look-alike: the cache is dead while CoreDNS answers the node -> nodelocald
 });
 
 test('nodelocaldns failing only because its upstream over TCP fails is not nodelocaldns-down', (t) => {
-  const i = build({ ok: (h, role, tr) => (h === 'node3' && (role === 'nodelocaldns' || (role !== 'nodelocaldns' && tr === 'tcp')) ? 0 : 5), counters: retrans });
+  const i = build({ ok: (h, role, tr) => (h === 'node3' && (role === 'nodelocaldns' || tr === 'tcp') ? 0 : 5), counters: retrans });
   t.falsy(find(i, 'nodelocaldns-down'));
 });
 
