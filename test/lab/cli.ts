@@ -1,6 +1,6 @@
-// npm run lab -- up [--nodes N] [--prefix P] [--bastion] | down [P|--all] | fault P NAME [node,...] | clear P [NAME] | list
+// npm run lab -- up [--nodes N] [--prefix P] [--bastion] | down [P|--all] | fault P NAME [node1,node2] | clear P [NAME] [nodes] | list
 // A lab brought up here stays up until `down` (state in $TMPDIR/ksv-labs).
-import { FAULTS, destroySaved, listSaved, startLab, type Fault } from './lab.js';
+import { FAULTS, destroySaved, faultOps, listSaved, startLab, type Fault } from './lab.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,20 +30,26 @@ async function main(): Promise<number> {
     case 'fault':
     case 'clear': {
       const [prefix, name, nodes] = rest;
+      const s = listSaved().find((x) => x.prefix === prefix);
+      if (!s?.desc) {
+        console.error(`no lab "${prefix ?? ''}" (npm run lab -- list)`);
+        return 2;
+      }
+      const ops = faultOps(s.desc);
       if (cmd === 'fault' && !FAULTS.includes(name as Fault)) {
         console.error(`faults: ${FAULTS.join(', ')}`);
         return 2;
       }
-      const s = listSaved().find((x) => x.prefix === prefix);
-      if (!s) {
-        console.error(`no lab ${prefix}`);
-        return 2;
-      }
-      console.error('fault/clear from the command line re-attach is not supported: use the TypeScript API (test/lab/lab.ts) or the demo');
-      return 2;
+      const pick = nodes ? s.desc.nodes.filter((n) => nodes.split(',').includes(n.name)) : s.desc.nodes;
+      const clusterWide = name === 'coredns-down' || name === 'endpoint-down';
+      const targets = clusterWide ? [s.desc.nodes[0]!] : pick;
+      if (cmd === 'fault') for (const n of targets) ops.apply(name as Fault, n);
+      else for (const n of clusterWide || !name ? s.desc.nodes : pick) for (const f of name ? [name as Fault] : FAULTS) ops.lift(f, n);
+      console.error(`${cmd} ${name ?? 'all'} on ${targets.map((n) => n.name).join(',')}`);
+      return 0;
     }
     default:
-      console.error('usage: npm run lab -- up [--nodes N] [--prefix P] [--bastion] | down [P | --all] | list');
+      console.error(`usage: npm run lab -- up [--nodes N] [--prefix P] [--bastion] | down [P | --all] | list | fault P NAME [node1,node2] | clear P [NAME] [nodes]\nfaults: ${FAULTS.join(', ')}`);
       return 2;
   }
 }

@@ -123,6 +123,7 @@ interface Saved {
   links: string[];
   users?: string[];
   sudoers?: string;
+  desc?: Desc;
 }
 
 function savedPath(prefix: string): string {
@@ -347,7 +348,6 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
     ].join('\n'));
     return conf;
   };
-  const startSshd = (ns: string, conf: string) => nsx(ns, '/usr/sbin/sshd', '-f', conf);
 
   for (const node of nodes) {
     const { ns, address } = node;
@@ -419,7 +419,8 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
     const conf = join(dir, `unbound-${node.name}.conf`);
     writeFileSync(conf, unboundConf(dir, node.name, corednsIp));
     nsx(node.ns, 'unbound', '-c', conf);
-    startSshd(node.ns, sshdConf(node.ns, node.address));
+    sshdConf(node.ns, node.address);
+    startSshd(dir, node.ns);
   }
 
   let bastion: Lab['bastion'] = null;
@@ -439,7 +440,8 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
     sh('ip', ['addr', 'add', `198.18.${64 + k}.1/30`, 'dev', hostUp]);
     sh('ip', ['link', 'set', hostUp, 'up']);
     nsSh(ns, ['ip link set lo up', `ip addr add 198.18.${k}.5/24 dev eth0`, 'ip link set eth0 up', `ip addr add 198.18.${64 + k}.2/30 dev eth1`, 'ip link set eth1 up', 'sysctl -qw net.ipv4.ip_forward=0'].join(' && '));
-    startSshd(ns, sshdConf(ns, `198.18.${64 + k}.2`));
+    sshdConf(ns, `198.18.${64 + k}.2`);
+    startSshd(dir, ns);
     bastion = { name: 'bastion', ns, address: `198.18.${64 + k}.2`, inner: `198.18.${k}.5` };
   }
 
@@ -473,84 +475,10 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
   };
   const pick = (o?: { nodes?: string[] }) => (o?.nodes ? o.nodes.map(byName) : nodes);
   const active = new Map<string, Set<Fault>>();
-
-  const apply = (f: Fault, node: LabNode) => {
-    const { ns } = node;
-    switch (f) {
-      case 'checksum': {
-        // Corrupt every TCP segment leaving vxlan.calico while tx checksum offload is on (as the
-        // broken offload does); a watcher lifts it the moment offload is turned off.
-        nsSh(ns, '/usr/sbin/nft add table inet ksvlab && /usr/sbin/nft add chain inet ksvlab post "{ type filter hook postrouting priority 0; }" && /usr/sbin/nft add rule inet ksvlab post oifname "vxlan.calico" meta l4proto tcp tcp checksum set 0xdead');
-        nsSh(ns, 'ethtool -K vxlan.calico tx on rx on');
-        // Once lifted, the lab's unbound (standing in for node-cache, whose forward plugin health-checks
-        // its upstream every 0.5 s) is restarted so it does not hold on to its backoff for minutes.
-        const pid = join(dir, `unbound-${node.name}.pid`);
-        const conf = join(dir, `unbound-${node.name}.conf`);
-        const script = `while ethtool -k vxlan.calico | grep -q "^tx-checksumming: on"; do sleep 0.2; done; /usr/sbin/nft delete table inet ksvlab; kill -9 $(cat '${pid}') 2>/dev/null; sleep 0.1; unbound -c '${conf}'`;
-        const w = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', script], { detached: true, stdio: 'ignore' });
-        w.unref();
-        break;
-      }
-      case 'rules-missing':
-        for (const t of ['raw', 'filter']) {
-          const rules = nsx(ns, 'iptables-save', '-t', t).split('\n').filter((l) => l.includes('NodeLocal DNS Cache'));
-          for (const r of rules) nsSh(ns, `iptables -w -t ${t} -D ${r.slice(3)}`);
-        }
-        break;
-      case 'nodelocaldns-down':
-        killPidFile(join(dir, `unbound-${node.name}.pid`));
-        break;
-      case 'coredns-down':
-        for (const ep of endpoints) killNs(ep.podNs);
-        break;
-      case 'endpoint-down':
-        killNs(endpoints[0]!.podNs);
-        break;
-      case 'sshd-down':
-        killPidFile(join(dir, `sshd_${ns}.pid`));
-        break;
-      case 'mtu':
-        // overlay MTU = parent MTU (a vxlan cannot exceed its lower device's MTU - 50, so lower the parent)
-        nsSh(ns, 'ip link set eth0 mtu 1450');
-        break;
-      case 'udp-blocked':
-        nsSh(ns, 'iptables -w -I OUTPUT -p udp -m udp --dport 53 -j DROP');
-        break;
-    }
-  };
-  const lift = (f: Fault, node: LabNode) => {
-    const { ns } = node;
-    switch (f) {
-      case 'checksum':
-        quiet('ip', ['netns', 'exec', ns, '/usr/sbin/nft', 'delete', 'table', 'inet', 'ksvlab']);
-        nsSh(ns, 'ethtool -K vxlan.calico tx on rx on');
-        break;
-      case 'rules-missing': {
-        const nc = nodeCacheRules();
-        const restore = ['*raw', ...nc.raw, 'COMMIT', '*filter', ...nc.filter, 'COMMIT', ''].join('\n').replace(/^-A /gm, '-I ');
-        sh('ip', ['netns', 'exec', ns, 'iptables-restore', '-w', '--noflush'], restore);
-        break;
-      }
-      case 'nodelocaldns-down':
-        nsx(ns, 'unbound', '-c', join(dir, `unbound-${node.name}.conf`));
-        break;
-      case 'coredns-down':
-        for (const ep of endpoints) startDnsmasq(ep, dir, apiIp, corednsIp, svcBase);
-        break;
-      case 'endpoint-down':
-        startDnsmasq(endpoints[0]!, dir, apiIp, corednsIp, svcBase);
-        break;
-      case 'sshd-down':
-        startSshd(ns, join(dir, `sshd_${ns}.conf`));
-        break;
-      case 'mtu':
-        nsSh(ns, 'ip link set eth0 mtu 1500');
-        break;
-      case 'udp-blocked':
-        quiet('ip', ['netns', 'exec', ns, 'iptables', '-w', '-D', 'OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP']);
-        break;
-    }
-  };
+  const desc: Desc = { k, dir, nodes, endpoints, apiIp, corednsIp, svcBase };
+  saved.desc = desc;
+  save();
+  const { apply, lift } = faultOps(desc);
   const clusterWide: Fault[] = ['coredns-down', 'endpoint-down'];
 
   let isDown = false;
@@ -564,7 +492,7 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
       rmSync(hostKey, { force: true });
       rmSync(`${hostKey}.pub`, { force: true });
       sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-      startSshd(node.ns, join(dir, `sshd_${node.ns}.conf`));
+      startSshd(dir, node.ns);
     },
     async exec(name, cmd) {
       return nsSh(byName(name).ns, cmd);
@@ -613,6 +541,123 @@ function killNs(ns: string): void {
     for (const pid of pids) quiet('kill', ['-9', pid]);
     spawnSync('sleep', ['0.02']);
   }
+}
+
+/** What fault operations need to know about a lab; saved so `npm run lab -- fault` can attach. */
+export interface Desc {
+  k: number;
+  dir: string;
+  nodes: LabNode[];
+  endpoints: LabEndpoint[];
+  apiIp: string;
+  corednsIp: string;
+  svcBase: string;
+}
+
+const startSshd = (dir: string, ns: string) => {
+  if (pidAlive(join(dir, `sshd_${ns}.pid`))) return;
+  nsx(ns, '/usr/sbin/sshd', '-f', join(dir, `sshd_${ns}.conf`));
+};
+
+function pidAlive(file: string): boolean {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (!(pid > 1)) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Apply and lift each fault on one node. Lifts are idempotent (the CLI lifts blindly). */
+export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; lift: (f: Fault, node: LabNode) => void } {
+  const { dir, endpoints, apiIp, corednsIp, svcBase } = d;
+  const apply = (f: Fault, node: LabNode) => {
+    const { ns } = node;
+    switch (f) {
+      case 'checksum': {
+        // Corrupt every TCP segment leaving vxlan.calico while tx checksum offload is on (as the
+        // broken offload does); a watcher lifts it the moment offload is turned off.
+        nsSh(ns, '/usr/sbin/nft add table inet ksvlab && /usr/sbin/nft add chain inet ksvlab post "{ type filter hook postrouting priority 0; }" && /usr/sbin/nft add rule inet ksvlab post oifname "vxlan.calico" meta l4proto tcp tcp checksum set 0xdead');
+        nsSh(ns, 'ethtool -K vxlan.calico tx on rx on');
+        // Once lifted, the lab's unbound (standing in for node-cache, whose forward plugin health-checks
+        // its upstream every 0.5 s) is restarted so it does not hold on to its backoff for minutes.
+        const pid = join(dir, `unbound-${node.name}.pid`);
+        const conf = join(dir, `unbound-${node.name}.conf`);
+        const script = `while ethtool -k vxlan.calico | grep -q "^tx-checksumming: on"; do sleep 0.2; done; /usr/sbin/nft delete table inet ksvlab; kill -9 $(cat '${pid}') 2>/dev/null; sleep 0.1; unbound -c '${conf}'`;
+        const w = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', script], { detached: true, stdio: 'ignore' });
+        if (w.pid) writeFileSync(join(dir, `watch-${ns}.pid`), String(w.pid));
+        w.unref();
+        break;
+      }
+      case 'rules-missing':
+        for (const t of ['raw', 'filter']) {
+          const rules = nsx(ns, 'iptables-save', '-t', t).split('\n').filter((l) => l.includes('NodeLocal DNS Cache'));
+          for (const r of rules) nsSh(ns, `iptables -w -t ${t} -D ${r.slice(3)}`);
+        }
+        break;
+      case 'nodelocaldns-down':
+        killPidFile(join(dir, `unbound-${node.name}.pid`));
+        break;
+      case 'coredns-down':
+        for (const ep of endpoints) killNs(ep.podNs);
+        break;
+      case 'endpoint-down':
+        killNs(endpoints[0]!.podNs);
+        break;
+      case 'sshd-down':
+        killPidFile(join(dir, `sshd_${ns}.pid`));
+        break;
+      case 'mtu':
+        // overlay MTU = parent MTU (a vxlan cannot exceed its lower device's MTU - 50, so lower the parent)
+        nsSh(ns, 'ip link set eth0 mtu 1450');
+        break;
+      case 'udp-blocked':
+        nsSh(ns, 'iptables -w -I OUTPUT -p udp -m udp --dport 53 -j DROP');
+        break;
+    }
+  };
+  const lift = (f: Fault, node: LabNode) => {
+    const { ns } = node;
+    switch (f) {
+      case 'checksum':
+        killPidFile(join(dir, `watch-${ns}.pid`));
+        quiet('ip', ['netns', 'exec', ns, '/usr/sbin/nft', 'delete', 'table', 'inet', 'ksvlab']);
+        nsSh(ns, 'ethtool -K vxlan.calico tx on rx on');
+        break;
+      case 'rules-missing': {
+        // idempotent: drop whatever node-cache rules are there, then put all 12 back on top
+        for (const t of ['raw', 'filter']) {
+          const rules = nsx(ns, 'iptables-save', '-t', t).split('\n').filter((l) => l.includes('NodeLocal DNS Cache'));
+          for (const r of rules) nsSh(ns, `iptables -w -t ${t} -D ${r.slice(3)}`);
+        }
+        const nc = nodeCacheRules();
+        const restore = ['*raw', ...nc.raw, 'COMMIT', '*filter', ...nc.filter, 'COMMIT', ''].join('\n').replace(/^-A /gm, '-I ');
+        sh('ip', ['netns', 'exec', ns, 'iptables-restore', '-w', '--noflush'], restore);
+        break;
+      }
+      case 'nodelocaldns-down':
+        if (!pidAlive(join(dir, `unbound-${node.name}.pid`))) nsx(ns, 'unbound', '-c', join(dir, `unbound-${node.name}.conf`));
+        break;
+      case 'coredns-down':
+        for (const ep of endpoints) if (!pidAlive(join(dir, `dnsmasq-${ep.podNs}.pid`))) startDnsmasq(ep, dir, apiIp, corednsIp, svcBase);
+        break;
+      case 'endpoint-down':
+        if (!pidAlive(join(dir, `dnsmasq-${endpoints[0]!.podNs}.pid`))) startDnsmasq(endpoints[0]!, dir, apiIp, corednsIp, svcBase);
+        break;
+      case 'sshd-down':
+        startSshd(dir, ns);
+        break;
+      case 'mtu':
+        nsSh(ns, 'ip link set eth0 mtu 1500');
+        break;
+      case 'udp-blocked':
+        for (let i = 0; i < 10; i++) if (quiet('ip', ['netns', 'exec', ns, 'iptables', '-w', '-D', 'OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP']).status !== 0) break;
+        break;
+    }
+  };
+  return { apply, lift };
 }
 
 function killPidFile(file: string): void {
