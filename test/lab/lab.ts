@@ -561,10 +561,18 @@ const startSshd = (dir: string, ns: string) => {
 
 function pidAlive(file: string): boolean {
   try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
+    return procAlive(Number(readFileSync(file, 'utf8').trim()));
+  } catch {
+    return false;
+  }
+}
+
+function procAlive(pid: number): boolean {
+  try {
     if (!(pid > 1)) return false;
-    process.kill(pid, 0);
-    return true;
+    // a killed daemon may linger as a zombie when nothing reaps orphans (PID 1 in containers)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
   } catch {
     return false;
   }
@@ -666,14 +674,7 @@ function killPidFile(file: string): void {
     if (pid > 1) {
       process.kill(pid, 'SIGKILL');
       const until = Date.now() + 3000;
-      while (Date.now() < until) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          break;
-        }
-        spawnSync('sleep', ['0.02']);
-      }
+      while (Date.now() < until && procAlive(pid)) spawnSync('sleep', ['0.02']);
     }
   } catch {
     /* not running */
