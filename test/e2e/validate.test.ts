@@ -64,23 +64,29 @@ test.serial("the seed's fault (checksum offload on every node): checksum-offload
 test.serial('checksum fault on one node names that node only', async (t) => {
   const { run, report } = await check('checksum', ['node3']);
   t.is(run.code, 1);
+  const bad = report.results.filter((r) => r.status === 'fail' || r.status === 'error');
+  t.deepEqual([...new Set(bad.map((r) => r.host))], ['node3'], 'only node3 has failing checks');
+  t.deepEqual([...new Set(bad.map((r) => r.check))].sort(), ['dns.coredns-endpoint.tcp', 'dns.coredns-service.tcp', 'dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp']);
   const d = diag(report, 'checksum-offload');
   t.truthy(d, JSON.stringify(report.diagnoses));
   t.true(d!.hosts.includes('node3'));
   t.false(d!.hosts.includes('node1'));
 });
 
-const cases: [Parameters<ReturnType<typeof lab>['fault']>[0], string[] | undefined, string, string[] | null, number][] = [
-  ['rules-missing', ['node2'], 'nodelocaldns-rules-missing', ['node2'], 1],
-  ['nodelocaldns-down', ['node2'], 'nodelocaldns-down', ['node2'], 1],
-  ['coredns-down', undefined, 'coredns-unreachable', null, 1],
-  ['endpoint-down', undefined, 'coredns-endpoint-down', null, 1],
-  ['mtu', ['node2'], 'overlay-mtu', ['node2'], 1],
-  ['udp-blocked', undefined, 'udp-blocked', null, 1],
-  ['sshd-down', ['node3'], 'host-unreachable', ['node3'], 3],
+// fault, nodes, diagnosis, its hosts, exit code, and the checks that must flip (fail/error) — only
+// on the touched nodes — for node-scoped faults
+const cases: [Parameters<ReturnType<typeof lab>['fault']>[0], string[] | undefined, string, string[] | null, number, string[] | null][] = [
+  ['rules-missing', ['node2'], 'nodelocaldns-rules-missing', ['node2'], 1, ['dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp', 'nodelocaldns.iptables']],
+  ['nodelocaldns-down', ['node2'], 'nodelocaldns-down', ['node2'], 1, ['dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp']],
+  ['coredns-down', undefined, 'coredns-unreachable', null, 1, null],
+  ['endpoint-down', undefined, 'coredns-endpoint-down', null, 1, null],
+  ['mtu', ['node2'], 'overlay-mtu', ['node2'], 1, ['overlay.mtu']],
+  ['udp-blocked', undefined, 'udp-blocked', null, 1, null],
+  ['udp-blocked', ['node1'], 'udp-blocked', ['node1'], 1, ['dns.coredns-endpoint.udp', 'dns.coredns-service.udp', 'dns.nodelocaldns.udp']],
+  ['sshd-down', ['node3'], 'host-unreachable', ['node3'], 3, ['ssh.reachable']],
 ];
 
-for (const [fault, nodes, id, hosts, code] of cases) {
+for (const [fault, nodes, id, hosts, code, flips] of cases) {
   test.serial(`${fault}${nodes ? ' on ' + nodes.join(',') : ''} -> ${id}, exit ${code}, never checksum-offload`, async (t) => {
     const { run, report } = await check(fault, nodes);
     t.is(run.code, code, `${JSON.stringify(report.diagnoses)}`);
@@ -90,5 +96,10 @@ for (const [fault, nodes, id, hosts, code] of cases) {
     t.falsy(diag(report, 'checksum-offload'));
     t.deepEqual(failing(report).filter((x) => x !== id), [], 'no other failing diagnosis');
     t.true(d!.evidence.length > 0);
+    if (flips && nodes) {
+      const bad = report.results.filter((r) => r.status === 'fail' || r.status === 'error');
+      t.deepEqual([...new Set(bad.map((r) => r.host))].sort(), [...nodes].sort(), 'only the touched nodes have failing checks');
+      t.deepEqual([...new Set(bad.map((r) => r.check))].sort(), flips, 'exactly these checks flip');
+    }
   });
 }
