@@ -11,6 +11,8 @@ import { isIP, isPort } from '../inventory/validate.js';
 export interface ProbeOptions {
   count: number;
   timeoutMs: number;
+  /** 'auto' (python3 when present, else bash) or force one; tests use 'bash' */
+  runner?: 'auto' | 'bash' | 'python3';
 }
 
 const PY = String.raw`
@@ -98,7 +100,8 @@ if linger:
 emit("DONE")
 `;
 
-// bash fallback: one background job per path; `timeout` bounds each probe.
+// bash fallback: one background job per path; `timeout` bounds each probe. A UDP query must leave
+// in one write (one datagram): bash's printf may flush at a newline byte, so dd gathers it first.
 const SH = String.raw`
 T=$1
 ms() { s=$(date +%s%N); echo $((s/1000000)); }
@@ -107,7 +110,7 @@ probe() {
   t0=$(date +%s%N)
   bytes=$(printf '%s' "$hex" | sed 's/../\\x&/g')
   if [ "$proto" = udp ]; then
-    out=$(timeout "$(awk "BEGIN{print $T/1000}")" bash -c 'exec 3<>"/dev/udp/$0/$1" || exit 3; printf "$2" >&3; dd bs=65535 count=1 <&3 2>/dev/null | od -An -v -tx1' "$ip" "$port" "$bytes" 2>/dev/null | tr -d ' \n')
+    out=$(timeout "$(awk "BEGIN{print $T/1000}")" bash -c 'exec 3<>"/dev/udp/$0/$1" || exit 3; printf "$2" | dd bs=65535 iflag=fullblock count=1 2>/dev/null >&3; dd bs=65535 count=1 <&3 2>/dev/null | od -An -v -tx1' "$ip" "$port" "$bytes" 2>/dev/null | tr -d ' \n')
   else
     len=$(( %{#hex} / 2 )); pre=$(printf '\\x%02x\\x%02x' $((len>>8)) $((len&255)))
     out=$(timeout "$(awk "BEGIN{print $T/1000}")" bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 3; printf "$2$3" >&3; h=$(dd bs=1 count=2 <&3 2>/dev/null | od -An -v -tu1); set -- $h; [ $# -eq 2 ] || exit 4; n=$(( $1 * 256 + $2 )); dd bs=$n count=1 iflag=fullblock <&3 2>/dev/null | od -An -v -tx1' "$ip" "$port" "$pre" "$bytes" 2>/dev/null | tr -d ' \n')
@@ -181,8 +184,10 @@ export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
   });
   const input = lines.join('\n');
   const t = String(o.timeoutMs);
+  const runner = o.runner ?? 'auto';
+  const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
   const script = [
-    `if command -v python3 >/dev/null 2>&1; then python3 -c ${shQuote(PY)} ${t} <<'KSV_PROBES'`,
+    `if ${pyTest}; then python3 -c ${shQuote(PY)} ${t} <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
     `else bash -c ${shQuote(SH)} probe ${t} <<'KSV_PROBES'`,

@@ -20,7 +20,7 @@ test.after.always(() => rmSync(cfgDir, { recursive: true, force: true }));
 function playbook(inventory: string): Promise<{ code: number | null; out: string }> {
   const extra = JSON.stringify({
     kubespray_validate_cmd: `${process.execPath} ${CLI}`,
-    kubespray_validate_args: ['--known-hosts', kh.file, '--probe-count', '3', '--probe-timeout', '700'],
+    kubespray_validate_args: ['--known-hosts', kh.file, '--probe-count', '3', '--probe-timeout', '1500'],
   });
   return new Promise((resolve) => {
     const child = spawn('ansible-playbook', ['-i', inventory, join(ROOT, 'playbook-hooks', 'validate.yml'), '-e', extra], {

@@ -142,6 +142,7 @@ export function destroySaved(s: Saved): void {
   if (s.sudoers) rmSync(s.sudoers, { force: true });
   rmSync(s.dir, { recursive: true, force: true });
   rmSync(savedPath(s.prefix), { force: true });
+  rmSync(join(STATE_DIR, `slot-${s.index}`), { recursive: true, force: true });
 }
 
 export function listSaved(): Saved[] {
@@ -158,11 +159,33 @@ export function listSaved(): Saved[] {
   return out;
 }
 
+/** Reserve a lab index atomically (mkdir), so labs started at the same moment by parallel test
+ *  files never collide. A slot whose owner process is gone and whose lab is gone is reused. */
 function pickIndex(): number {
   const used = new Set(listSaved().map((s) => s.index));
   const present = netnsList();
   const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
-  for (let k = 0; k < 64; k++) if (!used.has(k) && !present.some((n) => n.startsWith(`ksv${k}-`)) && !new RegExp(`: ksv${k}(br|v)`).test(links)) return k;
+  for (let k = 0; k < 64; k++) {
+    const inUse = used.has(k) || present.some((n) => n.startsWith(`ksv${k}-`)) || new RegExp(`: ksv${k}(br|v)`).test(links);
+    const slot = join(STATE_DIR, `slot-${k}`);
+    if (!inUse && existsSync(slot)) {
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(join(slot, 'pid'), 'utf8'));
+      } catch {
+        /* being written */
+      }
+      if (owner && !procAlive(owner)) rmSync(slot, { recursive: true, force: true });
+    }
+    if (inUse) continue;
+    try {
+      mkdirSync(slot);
+    } catch {
+      continue; // taken by someone else just now
+    }
+    writeFileSync(join(slot, 'pid'), String(process.pid));
+    return k;
+  }
   throw new Error('lab: 64 labs already exist (npm run lab -- down --all)');
 }
 

@@ -1,0 +1,56 @@
+// The probe program on a real lab node, both runners (python3, and the bash fallback for nodes
+// without python): healthy paths answer, a dead server and a silent one are counted as failures
+// within the timeout, and nothing crashes on what comes back.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { useLab } from '../lab/lab.js';
+import { probeScript } from '../../src/probe/script.js';
+import type { ProbePath } from '../../src/probe/plan.js';
+
+const lab = useLab(test, { nodes: 2 });
+
+function paths(): ProbePath[] {
+  const l = lab();
+  const name = `kubernetes.default.svc.${l.clusterDomain}`;
+  const p = (server: string, transport: 'udp' | 'tcp', role: ProbePath['role'] = 'coredns-endpoint'): ProbePath => ({ role, server, port: 53, transport, name, type: 'A', internal: true, endpointHost: null });
+  return [
+    p(l.nodelocaldnsIp, 'udp', 'nodelocaldns'), p(l.nodelocaldnsIp, 'tcp', 'nodelocaldns'),
+    p(l.endpoints[1]!.ip, 'udp'), p(l.endpoints[1]!.ip, 'tcp'),
+    // nothing listens here (a node address, port 53 closed): refused at once
+    p(l.nodes[1]!.address, 'udp'), p(l.nodes[1]!.address, 'tcp'),
+  ];
+}
+
+for (const runner of ['python3', 'bash'] as const) {
+  test.serial(`${runner}: answers, refusals and timeouts, within the budget`, (t) => {
+    const l = lab();
+    const ps = paths();
+    const prog = probeScript(ps, { count: 2, timeoutMs: 800, runner });
+    const t0 = Date.now();
+    const r = spawnSync('ip', ['netns', 'exec', l.nodes[0]!.ns, 'sh', '-c', prog.script], { encoding: 'utf8', timeout: 20_000 });
+    const ms = Date.now() - t0;
+    t.is(r.status, 0, r.stderr);
+    const res = prog.decode('node1', r.stdout);
+    t.is(res.length, ps.length);
+    for (const i of [0, 1, 2, 3]) t.is(res[i]!.ok, 2, `${res[i]!.transport} ${res[i]!.server}: ${JSON.stringify(res[i])}`);
+    for (const i of [4, 5]) {
+      t.is(res[i]!.ok, 0);
+      t.is(res[i]!.answered, 0);
+    }
+    t.true(res.every((x) => x.latencyMs.p50 === null || x.latencyMs.p50 < 800));
+    t.true(ms < 2 * 800 + 1500 + 3000, `took ${ms} ms`);
+  });
+}
+
+test('decode never throws on garbage, lies or floods', (t) => {
+  const ps = paths();
+  const prog = probeScript(ps, { count: 2, timeoutMs: 500 });
+  const inputs = [
+    '', 'R 0 0 1.0 zz', 'R 0 0 1.0 00', 'R 0 0 abc 0011', `R 0 0 1.0 ${'ab'.repeat(70000)}`, 'E 0 0 $(rm -rf /)', 'R 99 99 1 00', 'R -1 0 1 00',
+    `R 0 0 1.0 ${Buffer.from('not a dns message at all').toString('hex')}`,
+  ];
+  for (const s of inputs) t.notThrows(() => prog.decode('n', s));
+  const res = prog.decode('n', inputs.join('\n'));
+  t.is(res[0]!.ok ?? 0, 0);
+  t.true(Object.keys(res[0]!.errors ?? {}).length > 0);
+});
