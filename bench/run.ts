@@ -69,6 +69,9 @@ async function benchN(n: number, reps: number, fault: boolean): Promise<string[]
   try {
     if (fault) await lab.fault('checksum');
     const kh = join(work, 'known_hosts');
+    // ansible-core rejects /dev/null as a config file: an empty one keeps user/system config out
+    const ansibleCfg = join(work, 'ansible.cfg');
+    writeFileSync(ansibleCfg, '[defaults]\n');
     const script = join(work, 'collect.sh');
     writeFileSync(script, collectScript(lab), { mode: 0o755 });
     const base = ['-i', lab.inventoryDir, '--known-hosts', kh, '--host-key-checking', 'off', '-o', 'json', '--progress', 'none', '--probe-count', String(PROBE_COUNT), '--probe-timeout', String(PROBE_TIMEOUT_MS), '--forks', String(Math.max(20, n))];
@@ -79,7 +82,7 @@ async function benchN(n: number, reps: number, fault: boolean): Promise<string[]
       const cp = mkdtempSync(join(tmpdir(), 'ksv-cp-'));
       c.push(
         timed(['ansible', 'all', '-i', lab.inventoryDir, '-m', 'ansible.builtin.script', '-a', script, '-f', String(n)], {
-          ANSIBLE_CONFIG: '/dev/null', ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_LOCALHOST_WARNING: 'False',
+          ANSIBLE_CONFIG: ansibleCfg, ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_LOCALHOST_WARNING: 'False',
           ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${cp}/%C`, ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',
         }),
       );
