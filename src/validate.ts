@@ -6,7 +6,7 @@ import { parseExtraVars } from './inventory/extra-vars.js';
 import { selectHosts } from './inventory/limit.js';
 import { clusterModel, effectiveHostVars, kubesprayGroups } from './inventory/kubespray.js';
 import { buildTargets } from './transport/targets.js';
-import { connect, type ConnectOptions } from './transport/ssh.js';
+import { connect, rootProblem, type ConnectOptions } from './transport/ssh.js';
 import { gatherScript, parseGather } from './collect/gather.js';
 import { countersScript, parseCounters, counterDelta } from './collect/counters.js';
 import { nodeChecks, counterCheck } from './checks/index.js';
@@ -92,7 +92,26 @@ interface PassResult {
 }
 
 const SLACK_MS = 10_000;
+const GATHER_MS = 20_000;
 const FIX_SETTLE_MS = 1500;
+const MARK = { uid: '#KSV-UID', gather: '#KSV-GATHER', before: '#KSV-COUNTERS-BEFORE', probes: '#KSV-PROBES', after: '#KSV-COUNTERS-AFTER' };
+
+/** Split the node's round trip output at its markers (a missing part is an empty string). */
+export function splitMarked(stdout: string): { uid: string; gather: string; before: string; probes: string; after: string } {
+  const order = [MARK.uid, MARK.gather, MARK.before, MARK.probes, MARK.after];
+  const pos = order.map((m) => {
+    const i = stdout.indexOf(`${m}\n`);
+    return i >= 0 ? i : -1;
+  });
+  const part = (k: number) => {
+    const start = pos[k]!;
+    if (start < 0) return '';
+    const from = start + order[k]!.length + 1;
+    const next = pos.slice(k + 1).find((x) => x > start);
+    return stdout.slice(from, next ?? undefined);
+  };
+  return { uid: part(0), gather: part(1), before: part(2), probes: part(3), after: part(4) };
+}
 
 function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
@@ -116,6 +135,7 @@ export class Validator {
       hostKeyChecking: opts.hostKeyChecking,
       agentSocket: process.env.SSH_AUTH_SOCK ?? null,
       execTimeoutMs: 60_000,
+      checkRoot: false,
     };
   }
 
@@ -177,30 +197,36 @@ export class Validator {
     for (const s of this.states) {
       s.facts = null; s.before = null; s.after = null; s.probes = [];
     }
-    await this.progress.phase(`Inspect ${this.live().length} node(s)`, this.live(), (s) => s.target.name, async (s) => {
-      const r = await this.exec(s, gatherScript({ overlayInterfaces: overlay }), 60_000);
-      s.facts = parseGather(s.target.name, r.stdout);
-    });
-
+    // Endpoints first (one command on a control-plane node), then ONE round trip per node: the root
+    // check, everything the checks read, counters, the probes, counters again. All nodes start
+    // together, so the probe windows overlap and errors a node counts while serving another
+    // node's probes fall inside its window too.
     const ep = await this.discoverEndpoints();
     const paths = planProbes(cluster, ep.endpoints, { externalName: this.opts.externalName });
     const probe = probeScript(paths, { count: this.opts.probeCount, timeoutMs: this.opts.probeTimeoutMs });
-    const probeBudget = this.opts.probeCount * this.opts.probeTimeoutMs + SLACK_MS;
-
-    // Counter snapshots wrap the probe window on every node at once (a barrier on each side), so
-    // errors a node counts while receiving another node's probes fall inside the window too.
-    await this.progress.phase('Snapshot kernel counters', this.live(), (s) => s.target.name, async (s) => {
-      s.before = counters(await this.exec(s, countersScript, 20_000));
-    });
-    await this.progress.phase(`Probe DNS (${paths.length} paths x ${this.opts.probeCount}, udp+tcp)`, this.live(), (s) => s.target.name, async (s) => {
-      const r = await this.exec(s, probe.script, probeBudget);
-      s.probes = probe.decode(s.target.name, r.stdout);
-      const bad = s.probes.filter((p) => p.answered < p.sent).length;
-      if (bad) return `${bad} of ${s.probes.length} paths lost replies`;
+    const budget = this.opts.probeCount * this.opts.probeTimeoutMs + GATHER_MS + SLACK_MS;
+    const script = [
+      `echo '${MARK.uid}'`, 'id -u',
+      `echo '${MARK.gather}'`, gatherScript({ overlayInterfaces: overlay }),
+      `echo '${MARK.before}'`, countersScript,
+      `echo '${MARK.probes}'`, probe.script,
+      `echo '${MARK.after}'`, countersScript,
+    ].join('\n');
+    await this.progress.phase(`Inspect and probe ${this.live().length} node(s) (${paths.length} DNS paths x ${this.opts.probeCount})`, this.live(), (s) => s.target.name, async (s) => {
+      const r = await this.exec(s, script, budget);
+      const parts = splitMarked(r.stdout);
+      const notRoot = rootProblem(s.target, r.code === null ? null : 0, parts.uid, r.stderr);
+      if (notRoot) {
+        s.error = notRoot.message;
+        throw notRoot;
+      }
+      s.facts = parseGather(s.target.name, parts.gather);
+      s.before = counters({ stdout: parts.before });
+      s.probes = probe.decode(s.target.name, parts.probes);
+      s.after = counters({ stdout: parts.after });
+      const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
+      if (bad) return `${bad} of ${s.probes.length} DNS paths failed`;
       return undefined;
-    });
-    await this.progress.phase('Snapshot kernel counters again', this.live(), (s) => s.target.name, async (s) => {
-      s.after = counters(await this.exec(s, countersScript, 20_000));
     });
 
     const hosts = this.hostReports();
@@ -262,13 +288,19 @@ export class Validator {
   }
 
   /** Ask a control-plane node for the coredns Endpoints, as Kubespray's own kubectl would. */
-  private async discoverEndpoints(): Promise<{ endpoints: Endpoint[] | null; error: string | null; results: CheckResult[] }> {
+  private async discoverEndpoints(pre: { host: string; code: number | null; body: string } | null = null): Promise<{ endpoints: Endpoint[] | null; error: string | null; results: CheckResult[] }> {
     const { cluster, controlPlane } = this.p;
     let endpoints: Endpoint[] | null = null;
     const tried: string[] = [];
-    let host = controlPlane[0]?.name ?? '*';
-    await this.progress.phase('Discover CoreDNS endpoints', [null], () => 'kubectl get endpoints coredns', async () => {
+    let host = pre?.host ?? controlPlane[0]?.name ?? '*';
+    if (pre) {
+      const parsed = pre.code === 0 ? parseEndpoints(pre.body) : null;
+      if (parsed && !isParseError(parsed)) endpoints = parsed;
+      else tried.push(`${pre.host}: ${parsed && isParseError(parsed) ? parsed.parseError : `kubectl exited ${pre.code}: ${pre.body.trim().split('\n')[0] ?? ''}`}`);
+    }
+    if (!endpoints) await this.progress.phase('Discover CoreDNS endpoints', [null], () => 'kubectl get endpoints coredns', async () => {
       for (const t of controlPlane) {
+        if (t.name === pre?.host) continue;
         host = t.name;
         let session = this.states.find((s) => s.target.name === t.name && s.session && !s.error)?.session ?? this.extraSessions.get(t.name) ?? null;
         try {
