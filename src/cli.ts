@@ -48,9 +48,11 @@ async function runValidate(argv: Record<string, unknown>): Promise<number> {
   const progress = argv.progress === 'none' || argv.quiet ? 'none' : interactive ? 'tty' : 'plain';
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    process.stderr.write(`${PROG}: interrupted (${sig}), closing connections\n`);
-    abort.abort();
-    process.exit(130);
+    process.stderr.write(`${PROG}: interrupted (${sig}): closing connections, writing what was found so far\n`);
+    abort.abort(sig);
+    // a second signal, or a run that does not wind down at once, ends the process anyway
+    setTimeout(() => process.exit(130), 2000).unref();
+    process.once(sig, () => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -83,6 +85,7 @@ async function runValidate(argv: Record<string, unknown>): Promise<number> {
   if (output === 'json') process.stdout.write(renderJson(report));
   else if (output === 'junit') process.stdout.write(renderJunit(report, strict));
   else process.stdout.write(renderHuman(report, { color, strict, verbose: Boolean(argv.verbose) }));
+  if (report.interrupted) return 130;
   return report.summary.exitCode;
 }
 

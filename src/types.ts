@@ -85,6 +85,8 @@ export interface Report {
   // extension, present only with --fix: what was applied, and the first pass's report.
   // The top level is then the SECOND pass (after the fixes), so gates read the final state.
   fix?: FixOutcome;
+  // extension: present when SIGINT/SIGTERM cut the run short; unfinished hosts are marked so
+  interrupted?: string;
 }
 
 export interface FixOutcome {

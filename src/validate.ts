@@ -86,6 +86,18 @@ interface HostState {
   probes: ProbeResult[];
 }
 
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+type EpResult = { endpoints: Endpoint[] | null; error: string | null; results: CheckResult[] };
+
 interface PassResult {
   report: Omit<Report, 'fix'>;
   input: DiagnoseInput;
@@ -122,6 +134,9 @@ export class Validator {
   private readonly states: HostState[];
   private readonly extraSessions = new Map<string, NodeSession>();
   private readonly connectOpts: ConnectOptions;
+  private lastEp: EpResult = { endpoints: null, error: 'not discovered yet', results: [] };
+  private done = new Set<string>();
+  private startedAt = new Date();
 
   constructor(
     private readonly opts: ValidateOptions,
@@ -142,8 +157,8 @@ export class Validator {
   /** Run one validation pass, then (with --fix) apply the safe fixes and run a second one. */
   async run(): Promise<Report> {
     const startedAt = new Date();
+    this.startedAt = startedAt;
     try {
-      await this.progress.phase(`Connect to ${this.states.length} node(s)`, this.states, (s) => s.target.name, (s) => this.connectHost(s));
       const first = await this.pass(startedAt);
       if (!this.opts.fix) return first.report;
       const actions = safeFixes(first.report.diagnoses, first.input);
@@ -166,6 +181,13 @@ export class Validator {
     } finally {
       this.close();
     }
+  }
+
+  /** The report as it stands, hosts not finished marked so (SIGINT/SIGTERM). */
+  partial(signal: string): Report {
+    this.close();
+    const r = this.assemble(this.startedAt, this.lastEp, signal).report;
+    return { ...r, interrupted: signal };
   }
 
   close(): void {
@@ -201,18 +223,41 @@ export class Validator {
     // check, everything the checks read, counters, the probes, counters again. All nodes start
     // together, so the probe windows overlap and errors a node counts while serving another
     // node's probes fall inside its window too.
-    const ep = await this.discoverEndpoints();
-    const paths = planProbes(cluster, ep.endpoints, { externalName: this.opts.externalName });
-    const probe = probeScript(paths, { count: this.opts.probeCount, timeoutMs: this.opts.probeTimeoutMs });
+    // A pipeline per node (at most --forks at once): connect, wait for the probe plan (it needs the
+    // CoreDNS endpoints, asked of the first control-plane node as soon as it is connected), then ONE
+    // round trip: the root check, everything the checks read, counters, the probes, counters again.
+    // Probe windows of all nodes overlap, so errors a node counts while serving another node's
+    // probes fall inside its own window too.
+    const ready = new Map<string, Deferred<NodeSession | null>>(this.states.map((s) => [s.target.name, deferred<NodeSession | null>()]));
+    const epPromise = this.discoverEndpoints((name) => ready.get(name)?.promise ?? null);
+    const planPromise = epPromise.then((ep) => {
+      const paths = planProbes(cluster, ep.endpoints, { externalName: this.opts.externalName });
+      const probe = probeScript(paths, { count: this.opts.probeCount, timeoutMs: this.opts.probeTimeoutMs });
+      const script = [
+        `echo '${MARK.uid}'`, 'id -u',
+        `echo '${MARK.gather}'`, gatherScript({ overlayInterfaces: overlay }),
+        `echo '${MARK.before}'`, countersScript,
+        `echo '${MARK.probes}'`, probe.script,
+        `echo '${MARK.after}'`, countersScript,
+      ].join('\n');
+      return { paths, probe, script };
+    });
     const budget = this.opts.probeCount * this.opts.probeTimeoutMs + GATHER_MS + SLACK_MS;
-    const script = [
-      `echo '${MARK.uid}'`, 'id -u',
-      `echo '${MARK.gather}'`, gatherScript({ overlayInterfaces: overlay }),
-      `echo '${MARK.before}'`, countersScript,
-      `echo '${MARK.probes}'`, probe.script,
-      `echo '${MARK.after}'`, countersScript,
-    ].join('\n');
-    await this.progress.phase(`Inspect and probe ${this.live().length} node(s) (${paths.length} DNS paths x ${this.opts.probeCount})`, this.live(), (s) => s.target.name, async (s) => {
+    // control-plane nodes first: the endpoint lookup waits for one of them to be connected
+    const cp = new Set(this.p.controlPlane.map((t) => t.name));
+    const order = [...this.states].sort((x, y) => Number(cp.has(y.target.name)) - Number(cp.has(x.target.name)));
+    const verb = this.opts.fix && this.states.some((s) => s.session) ? 'Check again' : 'Validate';
+    await this.progress.phase(`${verb} ${this.states.length} node(s): connect, inspect, probe DNS over UDP and TCP`, order, (s) => s.target.name, async (s) => {
+      const mine = ready.get(s.target.name)!;
+      try {
+        if (!s.session && !s.error) await this.connectHost(s);
+        mine.resolve(s.session && !s.error ? s.session : null);
+      } catch (err) {
+        mine.resolve(null);
+        throw err;
+      }
+      if (!s.session || s.error) throw new Error(s.error ?? 'not connected');
+      const { probe, script } = await planPromise;
       const r = await this.exec(s, script, budget);
       const parts = splitMarked(r.stdout);
       const notRoot = rootProblem(s.target, r.code === null ? null : 0, parts.uid, r.stderr);
@@ -225,10 +270,20 @@ export class Validator {
       s.probes = probe.decode(s.target.name, parts.probes);
       s.after = counters({ stdout: parts.after });
       const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
-      if (bad) return `${bad} of ${s.probes.length} DNS paths failed`;
-      return undefined;
+      return bad ? `${bad} of ${s.probes.length} DNS paths failed` : `${s.probes.length} DNS paths answered`;
     });
+    for (const d of ready.values()) d.resolve(null);
+    const ep = await epPromise;
 
+    this.lastEp = ep;
+    this.done = new Set(this.live().filter((x) => x.facts).map((x) => x.target.name));
+    return this.assemble(startedAt, ep);
+  }
+
+  /** Results, diagnoses and the report from the hosts' state (also for a partial, interrupted run). */
+  private assemble(startedAt: Date, ep: EpResult, interrupted: string | null = null): PassResult {
+    const { cluster } = this.p;
+    if (interrupted) for (const s of this.states) if (!this.done.has(s.target.name) && !s.error) s.error = `interrupted (${interrupted}) before ${s.target.name} was finished`;
     const hosts = this.hostReports();
     const results: CheckResult[] = [];
     const facts: Record<string, NodeFacts> = {};
@@ -287,46 +342,47 @@ export class Validator {
     }
   }
 
-  /** Ask a control-plane node for the coredns Endpoints, as Kubespray's own kubectl would. */
-  private async discoverEndpoints(pre: { host: string; code: number | null; body: string } | null = null): Promise<{ endpoints: Endpoint[] | null; error: string | null; results: CheckResult[] }> {
+  /** Ask a control-plane node for the coredns Endpoints, as Kubespray's own kubectl would: the
+   *  first selected one as soon as its connection is up, else one outside --limit. */
+  private async discoverEndpoints(sessionOf: (name: string) => Promise<NodeSession | null> | null): Promise<EpResult> {
     const { cluster, controlPlane } = this.p;
     let endpoints: Endpoint[] | null = null;
     const tried: string[] = [];
-    let host = pre?.host ?? controlPlane[0]?.name ?? '*';
-    if (pre) {
-      const parsed = pre.code === 0 ? parseEndpoints(pre.body) : null;
-      if (parsed && !isParseError(parsed)) endpoints = parsed;
-      else tried.push(`${pre.host}: ${parsed && isParseError(parsed) ? parsed.parseError : `kubectl exited ${pre.code}: ${pre.body.trim().split('\n')[0] ?? ''}`}`);
-    }
-    if (!endpoints) await this.progress.phase('Discover CoreDNS endpoints', [null], () => 'kubectl get endpoints coredns', async () => {
-      for (const t of controlPlane) {
-        if (t.name === pre?.host) continue;
-        host = t.name;
-        let session = this.states.find((s) => s.target.name === t.name && s.session && !s.error)?.session ?? this.extraSessions.get(t.name) ?? null;
-        try {
+    let host = controlPlane[0]?.name ?? '*';
+    for (const t of controlPlane) {
+      host = t.name;
+      try {
+        let session: NodeSession | null;
+        const selected = sessionOf(t.name);
+        if (selected) {
+          session = await selected;
           if (!session) {
-            if (this.states.some((s) => s.target.name === t.name)) continue; // selected but unreachable
+            tried.push(`${t.name}: not reachable`);
+            continue;
+          }
+        } else {
+          session = this.extraSessions.get(t.name) ?? null;
+          if (!session) {
             session = await connect(t, this.connectOpts);
             this.extraSessions.set(t.name, session);
           }
-          const r = await session.exec(endpointsCommand(cluster), { timeoutMs: 30_000 });
-          if (r.code !== 0) {
-            tried.push(`${t.name}: kubectl exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`);
-            continue;
-          }
-          const parsed = parseEndpoints(r.stdout);
-          if (isParseError(parsed)) {
-            tried.push(`${t.name}: ${parsed.parseError}`);
-            continue;
-          }
-          endpoints = parsed;
-          return `${parsed.length} endpoint(s) from ${t.name}`;
-        } catch (err) {
-          tried.push(`${t.name}: ${oneLine(err)}`);
         }
+        const r = await session.exec(endpointsCommand(cluster), { timeoutMs: 30_000 });
+        if (r.code !== 0) {
+          tried.push(`${t.name}: kubectl exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`);
+          continue;
+        }
+        const parsed = parseEndpoints(r.stdout);
+        if (isParseError(parsed)) {
+          tried.push(`${t.name}: ${parsed.parseError}`);
+          continue;
+        }
+        endpoints = parsed;
+        break;
+      } catch (err) {
+        tried.push(`${t.name}: ${oneLine(err)}`);
       }
-      throw new Error(tried.length ? tried[tried.length - 1] : 'no control-plane host in the inventory');
-    });
+    }
     if (endpoints) {
       const list = endpoints as Endpoint[];
       return {
@@ -359,11 +415,15 @@ export async function validate(opts: ValidateOptions): Promise<Report> {
   const p = plan(opts);
   const progress = new Progress(opts.progress, opts.forks);
   const v = new Validator(opts, p, progress);
-  const onSignal = () => v.close();
-  opts.signal?.addEventListener('abort', onSignal, { once: true });
+  if (opts.signal?.aborted) return v.partial(String(opts.signal.reason ?? 'interrupted'));
+  let onAbort = () => {};
+  const aborted = new Promise<Report>((resolve) => {
+    onAbort = () => resolve(v.partial(String(opts.signal?.reason ?? 'interrupted')));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+  });
   try {
-    return await v.run();
+    return await Promise.race([v.run(), aborted]);
   } finally {
-    opts.signal?.removeEventListener('abort', onSignal);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 }

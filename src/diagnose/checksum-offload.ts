@@ -94,6 +94,7 @@ export function checksumSuspects(v: View): Suspect[] {
     if (f.pairs.length > 4) evidence.push(`… and ${f.pairs.length - 4} more failing path(s)`);
     const missing: string[] = [];
     if (sameNodeTcpFails.has(host)) missing.push(`DNS over TCP also fails from ${host} to its own CoreDNS pod, a path that does not cross the overlay`);
+    else if (sameNodeTcpFails.size) missing.push(`DNS over TCP also fails where it does not cross the overlay (from ${[...sameNodeTcpFails].join(', ')} to the CoreDNS pod on the same node), so the overlay is not what breaks it`);
     if (!clean.size && !sameNodeOk.size && (v.input.endpoints ?? []).length) missing.push('DNS over TCP works on no path at all, so the overlay is not what sets the failing paths apart');
     const off = offloadOn(v, host);
     if (off.on === true) evidence.push(`${host}: tx/rx checksum offload is on for ${off.device} (ethtool -k)`);

@@ -187,7 +187,7 @@ export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
   const runner = o.runner ?? 'auto';
   const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
   const script = [
-    `if ${pyTest}; then python3 -c ${shQuote(PY)} ${t} <<'KSV_PROBES'`,
+    `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t} <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
     `else bash -c ${shQuote(SH)} probe ${t} <<'KSV_PROBES'`,

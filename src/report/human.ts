@@ -131,11 +131,11 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
     out.pop();
   }
   const s = report.summary;
-  const verdict = s.exitCode === 0 ? c.green('PASSED') : s.exitCode === 3 ? c.yellow('INCOMPLETE') : c.red('FAILED');
+  const verdict = report.interrupted ? c.red(`INTERRUPTED (${report.interrupted})`) : s.exitCode === 0 ? c.green('PASSED') : s.exitCode === 3 ? c.yellow('INCOMPLETE') : c.red('FAILED');
   out.push(
     '',
     `${verdict}: ${s.pass} passed, ${s.warn} warnings, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped` +
-      ` in ${(report.durationMs / 1000).toFixed(1)}s — exit ${s.exitCode}`,
+      ` in ${(report.durationMs / 1000).toFixed(1)}s — exit ${report.interrupted ? 130 : s.exitCode}`,
   );
   return out.join('\n') + '\n';
 }

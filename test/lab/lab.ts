@@ -13,7 +13,7 @@
 // an interface named nodelocaldns (a bridge: this kernel has no dummy) holding 169.254.25.10 with
 // unbound forwarding every zone to the CoreDNS service over TCP (node-cache's force_tcp), node-cache's
 // 12 iptables rules, kube-proxy-like random DNAT for the service, and a hardened INPUT chain.
-// CoreDNS pods (dnsmasq) run in pod namespaces behind cali* veths. `kubectl` is a tiny stand-in
+// CoreDNS pods (unbound serving local data) run in pod namespaces behind cali* veths. `kubectl` is a tiny stand-in
 // that prints the coredns Endpoints object (the only simulated piece).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -100,9 +100,9 @@ const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ig
 export function labUnavailable(): string | null {
   if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, veths, VXLAN, sshd): run the tests as root, e.g. sudo bash .ci/run';
-  const missing = ['ip', 'iptables-restore', '/usr/sbin/nft', 'ethtool', 'dnsmasq', 'unbound', 'ssh-keygen', 'dig', 'python3'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  const missing = ['ip', 'iptables-restore', '/usr/sbin/nft', 'ethtool', 'unbound', 'ssh-keygen', 'dig', 'python3'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
   if (!existsSync('/usr/sbin/sshd')) missing.push('sshd');
-  if (missing.length) return `the lab needs: ${missing.join(', ')} (apt-get install iproute2 iptables nftables ethtool dnsmasq unbound bind9-dnsutils openssh-server python3)`;
+  if (missing.length) return `the lab needs: ${missing.join(', ')} (apt-get install iproute2 iptables nftables ethtool unbound bind9-dnsutils openssh-server python3 sudo)`;
   return null;
 }
 
@@ -432,7 +432,7 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
       'ip link set lo up', `ip addr add ${ep.ip}/32 dev eth0`, 'ip link set eth0 up', 'ethtool -K eth0 tx off rx off',
       'ip route add 169.254.1.1 dev eth0 scope link', 'ip route add default via 169.254.1.1 dev eth0', 'ip neigh replace 169.254.1.1 lladdr ee:ee:ee:ee:ee:ee dev eth0 nud permanent',
     ].join(' && '));
-    startDnsmasq(ep, dir, apiIp, corednsIp, svcBase);
+    startCoredns(ep, dir, apiIp, corednsIp, svcBase);
     void j;
   }
 
@@ -556,7 +556,7 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
   return lab;
 }
 
-/** Kill every process in a namespace (dnsmasq leaves TCP children holding its socket). */
+/** Kill every process in a namespace (a pod's DNS server and anything it forked). */
 function killNs(ns: string): void {
   for (let i = 0; i < 50; i++) {
     const pids = (spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean);
@@ -577,9 +577,13 @@ export interface Desc {
   svcBase: string;
 }
 
+/** sshd in the node's namespace. `ip netns exec` gives it a private mount namespace, where the
+ *  controller's own ~/.bashrc is masked: the nodes share this machine's /root, and a dev box's
+ *  bashrc (here `pyenv init`, ~80 ms per SSH command) would make every lab node slower than a
+ *  stock node. Affects the validator and Ansible (bench) alike. */
 const startSshd = (dir: string, ns: string) => {
   if (pidAlive(join(dir, `sshd_${ns}.pid`))) return;
-  nsx(ns, '/usr/sbin/sshd', '-f', join(dir, `sshd_${ns}.conf`));
+  nsSh(ns, `for f in /root/.bashrc /root/.bash_profile /root/.profile; do [ -f "$f" ] && mount --bind /dev/null "$f"; done; exec /usr/sbin/sshd -f '${join(dir, `sshd_${ns}.conf`)}'`);
 };
 
 function pidAlive(file: string): boolean {
@@ -672,10 +676,10 @@ export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; l
         if (!pidAlive(join(dir, `unbound-${node.name}.pid`))) nsx(ns, 'unbound', '-c', join(dir, `unbound-${node.name}.conf`));
         break;
       case 'coredns-down':
-        for (const ep of endpoints) if (!pidAlive(join(dir, `dnsmasq-${ep.podNs}.pid`))) startDnsmasq(ep, dir, apiIp, corednsIp, svcBase);
+        for (const ep of endpoints) if (!pidAlive(join(dir, `coredns-${ep.podNs}.pid`))) startCoredns(ep, dir, apiIp, corednsIp, svcBase);
         break;
       case 'endpoint-down':
-        if (!pidAlive(join(dir, `dnsmasq-${endpoints[0]!.podNs}.pid`))) startDnsmasq(endpoints[0]!, dir, apiIp, corednsIp, svcBase);
+        if (!pidAlive(join(dir, `coredns-${endpoints[0]!.podNs}.pid`))) startCoredns(endpoints[0]!, dir, apiIp, corednsIp, svcBase);
         break;
       case 'sshd-down':
         startSshd(dir, ns);
@@ -705,19 +709,31 @@ function killPidFile(file: string): void {
   rmSync(file, { force: true });
 }
 
-function startDnsmasq(ep: LabEndpoint, dir: string, apiIp: string, corednsIp: string, svcBase: string): void {
-  const pid = join(dir, `dnsmasq-${ep.podNs}.pid`);
-  const big = 'x'.repeat(200);
-  sh('ip', ['netns', 'exec', ep.podNs, 'dnsmasq',
-    '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--bind-interfaces', `--listen-address=${ep.ip}`, '--port=53',
-    `--pid-file=${pid}`, '--user=root', '--group=root', '--local-ttl=0', '--neg-ttl=0',
-    `--local=/${DOMAIN}/`, '--local=/in-addr.arpa/', '--local=/ip6.arpa/',
-    `--host-record=kubernetes.default.svc.${DOMAIN},${apiIp}`,
-    `--host-record=kube-dns.kube-system.svc.${DOMAIN},${corednsIp}`,
-    `--host-record=${ep.pod}.kube-system.pod.${DOMAIN},${ep.ip}`,
-    `--txt-record=big.${DOMAIN},${big},${big},${big},${big},${big},${big},${big},${big}`,
-    `--address=/${EXTERNAL}/${svcBase}.250`,
-  ]);
+/** A CoreDNS pod: unbound serving the cluster's records from local data, UDP and TCP, many
+ *  concurrent TCP clients (dnsmasq allows only 20 TCP children: 20 nodes probing at once overran
+ *  it). `local-zone: "." static` means it never asks anyone else: nothing leaves the lab. */
+function startCoredns(ep: LabEndpoint, dir: string, apiIp: string, corednsIp: string, svcBase: string): void {
+  const conf = join(dir, `coredns-${ep.podNs}.conf`);
+  const big = Array.from({ length: 8 }, () => `"${'x'.repeat(200)}"`).join(' ');
+  writeFileSync(conf, [
+    'server:',
+    `  interface: ${ep.ip}`, '  port: 53', '  do-ip6: no', '  do-daemonize: yes',
+    `  pidfile: "${join(dir, `coredns-${ep.podNs}.pid`)}"`, '  chroot: ""', '  username: ""', `  directory: "${dir}"`,
+    '  use-syslog: no', '  logfile: ""', '  verbosity: 0', '  num-threads: 1', '  so-reuseport: no',
+    '  incoming-num-tcp: 1000', '  tcp-idle-timeout: 10000', '  access-control: 0.0.0.0/0 allow', '  module-config: "iterator"',
+    '  local-zone: "." static',
+    `  local-zone: "${DOMAIN}." static`,
+    `  local-data: "kubernetes.default.svc.${DOMAIN}. 0 IN A ${apiIp}"`,
+    `  local-data: "kube-dns.kube-system.svc.${DOMAIN}. 0 IN A ${corednsIp}"`,
+    `  local-data: "${ep.pod}.kube-system.pod.${DOMAIN}. 0 IN A ${ep.ip}"`,
+    `  local-data-ptr: "${apiIp} 0 kubernetes.default.svc.${DOMAIN}."`,
+    `  local-data-ptr: "${corednsIp} 0 kube-dns.kube-system.svc.${DOMAIN}."`,
+    `  local-data: 'big.${DOMAIN}. 0 IN TXT ${big}'`,
+    `  local-zone: "${EXTERNAL}." static`,
+    `  local-data: "${EXTERNAL}. 0 IN A ${svcBase}.250"`,
+    'remote-control:', '  control-enable: no', '',
+  ].join('\n'));
+  sh('ip', ['netns', 'exec', ep.podNs, 'unbound', '-c', conf]);
 }
 
 /** Wait until every node's sshd accepts and NodeLocalDNS answers (after start or clear). */

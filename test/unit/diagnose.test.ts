@@ -131,6 +131,12 @@ test('look-alike: TCP blocked on a CoreDNS node, its own pod too -> tcp-blocked 
   t.deepEqual(find(i, 'tcp-blocked')?.hosts, ['node1']);
 });
 
+test('look-alike: CoreDNS overloaded (TCP lost here and there, even to a pod on the same node) -> not checksum-offload', (t) => {
+  const i = build({ ok: (h, role, tr, ep) => (tr === 'tcp' && role === 'coredns-endpoint' && (ep !== h || h === 'node1') ? (h === 'node3' ? 2 : 4) : 5), counters: retrans });
+  t.falsy(find(i, 'checksum-offload'));
+  t.truthy(find(i, 'dns-unexplained')?.evidence.some((e) => /does not cross the overlay/.test(e)));
+});
+
 test('look-alike: udp blocked -> udp-blocked on those nodes only', (t) => {
   const i = build({ ok: (h, _r, tr) => (tr === 'udp' && h === 'node2' ? 0 : 5) });
   t.deepEqual(ids(i), ['udp-blocked']);
