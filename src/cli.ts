@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError } from './errors.js';
+import { isDomainName } from './inventory/validate.js';
 import { VERSION } from './version.js';
 import { EXIT } from './report/summary.js';
 
@@ -20,6 +21,21 @@ function positiveInt(name: string, v: unknown, min = 1): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min} (got ${String(v)})`);
   return n;
+}
+
+/** An option given twice: the last one wins (as for ssh and ansible-playbook), except the
+ *  repeatable -i and -e, which collect. */
+function lastWins(argv: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(argv)) out[k] = Array.isArray(v) && !['inventory', 'i', 'extra-vars', 'e', '_'].includes(k) ? v[v.length - 1] : v;
+  return out;
+}
+
+function externalName(v: unknown): string | null {
+  if (v === undefined || v === '' || v === 'none') return v === undefined ? 'kubernetes.io' : null;
+  const name = String(v).replace(/\.$/, '');
+  if (!isDomainName(name) || !name.includes('.')) throw new UsageError(`--external-name "${name.slice(0, 80)}" is not a domain name`);
+  return name;
 }
 
 /** ANSIBLE_HOST_KEY_CHECKING=False turns checking off, as it does for Ansible. */
@@ -68,7 +84,7 @@ async function runValidate(argv: Record<string, unknown>): Promise<number> {
     probeCount: positiveInt('probe-count', argv['probe-count']),
     probeTimeoutMs: positiveInt('probe-timeout', argv['probe-timeout'], 50),
     extraVars: (argv['extra-vars'] as string[] | undefined) ?? [],
-    externalName: argv['external-name'] === '' || argv['external-name'] === 'none' ? null : (argv['external-name'] as string),
+    externalName: externalName(argv['external-name']),
     strict,
     fix: Boolean(argv.fix),
     progress,
@@ -126,7 +142,7 @@ async function main(): Promise<void> {
           .option('progress', { choices: ['auto', 'plain', 'none'], default: 'auto', describe: 'progress display on stderr (auto: live on a terminal, plain lines otherwise)' })
           .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' }),
       async (argv) => {
-        code = await runValidate(argv as Record<string, unknown>);
+        code = await runValidate(lastWins(argv as Record<string, unknown>));
       },
     )
     .command(
@@ -137,7 +153,7 @@ async function main(): Promise<void> {
           .option('list', { type: 'boolean', default: true, describe: 'print the whole inventory (the only mode)' })
           .option('show-secrets', { type: 'boolean', default: false, describe: 'print passwords and keys instead of "<redacted>"' }),
       async (argv) => {
-        code = await runInventory(argv as Record<string, unknown>);
+        code = await runInventory(lastWins(argv as Record<string, unknown>));
       },
     )
     .strictOptions()

@@ -168,8 +168,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** run as root through the target's become method (default true) */
   privileged?: boolean;
-  /** bytes written to the command's stdin (never the become password: the transport handles that) */
-  stdin?: string;
+  /** end the command's stdin at once (default: kept open until the command is done, see guard()) */
+  closeStdin?: boolean;
 }
 
 /** One live connection to one node. Every collector and probe uses only this. */

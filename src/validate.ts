@@ -103,8 +103,8 @@ interface PassResult {
   input: DiagnoseInput;
 }
 
-const SLACK_MS = 10_000;
-const GATHER_MS = 20_000;
+const SLACK_MS = 5_000;
+const GATHER_MS = 10_000;
 const FIX_SETTLE_MS = 1500;
 const MARK = { uid: '#KSV-UID', gather: '#KSV-GATHER', before: '#KSV-COUNTERS-BEFORE', probes: '#KSV-PROBES', after: '#KSV-COUNTERS-AFTER' };
 

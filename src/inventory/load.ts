@@ -112,7 +112,22 @@ function loadSource(source: string, inv: RawInventory): void {
 }
 
 /** Ansible's loader.find_vars_files: `<name>` (file or dir), then `<name>.yml|.yaml|.json`. */
+const dirEntries = new Map<string, Set<string> | null>();
+function entriesOf(dir: string): Set<string> | null {
+  if (!dirEntries.has(dir)) {
+    try {
+      dirEntries.set(dir, new Set(readdirSync(dir)));
+    } catch {
+      dirEntries.set(dir, null);
+    }
+  }
+  return dirEntries.get(dir)!;
+}
+
 function findVarsFiles(dir: string, name: string): string[] {
+  // one readdir per directory instead of four stat calls per host (50,000-host inventories)
+  const entries = entriesOf(dir);
+  if (!entries || !['', ...VAR_EXTS].some((ext) => entries.has(name + ext))) return [];
   for (const ext of ['', ...VAR_EXTS]) {
     const p = join(dir, name + ext);
     let st;
@@ -159,14 +174,14 @@ function varsFromDirs(inv: RawInventory, kind: 'group_vars' | 'host_vars', name:
 }
 
 /** Every ancestor of the host's groups, `all` excluded, ordered as Ansible's sort_groups. */
-function hostGroups(inv: RawInventory, host: string, depth: Map<string, number>): RawGroup[] {
+function hostGroups(inv: RawInventory, host: string, depth: Map<string, number>, direct: Map<string, RawGroup[]>): RawGroup[] {
   const seen = new Set<string>();
   const visit = (g: RawGroup) => {
     if (seen.has(g.name)) return;
     seen.add(g.name);
     for (const p of g.parents) visit(inv.groups.get(p)!);
   };
-  for (const g of inv.groups.values()) if (g.hosts.includes(host)) visit(g);
+  for (const g of direct.get(host) ?? []) visit(g);
   seen.delete('all');
   return [...seen]
     .map((n) => inv.groups.get(n)!)
@@ -194,6 +209,7 @@ function groupDepths(inv: RawInventory): Map<string, number> {
 
 export function loadInventory(sources: string[], extraVars: Vars = {}): Inventory {
   if (!sources.length) throw new InventoryError('no inventory given: use -i PATH (file or directory)');
+  dirEntries.clear();
   const inv = new RawInventory();
   for (const s of sources) loadSource(s, inv);
 
@@ -202,23 +218,36 @@ export function loadInventory(sources: string[], extraVars: Vars = {}): Inventor
   for (const g of inv.groups.values()) if (g.name !== 'all' && !g.parents.length) inv.addChild('all', g.name);
   const ungrouped = inv.groups.get('ungrouped')!;
   const all = inv.groups.get('all')!;
-  for (const h of all.hosts) if (!ungrouped.hosts.includes(h)) ungrouped.hosts.push(h);
+  // host -> the groups that list it directly (one pass; big inventories stay linear)
+  const direct = new Map<string, RawGroup[]>();
+  for (const g of inv.groups.values()) {
+    if (g.name === 'all' || g.name === 'ungrouped') continue;
+    for (const h of g.hosts) {
+      const l = direct.get(h);
+      if (l) l.push(g);
+      else direct.set(h, [g]);
+    }
+  }
+  const ung = new Set(ungrouped.hosts);
+  for (const h of all.hosts) ung.add(h);
   all.hosts = [];
   for (const h of inv.hosts.keys()) {
-    const inOther = [...inv.groups.values()].some((g) => g.name !== 'all' && g.name !== 'ungrouped' && g.hosts.includes(h));
-    if (inOther) ungrouped.hosts = ungrouped.hosts.filter((x) => x !== h);
-    else if (!ungrouped.hosts.includes(h)) ungrouped.hosts.push(h);
+    if (direct.has(h)) ung.delete(h);
+    else ung.add(h);
   }
+  ungrouped.hosts = [...ung];
+  for (const h of ungrouped.hosts) direct.set(h, [...(direct.get(h) ?? []), ungrouped]);
 
   const depth = groupDepths(inv);
   const cache = new Map<string, Vars>();
   const resolveVars = (runtime: Record<string, string[]>): Record<string, Vars> => {
     const out: Record<string, Vars> = {};
+    const runtimeSets = Object.entries(runtime).map(([n, hs]) => [n, new Set(hs)] as const);
     for (const [host, ownVars] of inv.hosts) {
-      const groups = hostGroups(inv, host, depth);
+      const groups = hostGroups(inv, host, depth, direct);
       // Runtime groups are created by group_by under `all` (depth 1, priority 1).
-      for (const [name, members] of Object.entries(runtime)) {
-        if (members.includes(host) && !groups.some((g) => g.name === name)) groups.push({ name, hosts: [], children: [], parents: ['all'], vars: {}, priority: 1 });
+      for (const [name, members] of runtimeSets) {
+        if (members.has(host) && !groups.some((g) => g.name === name)) groups.push({ name, hosts: [], children: [], parents: ['all'], vars: {}, priority: 1 });
       }
       const d = (g: RawGroup) => depth.get(g.name) ?? 1;
       groups.sort((a, b) => d(a) - d(b) || a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -247,7 +276,11 @@ export function groupHosts(groups: Map<string, RawGroup> | Inventory['groups'], 
   if (!g || seen.has(name)) return [];
   seen.add(name);
   const out = [...g.hosts];
-  for (const c of g.children) for (const h of groupHosts(groups, c, seen)) if (!out.includes(h)) out.push(h);
+  const have = new Set(out);
+  for (const c of g.children) for (const h of groupHosts(groups, c, seen)) if (!have.has(h)) {
+    have.add(h);
+    out.push(h);
+  }
   return out;
 }
 
@@ -266,12 +299,17 @@ function kubesprayRuntimeGroups(inv: RawInventory): Record<string, string[]> {
   for (const [oldName, newName] of RENAMED) {
     const legacy = groupHosts(inv.groups, oldName);
     const current = groupHosts(inv.groups, newName);
-    const missing = legacy.filter((h) => !current.includes(h));
+    const cur = new Set(current);
+    const missing = legacy.filter((h) => !cur.has(h));
     if (missing.length) out[newName] = [...current, ...missing];
   }
   if (!hostsOf('k8s_cluster').length) {
     const union: string[] = [];
-    for (const n of ['kube_node', 'kube_control_plane', 'calico_rr']) for (const h of hostsOf(n)) if (!union.includes(h)) union.push(h);
+    const have = new Set<string>();
+    for (const n of ['kube_node', 'kube_control_plane', 'calico_rr']) for (const h of hostsOf(n)) if (!have.has(h)) {
+      have.add(h);
+      union.push(h);
+    }
     if (union.length) out.k8s_cluster = union;
   }
   return out;

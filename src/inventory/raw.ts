@@ -17,6 +17,8 @@ export class RawInventory {
   readonly hosts = new Map<string, Vars>();
   /** directories whose group_vars/ and host_vars/ apply (one per source, in order) */
   readonly varDirs: string[] = [];
+  /** group -> its hosts, for O(1) membership tests (big inventories) */
+  private readonly members = new Map<string, Set<string>>();
 
   constructor() {
     this.addGroup('all');
@@ -42,7 +44,12 @@ export class RawInventory {
     }
     if (group) {
       const g = this.addGroup(group);
-      if (!g.hosts.includes(name)) g.hosts.push(name);
+      let m = this.members.get(group);
+      if (!m) this.members.set(group, (m = new Set(g.hosts)));
+      if (!m.has(name)) {
+        m.add(name);
+        g.hosts.push(name);
+      }
     }
     return v;
   }

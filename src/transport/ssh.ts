@@ -130,11 +130,35 @@ function openClient(hop: Hop, opts: ConnectOptions, sock?: ClientChannel): Promi
   });
 }
 
+/**
+ * Runs `command` so it cannot outlive us: it runs in the background while a watchdog reads the
+ * channel's stdin, which the client keeps open until the command is done. If stdin ends first —
+ * we closed the channel (timeout, SIGINT) or the connection dropped — the watchdog kills the
+ * command's whole process group, so nothing is left running on the node.
+ */
+export function guard(command: string): string {
+  return [
+    'exec 3<&0',
+    '(',
+    command,
+    ') </dev/null &',
+    'w=$!',
+    '( cat <&3 >/dev/null 2>&1; kill -TERM 0 ) >/dev/null 2>&1 &',
+    'c=$!',
+    'exec 3<&-',
+    'wait $w; rc=$?',
+    'kill $c 2>/dev/null',
+    'exit $rc',
+  ].join('\n');
+}
+
 const SUDO_FAIL = /sudo: (a password is required|a terminal is required|no tty present|\d+ incorrect password attempts?|.*is not in the sudoers|.*may not run sudo|.*not allowed to execute|unable to|sorry)/i;
 
 class SshSession implements NodeSession {
   private closed = false;
   private dropped: string | null = null;
+  /** finishers of the commands in flight: a dropped connection fails them at once */
+  private readonly pending = new Set<(e: TransportError) => void>();
 
   constructor(
     readonly target: Target,
@@ -142,12 +166,19 @@ class SshSession implements NodeSession {
     private readonly jumpClient: Client | null,
     private readonly defaultTimeoutMs: number,
   ) {
+    const failPending = () => {
+      const e = new TransportError('disconnected', this.dropped ?? `connection to ${target.name} closed`);
+      for (const f of [...this.pending]) f(e);
+    };
     const onGone = () => {
       if (!this.closed) this.dropped ??= `connection to ${target.name} dropped`;
+      failPending();
     };
     client.on('close', onGone);
+    client.on('end', onGone);
     client.on('error', (err) => {
       this.dropped ??= `connection to ${target.name} lost: ${String((err as Error).message).split('\n')[0]}`;
+      failPending();
     });
     jumpClient?.on('close', onGone);
     jumpClient?.on('error', () => undefined);
@@ -156,9 +187,10 @@ class SshSession implements NodeSession {
   /** The command line actually sent: through sudo when the target needs it. */
   private wrap(command: string, privileged: boolean): string {
     const t = this.target;
-    if (!privileged || !t.become) return `exec /bin/sh -c ${shQuote(command)}`;
+    const guarded = guard(command);
+    if (!privileged || !t.become) return `exec /bin/sh -c ${shQuote(guarded)}`;
     const prompt = t.becomePassword ? '-S -p ""' : '-n';
-    return `exec sudo ${prompt} -H -u ${shQuote(t.becomeUser)} -- /bin/sh -c ${shQuote(command)}`;
+    return `exec sudo ${prompt} -H -u ${shQuote(t.becomeUser)} -- /bin/sh -c ${shQuote(guarded)}`;
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
@@ -175,6 +207,7 @@ class SshSession implements NodeSession {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this.pending.delete(onDrop);
         if (e) {
           try {
             stream?.signal('KILL');
@@ -195,6 +228,8 @@ class SshSession implements NodeSession {
         resolve({ code, stdout, stderr });
       };
       const timer = setTimeout(() => finish(new TransportError('timeout', `command on ${t.name} did not finish within ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
+      const onDrop = (e: TransportError) => finish(e);
+      this.pending.add(onDrop);
       try {
         this.client.exec(this.wrap(command, privileged), (e, s) => {
           if (e) return finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${e.message.split('\n')[0]}`));
@@ -207,8 +242,9 @@ class SshSession implements NodeSession {
           s.on('close', () => setImmediate(() => finish(null, null)));
           s.on('error', () => undefined);
           if (privileged && t.become && t.becomePassword) s.write(`${t.becomePassword}\n`);
-          if (opts.stdin) s.write(opts.stdin);
-          s.end();
+          // stdin stays open while the command runs: its end tells the node-side guard to stop.
+          // (closeStdin: a wrong sudo password then fails at once instead of sudo asking again)
+          if (opts.closeStdin) s.end();
         });
       } catch (e) {
         finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${String((e as Error).message).split('\n')[0]}`));
@@ -265,8 +301,10 @@ export async function connect(target: Target, opts: ConnectOptions): Promise<Nod
       client = await openClient(target, opts);
     }
     const session = new SshSession(target, client, jumpClient, opts.execTimeoutMs);
-    if (opts.checkRoot === false) return session;
-    const r = await session.exec('id -u', { timeoutMs: opts.timeoutMs });
+    // A sudo password is checked up front, stdin closed, so a wrong one fails in a second rather
+    // than leaving sudo waiting for a second try for the whole command budget.
+    if (opts.checkRoot === false && !(target.become && target.becomePassword)) return session;
+    const r = await session.exec('id -u', { timeoutMs: opts.timeoutMs, closeStdin: true });
     const notRoot = rootProblem(target, r.code, r.stdout, r.stderr);
     if (notRoot) {
       session.close();

@@ -8,10 +8,10 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<number> {
-  const [cmd, ...rest] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1]?.startsWith('--') && all[i - 1] !== '--bastion' && all[i - 1] !== '--all'));
+  const [cmd, ...rest] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1]?.startsWith('--') && !['--bastion', '--all', '--users'].includes(all[i - 1]!)));
   switch (cmd) {
     case 'up': {
-      const lab = await startLab({ nodes: Number(arg('nodes') ?? 3), prefix: arg('prefix') ?? 'ksvlab', bastion: process.argv.includes('--bastion') });
+      const lab = await startLab({ nodes: Number(arg('nodes') ?? 3), prefix: arg('prefix') ?? 'ksvlab', bastion: process.argv.includes('--bastion'), users: process.argv.includes('--users') });
       process.removeAllListeners('exit'); // keep it up
       console.log(JSON.stringify({ prefix: lab.prefix, inventory: lab.inventoryDir, key: lab.keyFile, nodes: lab.nodes.map((n) => ({ name: n.name, ns: n.ns, address: n.address })), corednsIp: lab.corednsIp, endpoints: lab.endpoints }, null, 2));
       console.error(`try: npx kubespray-validate -i ${lab.inventoryDir} --known-hosts ${lab.dir}/known_hosts`);

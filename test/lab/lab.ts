@@ -68,7 +68,7 @@ export interface Lab {
   externalName: string;
   endpoints: LabEndpoint[];
   /** with `users: true`: the sudo users (removed at teardown) */
-  users: { nopasswd: string; passwd: string; password: string } | null;
+  users: { nopasswd: string; passwd: string; password: string; stall: string } | null;
   /** give a node a new SSH host key and restart its sshd (a rebuilt node, or an attacker) */
   rotateHostKey(node: string): Promise<void>;
   /** run a shell command inside a node's namespace (as root); returns stdout */
@@ -339,7 +339,15 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
     writeFileSync(sudoers, `${nopasswd} ALL=(ALL) NOPASSWD: ALL\n${passwd} ALL=(ALL) ALL\nDefaults:${passwd} !lecture, timestamp_timeout=0\n`, { mode: 0o440 });
     saved.sudoers = sudoers;
     save();
-    users = { nopasswd, passwd, password };
+    // a third user whose every SSH command hangs (sshd ForceCommand): a node that stalls mid-command
+    const stall = `ksv${k}st`;
+    quiet('userdel', ['-f', stall]);
+    sh('useradd', ['-M', '-d', dir, '-s', '/bin/sh', stall]);
+    saved.users = [...(saved.users ?? []), stall];
+    save();
+    sh('usermod', ['-p', '*', stall]);
+    writeFileSync(join(authorizedKeysDir, stall), readFileSync(`${keyFile}.pub`));
+    users = { nopasswd, passwd, password, stall };
   }
   const binDir = join(dir, 'bin');
   mkdirSync(binDir, { recursive: true });
@@ -367,7 +375,8 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
     writeFileSync(conf, [
       `ListenAddress ${address}`, 'Port 22', `HostKey ${hostKey}`, `PidFile ${join(dir, `sshd_${ns}.pid`)}`,
       `AuthorizedKeysFile ${authorizedKeysDir}/%u`, 'StrictModes no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
-      'UsePAM no', 'PermitRootLogin prohibit-password', 'AllowTcpForwarding yes', 'LogLevel ERROR', 'MaxStartups 200:30:400', 'MaxSessions 50', '',
+      'UsePAM no', 'PermitRootLogin prohibit-password', 'AllowTcpForwarding yes', 'LogLevel ERROR', 'MaxStartups 200:30:400', 'MaxSessions 50',
+      ...(users ? [`Match User ${users.stall}`, '  ForceCommand sleep 3600'] : []), '',
     ].join('\n'));
     return conf;
   };

@@ -129,3 +129,17 @@ test('Kubespray model: defaults and derived values', (t) => {
   t.is(withE.corednsIp, '198.18.64.3');
   t.is(withE.dnsDomain, 'lab.test');
 });
+
+test('repeated -i and -e collect; any other option given twice: the last wins', (t) => {
+  const r = cli(['inventory', '-i', join(FIX, 'ini-rules/hosts'), '-i', join(FIX, 'yaml-rules/hosts.yml'), '-e', 'a=1', '-e', 'b=2', '--list']);
+  t.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const one = ours(['test/fixtures/inventory/ini-rules/hosts']) as { _meta: { hostvars: Record<string, unknown> } };
+  t.true(Object.keys(out._meta.hostvars).length > Object.keys(one._meta.hostvars).length, 'both sources loaded');
+  const h = Object.values(out._meta.hostvars)[0] as Record<string, unknown>;
+  // as ansible-playbook: k=v extra vars are strings
+  t.is(h.a, '1');
+  t.is(h.b, '2');
+  const v = cli(['-i', join(ROOT, 'inventory-examples/mycluster'), '--forks', '0', '--forks', '3', '--limit', 'nosuch']);
+  t.regex(v.stderr, /--limit "nosuch"/, 'the later --forks 3 replaced the invalid --forks 0');
+});
