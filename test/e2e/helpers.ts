@@ -39,8 +39,8 @@ export function tempKnownHosts(): { file: string; cleanup: () => void } {
 }
 
 /** Validate a lab and parse the JSON report. */
-export async function validateJson(inventoryDir: string, knownHosts: string, extra: string[] = []): Promise<{ run: CliRun; report: Report }> {
-  const run = await runCli(['-i', inventoryDir, '--known-hosts', knownHosts, '-o', 'json', '--progress', 'none', '--probe-count', '3', '--probe-timeout', '1500', '--timeout', '10', ...extra]);
+export async function validateJson(inventoryDir: string, knownHosts: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ run: CliRun; report: Report }> {
+  const run = await runCli(['-i', inventoryDir, '--known-hosts', knownHosts, '-o', 'json', '--progress', 'none', '--probe-count', '3', '--probe-timeout', '1500', '--timeout', '10', ...extra], env);
   let report: Report;
   try {
     report = JSON.parse(run.stdout) as Report;

@@ -2,6 +2,10 @@
 // password, fed on stdin and never printed), a changed host key refused, a stopped sshd.
 import test from 'ava';
 import { useLab } from '../lab/lab.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tempKnownHosts, validateJson } from './helpers.js';
 
 const lab = useLab(test, { nodes: 2, users: true });
@@ -39,6 +43,29 @@ test.serial('sudo password missing or wrong: the host is not inspected (sudo), e
   const bad = await validateJson(l.inventoryDir, kh.file, ['-e', `ansible_user=${l.users!.passwd}`, '-e', `ansible_become_password=${wrong}`]);
   t.is(bad.run.code, 3);
   t.false(bad.run.stdout.includes(wrong) || bad.run.stderr.includes(wrong));
+});
+
+test.serial('ssh-agent (SSH_AUTH_SOCK) when the inventory names no key', async (t) => {
+  const l = lab();
+  const agent = spawnSync('ssh-agent', ['-s'], { encoding: 'utf8' });
+  const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent.stdout)?.[1];
+  const pid = /SSH_AGENT_PID=(\d+);/.exec(agent.stdout)?.[1];
+  t.truthy(sock, agent.stderr);
+  try {
+    t.is(spawnSync('ssh-add', [l.keyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, encoding: 'utf8' }).status, 0);
+    const { run, report } = await validateJson(l.inventoryDir, kh.file, ['-e', 'ansible_ssh_private_key_file='], { SSH_AUTH_SOCK: sock!, HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')) });
+    t.is(run.code, 0, run.stderr + JSON.stringify(report.hosts));
+  } finally {
+    if (pid) process.kill(Number(pid), 'SIGTERM');
+  }
+});
+
+test.serial('password authentication (ansible_password) when no key is offered', async (t) => {
+  const l = lab();
+  const pw = l.users!.password;
+  const { run, report } = await validateJson(l.inventoryDir, kh.file, ['-e', JSON.stringify({ ansible_user: l.users!.passwd, ansible_password: pw, ansible_become_password: pw, ansible_ssh_private_key_file: '' })], { SSH_AUTH_SOCK: '', HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')) });
+  t.is(run.code, 0, run.stderr + JSON.stringify(report.hosts));
+  t.false(run.stdout.includes(pw) || run.stderr.includes(pw));
 });
 
 test.serial('a changed host key is refused and says so; the other node is still checked', async (t) => {

@@ -376,7 +376,7 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
       `ListenAddress ${address}`, 'Port 22', `HostKey ${hostKey}`, `PidFile ${join(dir, `sshd_${ns}.pid`)}`,
       `AuthorizedKeysFile ${authorizedKeysDir}/%u`, 'StrictModes no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
       'UsePAM no', 'PermitRootLogin prohibit-password', 'AllowTcpForwarding yes', 'LogLevel ERROR', 'MaxStartups 200:30:400', 'MaxSessions 50',
-      ...(users ? [`Match User ${users.stall}`, '  ForceCommand sleep 3600'] : []), '',
+      ...(users ? [`Match User ${users.passwd}`, '  PasswordAuthentication yes', `Match User ${users.stall}`, '  ForceCommand sleep 3600'] : []), '',
     ].join('\n'));
     return conf;
   };
