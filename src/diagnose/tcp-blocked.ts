@@ -10,18 +10,16 @@ export function tcpBlocked(v: View, blamedOnOffload: string[]): Diagnosis[] {
   const epNode = new Map((v.input.endpoints ?? []).map((e) => [e.ip, e.nodeName]));
   for (const h of v.inspected()) {
     if (blamedOnOffload.includes(h)) continue;
-    const tcp = v.probes(h, undefined, 'tcp');
-    const pairs = tcp
-      .map((t) => ({ t, u: v.probes(h, t.role, 'udp', t.server).find((u) => u.name === t.name && u.type === t.type) }))
-      .filter((x) => x.u && isOk(x.u));
-    const failing = pairs.filter((x) => (x.t.ok ?? 0) === 0);
-    if (!pairs.length || failing.length * 2 < pairs.length) continue;
+    const found = v.oneTransportDead(h, 'tcp');
+    if (!found) continue;
+    const failing = found.dead.map((x) => ({ t: x.p, u: x.twin }));
+    const pairs = v.probes(h, undefined, 'tcp');
     // a path that stays on the node: its own CoreDNS pod (NodeLocalDNS forwards over TCP itself, so it does not count)
     const local = failing.filter((x) => x.t.role === 'coredns-endpoint' && epNode.get(x.t.server) === h);
-    const noOverlayNeeded = local.length > 0 || failing.length === pairs.length && !v.probes(undefined, 'coredns-endpoint', 'tcp').some((p) => p.host !== h && isOk(p) && epNode.get(p.server) !== p.host);
+    const noOverlayNeeded = local.length > 0 || (failing.length === pairs.length && !v.probes(undefined, 'coredns-endpoint', 'tcp').some((p) => p.host !== h && isOk(p) && epNode.get(p.server) !== p.host));
     if (!noOverlayNeeded) continue;
     hosts.push(h);
-    evidence.push(`${h}: TCP to ${[...new Set(failing.map((x) => x.t.server))].join(', ')} failed (${v.ratio(failing.map((x) => x.t))}) while UDP to the same servers answered (${v.ratio(failing.map((x) => x.u!))})`);
+    evidence.push(`${h}: TCP to ${[...new Set(failing.map((x) => x.t.server))].join(', ')} failed (${v.ratio(failing.map((x) => x.t))}) while UDP to the same servers answered (${v.ratio(failing.map((x) => x.u))})`);
     if (local.length) evidence.push(`${h}: TCP fails even to its own CoreDNS pod ${local[0]!.t.server}, which does not cross the overlay`);
   }
   if (!hosts.length) return [];

@@ -47,6 +47,21 @@ export class View {
     return `${this.okCount(ps)}/${this.sentCount(ps)}`;
   }
 
+  /**
+   * One transport blocked: on `host`, the paths over `transport` whose twin (same role, server,
+   * name and type over the other transport) answered every probe; `dead` are those that got no
+   * good answer at all. Null unless the dead ones are at least half of those paths.
+   */
+  oneTransportDead(host: string, transport: Transport): { dead: { p: ProbeResult; twin: ProbeResult }[] } | null {
+    const other: Transport = transport === 'udp' ? 'tcp' : 'udp';
+    const pairs = this.probes(host, undefined, transport)
+      .map((p) => ({ p, twin: this.probes(host, p.role, other, p.server).find((x) => x.name === p.name && x.type === p.type) }))
+      .filter((x): x is { p: ProbeResult; twin: ProbeResult } => !!x.twin && isOk(x.twin));
+    const dead = pairs.filter((x) => (x.p.ok ?? 0) === 0);
+    if (!pairs.length || dead.length * 2 < pairs.length) return null;
+    return { dead };
+  }
+
   /** Counter rises during the probe window that speak of lost or corrupt TCP/UDP segments. */
   lossCounters(host: string): Record<string, number> {
     const d = this.input.counterDeltas[host] ?? {};
