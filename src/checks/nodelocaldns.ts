@@ -36,12 +36,6 @@ export function describeRule(e: ExpectedRule, ip: string): string {
   return `${e.table} ${e.chain} -p ${e.proto} ${e.dir === 'dst' ? '-d' : '-s'} ${ip} --${e.dir === 'dst' ? 'dport' : 'sport'} ${e.port} -j ${e.target}`;
 }
 
-/** The iptables command that restores one rule (what node-cache would insert). */
-export function restoreCommand(e: ExpectedRule, ip: string): string {
-  const t = e.table === 'filter' ? '' : `-t ${e.table} `;
-  return `iptables ${t}-I ${e.chain} -p ${e.proto} ${e.dir === 'dst' ? '-d' : '-s'} ${ip} --${e.dir === 'dst' ? 'dport' : 'sport'} ${e.port} -j ${e.target}`;
-}
-
 function matches(r: IptablesRule, e: ExpectedRule, ip: string): boolean {
   if (r.table !== e.table || r.chain !== e.chain || r.target !== e.target || r.proto !== e.proto) return false;
   const addr = e.dir === 'dst' ? r.dst : r.src;

@@ -11,8 +11,6 @@ import { parseCounters, countersScript } from './counters.js';
 
 export interface GatherOptions {
   overlayInterfaces: string[];
-  /** one more section in the same round trip (e.g. the endpoints lookup on a control-plane node) */
-  extra?: { name: string; command: string };
 }
 
 export function gatherScript(o: GatherOptions): string {
@@ -28,7 +26,6 @@ export function gatherScript(o: GatherOptions): string {
     `dev=$(ip route show default 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i=="dev"){print $(i+1); exit}}')`,
     `for i in ${ifs} $dev; do if [ -e "/sys/class/net/$i" ]; then echo "@@ethtool $i"; if command -v ethtool >/dev/null 2>&1; then ethtool -k "$i" 2>&1; echo "@@rc $?"; else echo "ethtool: not installed"; echo "@@rc 127"; fi; fi; done`,
     countersScript,
-    ...(o.extra ? [`echo '@@${o.extra.name}'; ( ${o.extra.command} ) 2>&1; echo "@@rc $?"`] : []),
   ].join('\n');
 }
 

@@ -237,8 +237,7 @@ export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
     }
     results.forEach((r, i) => {
       const missing = r.sent - r.answered - Object.values(r.errors!).reduce((a, b) => a + b, 0);
-      if (missing > 0 && !stdout.includes('DONE')) r.errors!['no-result'] = missing;
-      else if (missing > 0) r.errors!['no-result'] = missing;
+      if (missing > 0) r.errors!['no-result'] = missing;
       const l = lat[i]!.sort((a, b) => a - b);
       r.latencyMs = { p50: pct(l, 50), max: l.length ? Math.round(l[l.length - 1]! * 100) / 100 : null };
     });

@@ -185,9 +185,10 @@ class SshSession implements NodeSession {
   }
 
   /** The command line actually sent: through sudo when the target needs it. */
-  private wrap(command: string, privileged: boolean): string {
+  private wrap(command: string, privileged: boolean, closeStdin: boolean): string {
     const t = this.target;
-    const guarded = guard(command);
+    // the guard watches stdin for its end: a command whose stdin ends at once runs unguarded
+    const guarded = closeStdin ? command : guard(command);
     if (!privileged || !t.become) return `exec /bin/sh -c ${shQuote(guarded)}`;
     const prompt = t.becomePassword ? '-S -p ""' : '-n';
     return `exec sudo ${prompt} -H -u ${shQuote(t.becomeUser)} -- /bin/sh -c ${shQuote(guarded)}`;
@@ -231,7 +232,7 @@ class SshSession implements NodeSession {
       const onDrop = (e: TransportError) => finish(e);
       this.pending.add(onDrop);
       try {
-        this.client.exec(this.wrap(command, privileged), (e, s) => {
+        this.client.exec(this.wrap(command, privileged, !!opts.closeStdin), (e, s) => {
           if (e) return finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${e.message.split('\n')[0]}`));
           stream = s;
           s.on('data', (d: Buffer) => out.push(d));
