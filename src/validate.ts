@@ -84,16 +84,8 @@ interface HostState {
   before: Counters | null;
   after: Counters | null;
   probes: ProbeResult[];
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (v: T) => void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
+  /** the one connection attempt, shared by the node's task and the endpoint lookup */
+  connecting: Promise<NodeSession | null> | null;
 }
 
 type EpResult = { endpoints: Endpoint[] | null; error: string | null; results: CheckResult[] };
@@ -143,7 +135,7 @@ export class Validator {
     private readonly p: Plan,
     private readonly progress: Progress,
   ) {
-    this.states = p.targets.map((target) => ({ target, session: null, error: null, facts: null, before: null, after: null, probes: [] }));
+    this.states = p.targets.map((target) => ({ target, session: null, error: null, facts: null, before: null, after: null, probes: [], connecting: null }));
     this.connectOpts = {
       timeoutMs: opts.timeoutSec * 1000,
       knownHostsFile: opts.knownHosts,
@@ -200,13 +192,21 @@ export class Validator {
     return this.states.map((s) => ({ name: s.target.name, address: s.target.address, inspected: s.session !== null && s.error === null, error: s.error }));
   }
 
-  private async connectHost(s: HostState): Promise<void> {
-    try {
-      s.session = await connect(s.target, this.connectOpts);
-    } catch (err) {
-      s.error = oneLine(err);
-      throw new Error(s.error);
-    }
+  /** Connect once; every caller shares the same attempt. Resolves to null when it failed. */
+  private ensureConnected(s: HostState): Promise<NodeSession | null> {
+    if (s.session && !s.error) return Promise.resolve(s.session);
+    if (s.error) return Promise.resolve(null);
+    s.connecting ??= connect(s.target, this.connectOpts).then(
+      (session) => {
+        s.session = session;
+        return session;
+      },
+      (err) => {
+        s.error = oneLine(err);
+        return null;
+      },
+    );
+    return s.connecting;
   }
 
   private live(): HostState[] {
@@ -224,12 +224,15 @@ export class Validator {
     // together, so the probe windows overlap and errors a node counts while serving another
     // node's probes fall inside its window too.
     // A pipeline per node (at most --forks at once): connect, wait for the probe plan (it needs the
-    // CoreDNS endpoints, asked of the first control-plane node as soon as it is connected), then ONE
+    // CoreDNS endpoints, asked of the first control-plane node, connected at once for it), then ONE
     // round trip: the root check, everything the checks read, counters, the probes, counters again.
     // Probe windows of all nodes overlap, so errors a node counts while serving another node's
     // probes fall inside its own window too.
-    const ready = new Map<string, Deferred<NodeSession | null>>(this.states.map((s) => [s.target.name, deferred<NodeSession | null>()]));
-    const epPromise = this.discoverEndpoints((name) => ready.get(name)?.promise ?? null);
+    const byName = new Map(this.states.map((s) => [s.target.name, s]));
+    const epPromise = this.discoverEndpoints((name) => {
+      const st = byName.get(name);
+      return st ? this.ensureConnected(st) : null;
+    });
     const planPromise = epPromise.then((ep) => {
       const paths = planProbes(cluster, ep.endpoints, { externalName: this.opts.externalName });
       const probe = probeScript(paths, { count: this.opts.probeCount, timeoutMs: this.opts.probeTimeoutMs });
@@ -248,15 +251,7 @@ export class Validator {
     const order = [...this.states].sort((x, y) => Number(cp.has(y.target.name)) - Number(cp.has(x.target.name)));
     const verb = this.opts.fix && this.states.some((s) => s.session) ? 'Check again' : 'Validate';
     await this.progress.phase(`${verb} ${this.states.length} node(s): connect, inspect, probe DNS over UDP and TCP`, order, (s) => s.target.name, async (s) => {
-      const mine = ready.get(s.target.name)!;
-      try {
-        if (!s.session && !s.error) await this.connectHost(s);
-        mine.resolve(s.session && !s.error ? s.session : null);
-      } catch (err) {
-        mine.resolve(null);
-        throw err;
-      }
-      if (!s.session || s.error) throw new Error(s.error ?? 'not connected');
+      if (!(await this.ensureConnected(s)) || s.error) throw new Error(s.error ?? 'not connected');
       const { probe, script } = await planPromise;
       const r = await this.exec(s, script, budget);
       const parts = splitMarked(r.stdout);
@@ -272,7 +267,6 @@ export class Validator {
       const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
       return bad ? `${bad} of ${s.probes.length} DNS paths failed` : `${s.probes.length} DNS paths answered`;
     });
-    for (const d of ready.values()) d.resolve(null);
     const ep = await epPromise;
 
     this.lastEp = ep;

@@ -2,6 +2,9 @@
 // diagnosis on exactly its hosts and the right exit code; the seed's fault yields
 // checksum-offload and --fix then passes; a healthy lab exits 0 with no failing diagnosis.
 import test from 'ava';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { useLab } from '../lab/lab.js';
 import { failing, tempKnownHosts, validateJson } from './helpers.js';
 import type { Report } from '../../src/types.js';
@@ -103,3 +106,24 @@ for (const [fault, nodes, id, hosts, code, flips] of cases) {
     }
   });
 }
+
+test.serial('--forks 1, two control-plane nodes, kubectl failing on the first: the second answers, no deadlock', async (t) => {
+  const l = lab();
+  await l.clear();
+  const dir = mkdtempSync(join(tmpdir(), 'ksv-cp-'));
+  const marker = join(l.dir, `kubectl-fail-${l.nodes[0]!.address}`);
+  try {
+    cpSync(l.inventoryDir, dir, { recursive: true });
+    const hosts = readFileSync(join(dir, 'hosts.yaml'), 'utf8').replace('    kube_control_plane:\n      hosts:\n        node1:\n', '    kube_control_plane:\n      hosts:\n        node1:\n        node2:\n');
+    writeFileSync(join(dir, 'hosts.yaml'), hosts);
+    writeFileSync(marker, '');
+    const { run, report } = await validateJson(dir, kh.file, ['--forks', '1']);
+    t.is(run.code, 0, JSON.stringify(report.results.filter((r) => r.status !== 'pass')));
+    const ep = report.results.find((r) => r.check === 'coredns.endpoints')!;
+    t.is(ep.host, 'node2');
+    t.is(ep.status, 'pass');
+  } finally {
+    rmSync(marker, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

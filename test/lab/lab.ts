@@ -490,6 +490,9 @@ function build(opts: LabOptions, n: number, prefix: string, k: number, dir: stri
   writeFileSync(join(binDir, 'kubectl'), [
     '#!/bin/sh',
     '# lab stand-in for kubectl: only `-n kube-system get endpoints coredns -o json`',
+    // a test can make it fail on one node: touch <dir>/kubectl-fail-<node address>
+    `me=$(ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)`,
+    `if [ -n "$me" ] && [ -e '${dir}/kubectl-fail-'"$me" ]; then echo "error: the server could not find the requested resource" >&2; exit 1; fi`,
     'case " $* " in',
     `  *" get endpoints coredns "*) cat '${epJson}' ;;`,
     '  *) echo "error: the lab kubectl only answers: get endpoints coredns -o json" >&2; exit 1 ;;',
