@@ -13,7 +13,7 @@ const EPS: Endpoint[] = [
 ];
 
 /** ok(host, role, transport, endpointNode) -> good answers out of 5 */
-type Behaviour = (host: string, role: ProbeRole, tr: Transport, epNode: string | null) => number;
+type Behaviour = (host: string, role: ProbeRole, tr: Transport, epNode: string | null, type?: string) => number;
 
 interface Scenario {
   ok?: Behaviour;
@@ -36,7 +36,7 @@ function build(s: Scenario): DiagnoseInput {
   for (const h of HOSTS) {
     if (s.down?.[h]) continue;
     const mk = (role: ProbeRole, server: string, tr: Transport, name: string, type: string, epNode: string | null) => {
-      const n = Math.max(0, Math.min(5, ok(h, role, tr, epNode)));
+      const n = Math.max(0, Math.min(5, ok(h, role, tr, epNode, type)));
       const errors = n < 5 ? (s.errors?.(h, role, tr) ?? { timeout: 5 - n }) : {};
       probes.push({ host: h, server, role, transport: tr, name, type, sent: 5, answered: n, ok: n, internal: true, rcodes: n ? { NOERROR: n } : {}, latencyMs: { p50: n ? 1 : null, max: n ? 2 : null }, errors, endpointHost: epNode });
     };
@@ -112,6 +112,14 @@ test('look-alike: TCP fails the same way but offload is already off -> not check
   const u = find(i, 'dns-unexplained')!;
   t.truthy(u);
   t.true(u.evidence.some((e) => /offload is already off/.test(e)));
+});
+
+test('one lost TCP probe with background retransmissions is noise, not checksum-offload', (t) => {
+  const one = build({ endpoints: null, ok: (h, role, tr, _ep, type) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' && type === 'A' ? 4 : 5), counters: retrans });
+  t.falsy(find(one, 'checksum-offload'));
+  t.true(find(one, 'dns-unexplained')!.evidence.some((e) => /too few to tell from noise/.test(e)));
+  const two = build({ endpoints: null, ok: (h, role, tr) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' ? 4 : 5), counters: retrans });
+  t.deepEqual(find(two, 'checksum-offload')?.hosts, ['node2'], 'two lost probes on one node is a pattern');
 });
 
 test('look-alike: TCP fails but no retransmission or checksum error was counted -> not checksum-offload', (t) => {
