@@ -103,10 +103,7 @@ const MARK = { uid: '#KSV-UID', gather: '#KSV-GATHER', before: '#KSV-COUNTERS-BE
 /** Split the node's round trip output at its markers (a missing part is an empty string). */
 export function splitMarked(stdout: string): { uid: string; gather: string; before: string; probes: string; after: string } {
   const order = [MARK.uid, MARK.gather, MARK.before, MARK.probes, MARK.after];
-  const pos = order.map((m) => {
-    const i = stdout.indexOf(`${m}\n`);
-    return i >= 0 ? i : -1;
-  });
+  const pos = order.map((m) => stdout.indexOf(`${m}\n`));
   const part = (k: number) => {
     const start = pos[k]!;
     if (start < 0) return '';
@@ -127,7 +124,6 @@ export class Validator {
   private readonly extraSessions = new Map<string, NodeSession>();
   private readonly connectOpts: ConnectOptions;
   private lastEp: EpResult = { endpoints: null, error: 'not discovered yet', results: [] };
-  private done = new Set<string>();
   private startedAt = new Date();
 
   constructor(
@@ -209,20 +205,12 @@ export class Validator {
     return s.connecting;
   }
 
-  private live(): HostState[] {
-    return this.states.filter((s) => s.session && !s.error);
-  }
-
   private async pass(startedAt: Date): Promise<PassResult> {
     const { cluster } = this.p;
     const overlay = overlayInterfaces(cluster);
     for (const s of this.states) {
       s.facts = null; s.before = null; s.after = null; s.probes = [];
     }
-    // Endpoints first (one command on a control-plane node), then ONE round trip per node: the root
-    // check, everything the checks read, counters, the probes, counters again. All nodes start
-    // together, so the probe windows overlap and errors a node counts while serving another
-    // node's probes fall inside its window too.
     // A pipeline per node (at most --forks at once): connect, wait for the probe plan (it needs the
     // CoreDNS endpoints, asked of the first control-plane node, connected at once for it), then ONE
     // round trip: the root check, everything the checks read, counters, the probes, counters again.
@@ -270,14 +258,14 @@ export class Validator {
     const ep = await epPromise;
 
     this.lastEp = ep;
-    this.done = new Set(this.live().filter((x) => x.facts).map((x) => x.target.name));
     return this.assemble(startedAt, ep);
   }
 
   /** Results, diagnoses and the report from the hosts' state (also for a partial, interrupted run). */
   private assemble(startedAt: Date, ep: EpResult, interrupted: string | null = null): PassResult {
     const { cluster } = this.p;
-    if (interrupted) for (const s of this.states) if (!this.done.has(s.target.name) && !s.error) s.error = `interrupted (${interrupted}) before ${s.target.name} was finished`;
+    // a node is finished once its round trip was parsed (facts are set together with its probes)
+    if (interrupted) for (const s of this.states) if (!s.facts && !s.error) s.error = `interrupted (${interrupted}) before ${s.target.name} was finished`;
     const hosts = this.hostReports();
     const results: CheckResult[] = [];
     const facts: Record<string, NodeFacts> = {};
