@@ -13,6 +13,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab, type Lab } from '../test/lab/lab.js';
+import { planProbes } from '../src/probe/plan.js';
+import type { ClusterModel } from '../src/types.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -43,17 +45,18 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** The raw data the validator collects, gathered the way an operator would with Ansible. */
+/** The raw data the validator collects, gathered the way an operator would with Ansible: the same
+ *  commands, and one `dig` per probe path of the validator's own plan (same servers, names, types). */
 function collectScript(lab: Lab): string {
-  const digs: string[] = [];
-  const servers = [lab.nodelocaldnsIp, lab.corednsIp, ...lab.endpoints.map((e) => e.ip)];
-  for (const s of servers)
-    for (const tcp of ['+notcp', '+tcp'])
-      digs.push(`dig @${s} ${tcp} +tries=1 +time=1 kubernetes.default.svc.${lab.clusterDomain} A || true`);
+  const cluster = { dnsDomain: lab.clusterDomain, serviceCidr: lab.serviceCidr, nodelocaldnsEnabled: true, nodelocaldnsIp: lab.nodelocaldnsIp, corednsIp: lab.corednsIp } as ClusterModel;
+  const endpoints = lab.endpoints.map((e) => ({ ip: e.ip, port: 53, nodeName: e.node, podName: e.pod, ready: true }));
+  const digs = planProbes(cluster, endpoints, { externalName: lab.externalName }).map(
+    (p) => `dig @${p.server} -p ${p.port} ${p.transport === 'tcp' ? '+tcp' : '+notcp'} +tries=1 +time=1 ${p.name} ${p.type} || true`,
+  );
   return [
     '#!/bin/bash',
     'for s in iptables-legacy-save iptables-nft-save; do command -v $s >/dev/null && $s; done',
-    'ip -d -j link; ip -j addr',
+    'ip -d -j link; ip -j addr; ip -j route show default',
     'ethtool -k vxlan.calico || true; ethtool -k eth0 || true',
     'cat /proc/net/snmp /proc/net/netstat',
     'uname -r',

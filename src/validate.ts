@@ -8,7 +8,7 @@ import { clusterModel, effectiveHostVars, kubesprayGroups } from './inventory/ku
 import { buildTargets } from './transport/targets.js';
 import { connect, rootProblem, type ConnectOptions } from './transport/ssh.js';
 import { gatherScript, parseGather } from './collect/gather.js';
-import { countersScript, parseCounters, counterDelta } from './collect/counters.js';
+import { parseCounters, counterDelta } from './collect/counters.js';
 import { nodeChecks, counterCheck } from './checks/index.js';
 import { dnsChecks } from './checks/dns.js';
 import { planProbes } from './probe/plan.js';
@@ -98,6 +98,8 @@ interface PassResult {
 const SLACK_MS = 5_000;
 const GATHER_MS = 10_000;
 const FIX_SETTLE_MS = 1500;
+// the effective uid without starting a process (`id -u` where /proc is missing)
+const uidScript = 'u=; while read -r k r e x; do if [ "$k" = Uid: ]; then u=$e; break; fi; done 2>/dev/null </proc/self/status; if [ -n "$u" ]; then echo "$u"; else id -u; fi';
 const MARK = { uid: '#KSV-UID', gather: '#KSV-GATHER', before: '#KSV-COUNTERS-BEFORE', probes: '#KSV-PROBES', after: '#KSV-COUNTERS-AFTER' };
 
 /** Split the node's round trip output at its markers (a missing part is an empty string). */
@@ -223,13 +225,11 @@ export class Validator {
     });
     const planPromise = epPromise.then((ep) => {
       const paths = planProbes(cluster, ep.endpoints, { externalName: this.opts.externalName });
-      const probe = probeScript(paths, { count: this.opts.probeCount, timeoutMs: this.opts.probeTimeoutMs });
+      const probe = probeScript(paths, { count: this.opts.probeCount, timeoutMs: this.opts.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after } });
       const script = [
-        `echo '${MARK.uid}'`, 'id -u',
+        `echo '${MARK.uid}'`, uidScript,
         `echo '${MARK.gather}'`, gatherScript({ overlayInterfaces: overlay }),
-        `echo '${MARK.before}'`, countersScript,
-        `echo '${MARK.probes}'`, probe.script,
-        `echo '${MARK.after}'`, countersScript,
+        probe.script,
       ].join('\n');
       return { paths, probe, script };
     });
@@ -252,6 +252,7 @@ export class Validator {
       s.before = counters({ stdout: parts.before });
       s.probes = probe.decode(s.target.name, parts.probes);
       s.after = counters({ stdout: parts.after });
+      s.facts.counters = s.before ?? { parseError: 'could not read /proc/net/snmp before the probes' };
       const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
       return bad ? `${bad} of ${s.probes.length} DNS paths failed` : `${s.probes.length} DNS paths answered`;
     });

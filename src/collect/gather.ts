@@ -7,25 +7,32 @@ import { splitSections } from './sections.js';
 import { parseIptablesSave } from './iptables.js';
 import { parseDefaultDev, parseLinks } from './iproute.js';
 import { parseEthtoolK } from './ethtool.js';
-import { parseCounters, countersScript } from './counters.js';
+import { parseCounters } from './counters.js';
 
 export interface GatherOptions {
   overlayInterfaces: string[];
 }
 
+/** The default route's device, cut out of `ip -j route show default` (in $r) without a process. */
+export const DEFAULT_DEV_SH = `dev=; case "$r" in *'"dev":"'*) dev=\${r#*'"dev":"'}; dev=\${dev%%'"'*};; esac`;
+
 export function gatherScript(o: GatherOptions): string {
   const ifs = o.overlayInterfaces.map(shQuote).join(' ');
+  // Every process started on a node costs a fork and exec (over a millisecond each on a VM that
+  // traps CPUID in the dynamic loader): files are read with shell builtins, one `ip` call lists links
+  // with their details and addresses, the default route's device is cut out of its JSON in the shell,
+  // and iptables-legacy-save runs only where legacy tables exist (it prints nothing otherwise).
+  // Counters are read around the probes (the probe program), not here.
   return [
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL',
-    'echo @@kernel; uname -r; echo "@@rc $?"',
-    'for b in legacy nft; do if command -v iptables-$b-save >/dev/null 2>&1; then echo "@@iptables $b"; iptables-$b-save 2>&1; echo "@@rc $?"; fi; done',
+    'echo @@kernel; if read -r k </proc/sys/kernel/osrelease 2>/dev/null; then echo "$k"; echo "@@rc 0"; else uname -r; echo "@@rc $?"; fi',
+    'if command -v iptables-legacy-save >/dev/null 2>&1 && read -r t </proc/net/ip_tables_names 2>/dev/null; then echo "@@iptables legacy"; iptables-legacy-save 2>&1; echo "@@rc $?"; fi',
+    'if command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables nft"; iptables-nft-save 2>&1; echo "@@rc $?"; fi',
     'if ! command -v iptables-legacy-save >/dev/null 2>&1 && ! command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables auto"; iptables-save 2>&1; echo "@@rc $?"; fi',
-    'echo @@link; ip -d -j link show 2>&1; echo "@@rc $?"',
-    'echo @@addr; ip -j addr show 2>&1; echo "@@rc $?"',
-    'echo @@route; ip -j route show default 2>&1; echo "@@rc $?"',
-    `dev=$(ip route show default 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i=="dev"){print $(i+1); exit}}')`,
+    'echo @@link; ip -d -j addr show 2>&1; echo "@@rc $?"',
+    'r=$(ip -j route show default 2>&1); c=$?; echo @@route; echo "$r"; echo "@@rc $c"',
+    DEFAULT_DEV_SH,
     `for i in ${ifs} $dev; do if [ -e "/sys/class/net/$i" ]; then echo "@@ethtool $i"; if command -v ethtool >/dev/null 2>&1; then ethtool -k "$i" 2>&1; echo "@@rc $?"; else echo "ethtool: not installed"; echo "@@rc 127"; fi; fi; done`,
-    countersScript,
   ].join('\n');
 }
 
@@ -46,7 +53,7 @@ export function parseGather(host: string, stdout: string): NodeFacts {
   const link = get('link')[0];
   const addr = get('addr')[0];
   if (link) {
-    facts.links = link.code === 0 ? parseLinks(link.body, addr?.body ?? '[]', parseDefaultDev(get('route')[0]?.body ?? '')) : { parseError: `ip -d -j link failed: ${link.body.trim().split('\n')[0] ?? ''}` };
+    facts.links = link.code === 0 ? parseLinks(link.body, addr?.body ?? link.body, parseDefaultDev(get('route')[0]?.body ?? '')) : { parseError: `ip -d -j addr show failed: ${link.body.trim().split('\n')[0] ?? ''}` };
     if (link.code === 0 && isParseError(facts.links)) {
       /* keep the parse error */
     }

@@ -6,6 +6,7 @@ import dnsPacket from 'dns-packet';
 import type { ProbeResult } from '../types.js';
 import type { ProbePath } from './plan.js';
 import { shQuote } from '../transport/quote.js';
+import { countersScript } from '../collect/counters.js';
 import { isIP, isPort } from '../inventory/validate.js';
 
 export interface ProbeOptions {
@@ -13,91 +14,139 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** 'auto' (python3 when present, else bash) or force one; tests use 'bash' */
   runner?: 'auto' | 'bash' | 'python3';
+  /** print these markers with the kernel counters (/proc/net/snmp, netstat) before and after the probes */
+  markers?: { before: string; probes: string; after: string };
 }
 
+// One thread, non-blocking sockets and poll(): every path's current probe is in flight at once, a
+// path's next probe starts when its last one ends. With markers (argv 2..4) it also reads the kernel
+// counters right before and after the probes, so the node starts no other process for them.
 const PY = String.raw`
-import socket, sys, threading, time, errno
+import socket, sys, time, errno, select
 T = float(sys.argv[1]) / 1000.0
-lock = threading.Lock()
-linger = []
-def emit(s):
-    with lock:
-        sys.stdout.write(s + "\n")
-        sys.stdout.flush()
-def recv_exact(s, n, deadline):
-    b = b""
-    while len(b) < n:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout()
-        s.settimeout(left)
-        d = s.recv(n - len(b))
-        if not d:
-            raise EOFError()
-        b += d
-    return b
-def one(p, k, ip, port, proto, q):
-    fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    t0 = time.monotonic()
-    deadline = t0 + T
-    s = None
-    try:
-        if proto == "udp":
-            s = socket.socket(fam, socket.SOCK_DGRAM)
-            s.settimeout(T)
-            s.connect((ip, port))
-            s.send(q)
-            d = s.recv(65535)
-        else:
-            s = socket.socket(fam, socket.SOCK_STREAM)
-            s.settimeout(T)
-            s.connect((ip, port))
-            s.sendall(len(q).to_bytes(2, "big") + q)
-            n = int.from_bytes(recv_exact(s, 2, deadline), "big")
-            d = recv_exact(s, n, deadline)
-        emit("R %d %d %.3f %s" % (p, k, (time.monotonic() - t0) * 1000.0, d.hex()))
-    except socket.timeout:
-        emit("E %d %d timeout" % (p, k))
-        if proto == "tcp" and s is not None:
-            # keep the unanswered connection until the SYN/segment has been retransmitted once
-            # (initial RTO 1 s), so the kernel's retransmission counters see the loss
-            with lock:
-                linger.append((t0, s))
-            s = None
-    except EOFError:
-        emit("E %d %d closed" % (p, k))
-    except ConnectionRefusedError:
-        emit("E %d %d refused" % (p, k))
-    except ConnectionResetError:
-        emit("E %d %d reset" % (p, k))
-    except OSError as e:
-        emit("E %d %d %s" % (p, k, errno.errorcode.get(e.errno, "oserror").lower()))
-    finally:
-        if s is not None:
-            s.close()
-    left = deadline - time.monotonic()
-    return left
-def path(p, ip, port, proto, qs):
-    for k, q in enumerate(qs):
-        one(p, k, ip, port, proto, bytes.fromhex(q))
+marks = sys.argv[2:5]
+out = []
+def counters(mark):
+    out.append(mark)
+    for n in ("snmp", "netstat"):
+        out.append("@@" + n)
+        try:
+            with open("/proc/net/" + n) as f:
+                out.append(f.read().rstrip("\n"))
+            out.append("@@rc 0")
+        except OSError as e:
+            out.append("cat: /proc/net/%s: %s" % (n, e.strerror))
+            out.append("@@rc 1")
 jobs = {}
 for line in sys.stdin.read().split("\n"):
     f = line.split()
     if len(f) == 6:
-        jobs.setdefault(int(f[0]), [f[2], int(f[3]), f[4], []])[3].append(f[5])
-ts = [threading.Thread(target=path, args=(p, j[0], j[1], j[2], j[3])) for p, j in sorted(jobs.items())]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
+        jobs.setdefault(int(f[0]), [f[2], int(f[3]), f[4], []])[3].append(bytes.fromhex(f[5]))
+POLLIN, POLLOUT, POLLERR = select.POLLIN, select.POLLOUT, select.POLLERR | select.POLLHUP
+poller = select.poll()
+live = {}
+linger = []
+res = []
+def start(p, k):
+    ip, port, proto, qs = jobs[p]
+    if k >= len(qs):
+        return
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
+    s.setblocking(False)
+    st = {"p": p, "k": k, "s": s, "t0": t0, "tcp": proto == "tcp", "buf": b"", "need": None}
+    q = qs[k]
+    try:
+        if proto == "udp":
+            s.connect((ip, port))
+            s.send(q)
+            st["ev"] = POLLIN
+        else:
+            st["out"] = len(q).to_bytes(2, "big") + q
+            r = s.connect_ex((ip, port))
+            if r not in (0, errno.EINPROGRESS):
+                raise OSError(r, "connect")
+            st["ev"] = POLLOUT
+    except OSError as e:
+        return finish(st, fail(e))
+    live[s.fileno()] = st
+    poller.register(s, st["ev"] | POLLERR)
+def fail(e):
+    if isinstance(e, ConnectionRefusedError) or e.errno == errno.ECONNREFUSED:
+        return "refused"
+    if isinstance(e, ConnectionResetError) or e.errno == errno.ECONNRESET:
+        return "reset"
+    return errno.errorcode.get(e.errno, "oserror").lower()
+def finish(st, err=None, data=None, keep=False):
+    s = st["s"]
+    fd = s.fileno()
+    if fd in live:
+        del live[fd]
+        poller.unregister(fd)
+    if err is None:
+        res.append("R %d %d %.3f %s" % (st["p"], st["k"], (time.monotonic() - st["t0"]) * 1000.0, data.hex()))
+    else:
+        res.append("E %d %d %s" % (st["p"], st["k"], err))
+    if keep:
+        # an unanswered TCP connection stays open until the SYN/segment was retransmitted once
+        # (initial RTO 1 s), so the kernel's retransmission counters see the loss
+        linger.append((st["t0"], s))
+    else:
+        s.close()
+    start(st["p"], st["k"] + 1)
+def step(st, ev):
+    s = st["s"]
+    try:
+        if not st["tcp"]:
+            return finish(st, data=s.recv(65535))
+        if st["ev"] == POLLOUT:
+            e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if e:
+                raise OSError(e, "connect")
+            n = s.send(st["out"])
+            st["out"] = st["out"][n:]
+            if not st["out"]:
+                st["ev"] = POLLIN
+                poller.modify(s, POLLIN | POLLERR)
+            return
+        d = s.recv(65535)
+        if not d:
+            return finish(st, "closed")
+        st["buf"] += d
+        b = st["buf"]
+        if len(b) >= 2 and len(b) >= 2 + int.from_bytes(b[:2], "big"):
+            return finish(st, data=b[2:2 + int.from_bytes(b[:2], "big")])
+    except (BlockingIOError, InterruptedError):
+        return
+    except OSError as e:
+        return finish(st, fail(e))
+if marks:
+    counters(marks[0])
+    out.append(marks[1])
+for p in sorted(jobs):
+    start(p, 0)
+while live:
+    now = time.monotonic()
+    for st in [x for x in live.values() if now - x["t0"] >= T]:
+        finish(st, "timeout", keep=st["tcp"])
+    if not live:
+        break
+    wait = min(x["t0"] for x in live.values()) + T - time.monotonic()
+    for fd, ev in poller.poll(max(0, int(wait * 1000) + 1)):
+        st = live.get(fd)
+        if st is not None:
+            step(st, ev)
 if linger:
-    first = min(t0 for t0, _ in linger)
-    left = first + 1.25 - time.monotonic()
+    left = min(t0 for t0, _ in linger) + 1.25 - time.monotonic()
     if left > 0:
         time.sleep(left)
     for _, s in linger:
         s.close()
-emit("DONE")
+out.extend(res)
+out.append("DONE")
+if marks:
+    counters(marks[2])
+sys.stdout.write("\n".join(out) + "\n")
 `;
 
 // bash fallback: one background job per path; `timeout` bounds each probe. A UDP query must leave
@@ -186,13 +235,18 @@ export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
   const t = String(o.timeoutMs);
   const runner = o.runner ?? 'auto';
   const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
+  const m = o.markers;
+  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)}` : '';
   const script = [
-    `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t} <<'KSV_PROBES'`,
+    `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
-    `else bash -c ${shQuote(SH)} probe ${t} <<'KSV_PROBES'`,
+    'else',
+    ...(m ? [`echo ${shQuote(m.before)}`, countersScript, `echo ${shQuote(m.probes)}`] : []),
+    `bash -c ${shQuote(SH)} probe ${t} <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
+    ...(m ? [`echo ${shQuote(m.after)}`, countersScript] : []),
     'fi',
   ].join('\n');
 

@@ -143,7 +143,8 @@ export function guard(command: string): string {
     command,
     ') </dev/null &',
     'w=$!',
-    '( cat <&3 >/dev/null 2>&1; kill -TERM 0 ) >/dev/null 2>&1 &',
+    // the watcher reads with the shell's own `read` (no process to start); it ends at EOF
+    '( while read -r _ <&3; do :; done; kill -TERM 0 ) >/dev/null 2>&1 &',
     'c=$!',
     'exec 3<&-',
     'wait $w; rc=$?',

@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { useLab } from '../lab/lab.js';
 import { probeScript } from '../../src/probe/script.js';
 import type { ProbePath } from '../../src/probe/plan.js';
+import { parseCounters } from '../../src/collect/counters.js';
+import { isParseError } from '../../src/types.js';
 
 const lab = useLab(test, { nodes: 2 });
 
@@ -25,12 +27,20 @@ for (const runner of ['python3', 'bash'] as const) {
   test.serial(`${runner}: answers, refusals and timeouts, within the budget`, (t) => {
     const l = lab();
     const ps = paths();
-    const prog = probeScript(ps, { count: 2, timeoutMs: 800, runner });
+    const markers = { before: '#B', probes: '#P', after: '#A' };
+    const prog = probeScript(ps, { count: 2, timeoutMs: 800, runner, markers });
     const t0 = Date.now();
     const r = spawnSync('ip', ['netns', 'exec', l.nodes[0]!.ns, 'sh', '-c', prog.script], { encoding: 'utf8', timeout: 20_000 });
     const ms = Date.now() - t0;
     t.is(r.status, 0, r.stderr);
-    const res = prog.decode('node1', r.stdout);
+    // the counters come before and after the probes, each after its marker
+    const at = (m: string) => r.stdout.indexOf(`${m}\n`);
+    t.true(at('#B') === 0 && at('#B') < at('#P') && at('#P') < at('#A'), r.stdout.slice(0, 200));
+    const before = parseCounters(r.stdout.slice(0, at('#P')));
+    const after = parseCounters(r.stdout.slice(at('#A')));
+    if (isParseError(before) || isParseError(after)) return t.fail(JSON.stringify([before, after]).slice(0, 300));
+    t.true(after['Tcp.ActiveOpens']! >= before['Tcp.ActiveOpens']! + 4, 'the TCP probes fall between the two readings');
+    const res = prog.decode('node1', r.stdout.slice(at('#P'), at('#A')));
     t.is(res.length, ps.length);
     for (const i of [0, 1, 2, 3]) t.is(res[i]!.ok, 2, `${res[i]!.transport} ${res[i]!.server}: ${JSON.stringify(res[i])}`);
     for (const i of [4, 5]) {

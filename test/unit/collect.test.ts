@@ -1,13 +1,14 @@
 // Parsers on captured real output (test/fixtures/collect/README.md says where each came from),
 // and on truncated, empty and garbage variants: a parser returns a value or a ParseError, never throws.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIptablesSave } from '../../src/collect/iptables.js';
 import { parseLinks } from '../../src/collect/iproute.js';
 import { parseEthtoolK, checksumOffload } from '../../src/collect/ethtool.js';
 import { parseCounters, parseProcNet, counterDelta } from '../../src/collect/counters.js';
-import { parseGather } from '../../src/collect/gather.js';
+import { parseGather, DEFAULT_DEV_SH } from '../../src/collect/gather.js';
 import { splitSections } from '../../src/collect/sections.js';
 import { isParseError, type IptablesRule, type LinkFacts, type OffloadFacts, type Counters } from '../../src/types.js';
 import { ROOT } from '../e2e/helpers.js';
@@ -60,6 +61,25 @@ test('ip -j link/addr: vxlan.calico facts, nodelocaldns address, parent', (t) =>
   const nl = links.find((l) => l.name === 'nodelocaldns')!;
   t.true(nl.addresses.includes('169.254.25.10/32'));
   t.true(links.some((l) => l.name.startsWith('cali')));
+});
+
+test('ip -d -j addr (one call, as the gather script runs it): the same facts', (t) => {
+  const one = fx('ip-d-addr.json');
+  const links = parseLinks(one, one, null) as LinkFacts[];
+  t.false(isParseError(links));
+  const vx = links.find((l) => l.name === 'vxlan.calico')!;
+  t.like(vx, { kind: 'vxlan', mtu: 1450, parent: 'eth0', up: true });
+  t.deepEqual({ id: vx.vxlan!.id, port: vx.vxlan!.port }, { id: 4096, port: 4789 });
+  t.true(links.find((l) => l.name === 'nodelocaldns')!.addresses.includes('169.254.25.10/32'));
+  t.true(vx.addresses.some((a) => a.startsWith('198.19.')));
+});
+
+test('gather: the default route device is cut out of ip -j JSON in the shell', (t) => {
+  const dev = (r: string) => spawnSync('sh', ['-c', `r=$1; ${DEFAULT_DEV_SH}; printf '%s' "$dev"`, 'sh', r], { encoding: 'utf8' }).stdout;
+  t.is(dev('[{"dst":"default","gateway":"198.18.0.1","dev":"ens3","protocol":"dhcp","flags":[]}]'), 'ens3');
+  t.is(dev('[{"dst":"default","gateway":"198.18.0.1","dev":"bond0.100","flags":[]},{"dst":"default","dev":"eth1","flags":[]}]'), 'bond0.100');
+  t.is(dev('[]'), '');
+  t.is(dev('Error: garbage "dev":'), '');
 });
 
 test('ip: old iproute2 without -j, garbage, truncated JSON', (t) => {
