@@ -124,6 +124,10 @@ function openClient(hop: Hop, opts: ConnectOptions, sock?: ClientChannel): Promi
           return v.ok;
         },
       } as ConnectConfig);
+      // SSH's handshake is a string of small writes, each waiting on the other side: with Nagle's
+      // algorithm on, a small packet waits for the ACK of the last one, which the node delays by
+      // 40 ms — twice per handshake (measured: 75 ms -> ~30 ms per connection)
+      client.setNoDelay(true);
     } catch (err) {
       done(err);
     }

@@ -2,7 +2,7 @@
 // NodeLocalDNS and via the service IP from every node; each fault shows its symptom with dig.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { useLab, type Lab } from '../lab/lab.js';
+import { useLab, type Lab, type Fault } from '../lab/lab.js';
 
 const lab = useLab(test, { nodes: 3 });
 
@@ -17,6 +17,16 @@ function sshOk(l: Lab, node: string): boolean {
   const n = l.nodes.find((x) => x.name === node)!;
   const r = spawnSync('ssh', ['-i', l.keyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', '-o', 'LogLevel=ERROR', `root@${n.address}`, 'cat /proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8', timeout: 10_000 });
   return r.status === 0 && r.stdout.trim() === '1';
+}
+
+/** Run `body` with a fault on (optionally on some nodes only); the fault is always lifted. */
+async function withFault(l: Lab, name: Fault, nodes: string[] | undefined, body: () => void | Promise<void>): Promise<void> {
+  await l.fault(name, nodes ? { nodes } : undefined);
+  try {
+    await body();
+  } finally {
+    await l.clear();
+  }
 }
 
 test.serial('every node: OpenSSH with the lab key, ip_forward on', (t) => {
@@ -38,8 +48,7 @@ test.serial('every node: DNS over UDP and TCP via NodeLocalDNS, the service and 
 
 test.serial("checksum: TCP across vxlan.calico fails from the node, UDP works; offload off lifts it", async (t) => {
   const l = lab();
-  await l.fault('checksum', { nodes: ['node3'] });
-  try {
+  await withFault(l, 'checksum', ['node3'], async () => {
     const ep = l.endpoints[0]!.ip;
     t.is(dig(l, 'node3', ep, ['+tcp']), 'TIMEOUT');
     t.is(dig(l, 'node3', ep), 'NOERROR');
@@ -47,93 +56,70 @@ test.serial("checksum: TCP across vxlan.calico fails from the node, UDP works; o
     await l.exec('node3', 'ethtool --offload vxlan.calico rx off tx off');
     await new Promise((r) => setTimeout(r, 800));
     t.is(dig(l, 'node3', ep, ['+tcp']), 'NOERROR', 'the fix lifts it');
-  } finally {
-    await l.clear();
-  }
+  });
 });
 
 test.serial('rules-missing: NodeLocalDNS refused on that node only', async (t) => {
   const l = lab();
-  await l.fault('rules-missing', { nodes: ['node2'] });
-  try {
+  await withFault(l, 'rules-missing', ['node2'], async () => {
     t.not(dig(l, 'node2', l.nodelocaldnsIp), 'NOERROR');
     t.is(dig(l, 'node1', l.nodelocaldnsIp), 'NOERROR');
     t.false((await l.exec('node2', 'iptables-save')).includes('NodeLocal DNS Cache'));
-  } finally {
-    await l.clear();
-  }
+  });
   t.is(dig(l, 'node2', l.nodelocaldnsIp), 'NOERROR', 'clear restores the rules');
 });
 
 test.serial('nodelocaldns-down: nothing listens on 169.254.25.10 on that node', async (t) => {
   const l = lab();
-  await l.fault('nodelocaldns-down', { nodes: ['node2'] });
-  try {
+  await withFault(l, 'nodelocaldns-down', ['node2'], async () => {
     t.not(dig(l, 'node2', l.nodelocaldnsIp), 'NOERROR');
     t.is(dig(l, 'node2', l.corednsIp), 'NOERROR');
-  } finally {
-    await l.clear();
-  }
+  });
 });
 
 test.serial('coredns-down: the service and every endpoint fail from every node', async (t) => {
   const l = lab();
-  await l.fault('coredns-down');
-  try {
+  await withFault(l, 'coredns-down', undefined, async () => {
     for (const n of l.nodes) {
       t.not(dig(l, n.name, l.corednsIp), 'NOERROR');
       t.not(dig(l, n.name, l.corednsIp, ['+tcp']), 'NOERROR');
     }
-  } finally {
-    await l.clear();
-  }
+  });
 });
 
 test.serial('endpoint-down: one CoreDNS pod fails, the other answers', async (t) => {
   const l = lab();
-  await l.fault('endpoint-down');
-  try {
+  await withFault(l, 'endpoint-down', undefined, async () => {
     t.not(dig(l, 'node3', l.endpoints[0]!.ip), 'NOERROR');
     t.is(dig(l, 'node3', l.endpoints[1]!.ip), 'NOERROR');
-  } finally {
-    await l.clear();
-  }
+  });
 });
 
 test.serial('udp-blocked: UDP DNS fails from that node, TCP works', async (t) => {
   const l = lab();
-  await l.fault('udp-blocked', { nodes: ['node1'] });
-  try {
+  await withFault(l, 'udp-blocked', ['node1'], async () => {
     t.is(dig(l, 'node1', l.corednsIp), 'TIMEOUT');
     t.is(dig(l, 'node1', l.corednsIp, ['+tcp']), 'NOERROR');
     t.is(dig(l, 'node2', l.corednsIp), 'NOERROR');
-  } finally {
-    await l.clear();
-  }
+  });
 });
 
 test.serial('sshd-down: no SSH on that node', async (t) => {
   const l = lab();
-  await l.fault('sshd-down', { nodes: ['node3'] });
-  try {
+  await withFault(l, 'sshd-down', ['node3'], async () => {
     t.false(sshOk(l, 'node3'));
     t.true(sshOk(l, 'node1'));
-  } finally {
-    await l.clear();
-  }
+  });
   t.true(sshOk(l, 'node3'));
 });
 
 test.serial('mtu: the overlay MTU equals its parent MTU (no room for the 50-byte VXLAN header)', async (t) => {
   const l = lab();
-  await l.fault('mtu', { nodes: ['node2'] });
-  try {
+  await withFault(l, 'mtu', ['node2'], async () => {
     const links = JSON.parse(await l.exec('node2', 'ip -j link show')) as { ifname: string; mtu: number }[];
     const mtu = (n: string) => links.find((x) => x.ifname === n)!.mtu;
     t.is(mtu('vxlan.calico'), mtu('eth0'));
-  } finally {
-    await l.clear();
-  }
+  });
 });
 
 test.serial('two labs coexist (prefix) and tear down without leftovers', async (t) => {

@@ -217,6 +217,10 @@ function unboundConf(dir: string, name: string, svc: string): string {
     '  harden-referral-path: no',
     '  qname-minimisation: no',
     '  tcp-upstream: yes',
+    // a fresh upstream connection per query: unbound pipelining queries on a reused connection
+    // without TCP_NODELAY stalls one in ~50 for the peer's 40 ms delayed ACK; node-cache (Go, NODELAY
+    // on) has no such stall, and the probes' latency should not carry the stand-in's
+    '  max-reuse-tcp-queries: 1',
     '  outbound-msg-retry: 1',
     // forget an upstream's failures at once (node-cache's forward plugin health-checks every 0.5 s)
     '  infra-host-ttl: 1',
