@@ -21,22 +21,32 @@ const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const PROBE_COUNT = 3;
 const PROBE_TIMEOUT_MS = 1000;
 
-interface Sample { wallS: number; cpuS: number; rssMiB: number; code: number | null }
+interface Sample { wallS: number; cpuS: number; rssMiB: number; code: number | null; machineS: number }
+
+/** CPU-seconds the whole machine has been busy (every process: the lab's nodes too), from /proc/stat. */
+function machineBusyS(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  return busy / 100; // USER_HZ
+}
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 
-/** Run argv under GNU time; returns wall, user+sys and max RSS. */
+/** Run argv under GNU time; returns wall, user+sys and max RSS, and the machine's busy CPU meanwhile. */
 function timed(argv: string[], env: NodeJS.ProcessEnv = {}): Sample {
   const dir = mkdtempSync(join(tmpdir(), 'ksv-bench-t-'));
   const out = join(dir, 'time');
+  const m0 = machineBusyS();
   const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, ...argv], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+  const machineS = machineBusyS() - m0;
   const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
   rmSync(dir, { recursive: true, force: true });
   if (r.status !== 0 && r.status !== 1) process.stderr.write(`  (exit ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')})\n`);
-  return { wallS: e!, cpuS: u! + s!, rssMiB: m! / 1024, code: r.status };
+  return { wallS: e!, cpuS: u! + s!, rssMiB: m! / 1024, code: r.status, machineS };
 }
 
 const median = (xs: number[]) => {
@@ -93,11 +103,17 @@ async function benchN(n: number, reps: number, fault: boolean): Promise<string[]
       process.stderr.write(`  rep ${i + 1}: validator ${a[i]!.wallS}s, --limit 1 ${b[i]!.wallS}s, ansible ${c[i]!.wallS}s\n`);
     }
     const row = (name: string, s: Sample[]) =>
-      `| ${n} | ${name} | ${median(s.map((x) => x.wallS)).toFixed(2)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ${median(s.map((x) => x.rssMiB)).toFixed(0)} | ${s.map((x) => x.code).join(',')} |`;
+      `| ${n} | ${name} | ${median(s.map((x) => x.wallS)).toFixed(2)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ${median(s.map((x) => x.machineS)).toFixed(2)} | ${median(s.map((x) => x.rssMiB)).toFixed(0)} | ${s.map((x) => x.code).join(',')} |`;
     const wa = median(a.map((x) => x.wallS)), wb = median(b.map((x) => x.wallS)), wc = median(c.map((x) => x.wallS));
     const lines = [row('(a) validator, all nodes', a), row('(b) validator, --limit 1 node', b), row('(c) ansible -m script', c)];
-    lines.push(`| ${n} | ratios | (c)/(a) = **${(wc / wa).toFixed(1)}x** | (a)/(b) = **${(wa / wb).toFixed(2)}x** | | |`);
-    if (fault) lines.push(`| ${n} | fault budget | probe timeout x count = ${(PROBE_TIMEOUT_MS * PROBE_COUNT) / 1000}s | (a) took ${wa.toFixed(2)}s | | |`);
+    lines.push(`| ${n} | ratios | (c)/(a) = **${(wc / wa).toFixed(1)}x** | (a)/(b) = **${(wa / wb).toFixed(2)}x** | | | |`);
+    // all N simulated nodes share this machine's cores: (a) cannot end before the machine has done
+    // its busy CPU-seconds on them, whatever the validator does
+    const cores = cpus().length;
+    const floor = median(a.map((x) => x.machineS)) / cores;
+    const nodesOnly = median(a.map((x) => x.machineS - x.cpuS)) / cores;
+    lines.push(`| ${n} | floor of (a) on ${cores} cores | machine busy / cores = ${floor.toFixed(2)}s: (a)/(b) >= ${(floor / wb).toFixed(2)}x | nodes' share alone / cores = ${nodesOnly.toFixed(2)}s: (a)/(b) >= ${(nodesOnly / wb).toFixed(2)}x with a free validator | | | |`);
+    if (fault) lines.push(`| ${n} | fault budget | probe timeout x count = ${(PROBE_TIMEOUT_MS * PROBE_COUNT) / 1000}s | (a) took ${wa.toFixed(2)}s | | | |`);
     return lines;
   } finally {
     await lab.down();
@@ -119,10 +135,10 @@ async function main(): Promise<void> {
     '',
     `Command: \`npm run bench -- --nodes ${ns.join(',')} --reps ${reps}${fault ? ' --fault' : ''}\``,
     `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}`,
-    `Probes: --probe-count ${PROBE_COUNT} --probe-timeout ${PROBE_TIMEOUT_MS}; medians of ${reps} alternating repetitions; wall/CPU seconds and peak RSS (MiB) from GNU time.`,
+    `Probes: --probe-count ${PROBE_COUNT} --probe-timeout ${PROBE_TIMEOUT_MS}; medians of ${reps} alternating repetitions; wall/CPU seconds and peak RSS (MiB) from GNU time; machine CPU s = CPU-seconds the whole machine was busy meanwhile (/proc/stat: the lab's sshd, shells, probes and DNS servers too).`,
     '',
-    '| nodes | run | wall s | CPU s | peak RSS MiB | exit codes |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| nodes | run | wall s | CPU s | machine CPU s | peak RSS MiB | exit codes |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');
