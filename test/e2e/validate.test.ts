@@ -127,3 +127,19 @@ test.serial('--forks 1, two control-plane nodes, kubectl failing on the first: t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test.serial('a node with rules in iptables-legacy too: the legacy backend is read there (only there) and iptables.backend warns', async (t) => {
+  const l = lab();
+  await l.clear();
+  // a harmless rule (a destination nothing uses) creates legacy tables in node2's namespace only
+  await l.exec('node2', 'iptables-legacy -t nat -A OUTPUT -d 198.18.255.254/32 -p udp --dport 53 -j ACCEPT');
+  try {
+    const { report } = await validateJson(l.inventoryDir, kh.file);
+    const backend = (h: string) => report.results.find((r) => r.check === 'iptables.backend' && r.host === h);
+    t.is(backend('node2')?.status, 'warn', JSON.stringify(backend('node2')));
+    t.true(Number((backend('node2')?.evidence as { legacy?: number }).legacy) >= 1);
+    t.is(backend('node1')?.status, 'pass', JSON.stringify(backend('node1')));
+  } finally {
+    await l.exec('node2', 'iptables-legacy -t nat -F OUTPUT');
+  }
+});
