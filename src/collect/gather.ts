@@ -1,5 +1,6 @@
 // Everything read from a node in one round trip: kernel, iptables (both backends), links and
-// addresses, offload settings of the overlay interface and its parent, counters. Read-only.
+// addresses, offload settings of the overlay interface and its parent. Read-only. (The counters
+// are read right before and after the probes; parseGather still takes them from older captures.)
 import type { NodeFacts, OffloadFacts, ParseError, IptablesRule } from '../types.js';
 import { isParseError } from '../types.js';
 import { shQuote } from '../transport/quote.js';
@@ -54,9 +55,6 @@ export function parseGather(host: string, stdout: string): NodeFacts {
   const addr = get('addr')[0];
   if (link) {
     facts.links = link.code === 0 ? parseLinks(link.body, addr?.body ?? link.body, parseDefaultDev(get('route')[0]?.body ?? '')) : { parseError: `ip -d -j addr show failed: ${link.body.trim().split('\n')[0] ?? ''}` };
-    if (link.code === 0 && isParseError(facts.links)) {
-      /* keep the parse error */
-    }
   }
 
   const ipt = get('iptables');
@@ -85,8 +83,7 @@ export function parseGather(host: string, stdout: string): NodeFacts {
   for (const s of get('ethtool')) {
     facts.offload[s.arg] = s.code === 0 ? parseEthtoolK(s.body) : ({ parseError: `ethtool -k ${s.arg} failed: ${s.body.trim().split('\n')[0] ?? ''}` } as ParseError);
   }
-  const c = parseCounters(stdout);
-  facts.counters = c;
+  facts.counters = parseCounters(stdout);
   return facts;
 }
 
