@@ -624,6 +624,17 @@ function procAlive(pid: number): boolean {
 /** Apply and lift each fault on one node. Lifts are idempotent (the CLI lifts blindly). */
 export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; lift: (f: Fault, node: LabNode) => void } {
   const { dir, endpoints, apiIp, corednsIp, svcBase } = d;
+  // node-cache's forward plugin health-checks its upstream every 0.5 s and uses it again at once;
+  // the unbound stand-in backs off a failed upstream for far longer (SERVFAIL for 10+ s after CoreDNS
+  // is back), so lifting a CoreDNS fault restarts it on every node
+  const restartNodeCaches = () => {
+    for (const n of d.nodes) {
+      const pid = join(dir, `unbound-${n.name}.pid`);
+      if (!pidAlive(pid)) continue; // down on purpose (nodelocaldns-down): leave it so
+      killPidFile(pid);
+      nsx(n.ns, 'unbound', '-c', join(dir, `unbound-${n.name}.conf`));
+    }
+  };
   const apply = (f: Fault, node: LabNode) => {
     const { ns } = node;
     switch (f) {
@@ -693,9 +704,11 @@ export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; l
         break;
       case 'coredns-down':
         for (const ep of endpoints) if (!pidAlive(join(dir, `coredns-${ep.podNs}.pid`))) startCoredns(ep, dir, apiIp, corednsIp, svcBase);
+        restartNodeCaches();
         break;
       case 'endpoint-down':
         if (!pidAlive(join(dir, `coredns-${endpoints[0]!.podNs}.pid`))) startCoredns(endpoints[0]!, dir, apiIp, corednsIp, svcBase);
+        restartNodeCaches();
         break;
       case 'sshd-down':
         startSshd(dir, ns);
