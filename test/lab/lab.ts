@@ -626,15 +626,14 @@ export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; l
   const { dir, endpoints, apiIp, corednsIp, svcBase } = d;
   // node-cache's forward plugin health-checks its upstream every 0.5 s and uses it again at once;
   // the unbound stand-in backs off a failed upstream for far longer (SERVFAIL for 10+ s after CoreDNS
-  // is back), so lifting a CoreDNS fault restarts it on every node
-  const restartNodeCaches = () => {
-    for (const n of d.nodes) {
-      const pid = join(dir, `unbound-${n.name}.pid`);
-      if (!pidAlive(pid)) continue; // down on purpose (nodelocaldns-down): leave it so
-      killPidFile(pid);
-      nsx(n.ns, 'unbound', '-c', join(dir, `unbound-${n.name}.conf`));
-    }
+  // is back), so lifting a fault that broke its upstream restarts it (CoreDNS faults: on every node)
+  const restartNodeCache = (n: LabNode) => {
+    const pid = join(dir, `unbound-${n.name}.pid`);
+    if (!pidAlive(pid)) return; // down on purpose (nodelocaldns-down): leave it so
+    killPidFile(pid);
+    nsx(n.ns, 'unbound', '-c', join(dir, `unbound-${n.name}.conf`));
   };
+  const restartNodeCaches = () => d.nodes.forEach(restartNodeCache);
   const apply = (f: Fault, node: LabNode) => {
     const { ns } = node;
     switch (f) {
@@ -687,6 +686,7 @@ export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; l
         killPidFile(join(dir, `watch-${ns}.pid`));
         quiet('ip', ['netns', 'exec', ns, '/usr/sbin/nft', 'delete', 'table', 'inet', 'ksvlab']);
         nsSh(ns, 'ethtool -K vxlan.calico tx on rx on');
+        restartNodeCache(node);
         break;
       case 'rules-missing': {
         // idempotent: drop whatever node-cache rules are there, then put all 12 back on top
