@@ -627,11 +627,12 @@ export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; l
   // node-cache's forward plugin health-checks its upstream every 0.5 s and uses it again at once;
   // the unbound stand-in backs off a failed upstream for far longer (SERVFAIL for 10+ s after CoreDNS
   // is back), so lifting a fault that broke its upstream restarts it (CoreDNS faults: on every node)
+  const startNodeCache = (n: LabNode) => nsx(n.ns, 'unbound', '-c', join(dir, `unbound-${n.name}.conf`));
   const restartNodeCache = (n: LabNode) => {
     const pid = join(dir, `unbound-${n.name}.pid`);
     if (!pidAlive(pid)) return; // down on purpose (nodelocaldns-down): leave it so
     killPidFile(pid);
-    nsx(n.ns, 'unbound', '-c', join(dir, `unbound-${n.name}.conf`));
+    startNodeCache(n);
   };
   const restartNodeCaches = () => d.nodes.forEach(restartNodeCache);
   const apply = (f: Fault, node: LabNode) => {
@@ -700,7 +701,7 @@ export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; l
         break;
       }
       case 'nodelocaldns-down':
-        if (!pidAlive(join(dir, `unbound-${node.name}.pid`))) nsx(ns, 'unbound', '-c', join(dir, `unbound-${node.name}.conf`));
+        if (!pidAlive(join(dir, `unbound-${node.name}.pid`))) startNodeCache(node);
         break;
       case 'coredns-down':
         for (const ep of endpoints) if (!pidAlive(join(dir, `coredns-${ep.podNs}.pid`))) startCoredns(ep, dir, apiIp, corednsIp, svcBase);
