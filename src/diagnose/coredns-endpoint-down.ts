@@ -1,9 +1,9 @@
 // coredns-endpoint-down: an endpoint fails over UDP and TCP from every node (its own too),
 // while other endpoints answer.
-import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function corednsEndpointDown(v: View): Diagnosis[] {
+export function corednsEndpointDown(v: View): Draft[] {
   const eps = v.input.endpoints ?? [];
   if (eps.length < 2) return [];
   const dead: typeof eps = [];
@@ -30,3 +30,5 @@ export function corednsEndpointDown(v: View): Diagnosis[] {
     fix: dead.map((e) => `kubectl -n kube-system describe pod ${e.podName ?? '<coredns pod>'}; kubectl -n kube-system delete pod ${e.podName ?? '<coredns pod>'}`),
   }];
 }
+
+export default defineDiagnosis({ id: 'coredns-endpoint-down', rank: 30, explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*'], run: (v) => corednsEndpointDown(v) });

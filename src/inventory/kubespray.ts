@@ -213,18 +213,11 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const calico = networkPlugin === 'calico';
   const backend = calico ? str(r, 'calico_network_backend') : null;
   if (backend !== null && !['vxlan', 'bird', 'none'].includes(backend)) throw new InventoryError(`calico_network_backend must be vxlan, bird or none, got "${backend}"`);
-  const mtuVar = ['calico_veth_mtu', 'calico_mtu'].find((n) => r.get(n) !== undefined);
-  const calicoMtu = mtuVar ? Number(need(r, mtuVar)) : null;
-  if (calicoMtu !== null && !(Number.isInteger(calicoMtu) && calicoMtu >= 576 && calicoMtu <= 65535)) throw new InventoryError(`${mtuVar} must be an MTU (576-65535)`);
 
   const binDir = str(r, 'bin_dir');
   if (!isSafePath(binDir)) throw new InventoryError(`bin_dir "${binDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
   const kubeConfigDir = str(r, 'kube_config_dir');
   if (!isSafePath(kubeConfigDir)) throw new InventoryError(`kube_config_dir "${kubeConfigDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
-
-  const upstreamRaw = need(r, 'upstream_dns_servers');
-  const upstream = Array.isArray(upstreamRaw) ? upstreamRaw.map(String) : typeof upstreamRaw === 'string' && upstreamRaw ? upstreamRaw.split(',').map((s) => s.trim()) : [];
-  for (const u of upstream) if (!isIP(u)) throw new InventoryError(`upstream_dns_servers: "${u}" is not an IP address`);
 
   const mode = (n: string) => {
     const v = str(r, n);
@@ -241,19 +234,16 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     corednsIp,
     nodelocaldnsEnabled,
     nodelocaldnsIp,
-    nodelocaldnsHealthPort: port(r, 'nodelocaldns_health_port'),
     networkPlugin,
     calicoBackend: backend as ClusterModel['calicoBackend'],
     calicoVxlanMode: calico ? mode('calico_vxlan_mode') : null,
     calicoIpipMode: calico ? mode('calico_ipip_mode') : null,
     calicoVxlanPort: port(r, 'calico_vxlan_port'),
-    calicoMtu,
     calicoFeatureDetectOverride: fdo,
     kubeProxyMode,
     binDir,
     kubeConfigDir,
     controlPlane: g.controlPlane,
     nodes: g.k8sCluster.filter((h) => h !== g.bastion),
-    upstreamDnsServers: upstream,
   };
 }

@@ -49,7 +49,7 @@ function build(s: Scenario): DiagnoseInput {
     }
     const on = typeof s.offload === 'function' ? s.offload(h) : (s.offload ?? true);
     facts[h] = {
-      host: h, kernel: '6.1', links: [], iptables: { backends: ['nft'], rules: [] }, counters: {}, commands: [],
+      host: h, kernel: '6.1', links: [], iptables: { backends: ['nft'], rules: [] }, counters: {},
       offload: { 'vxlan.calico': { features: { 'tx-checksumming': { on, fixed: false }, 'rx-checksumming': { on, fixed: false } } } },
     };
     counterDeltas[h] = s.counters?.(h) ?? {};

@@ -44,7 +44,7 @@ function report(): Report {
       { host: 'node1', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 5, rcodes: { NOERROR: 5 }, latencyMs: { p50: 1, max: 2 } },
       { host: 'node1', server: '198.18.128.3', role: 'coredns-service', transport: 'tcp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 2, rcodes: { NOERROR: 2 }, latencyMs: { p50: 1, max: 2 } },
     ],
-    diagnoses: [{ id: 'checksum-offload', severity: 'fail', hosts: ['node1'], summary: 'TCP DNS across the overlay fails', evidence: ['tx-checksumming: on'], fix: ['ethtool --offload vxlan.calico rx off tx off'] }],
+    diagnoses: [{ id: 'checksum-offload', severity: 'fail', hosts: ['node1'], summary: 'TCP DNS across the overlay fails', evidence: ['tx-checksumming: on'], fix: ['ethtool --offload vxlan.calico rx off tx off'], remediations: [{ text: 'ethtool --offload vxlan.calico rx off tx off', argv: ['ethtool', '--offload', 'vxlan.calico', 'rx', 'off', 'tx', 'off'], hosts: ['node1'], safe: true }] }],
     summary: summarize(hosts, results, false),
   };
 }

@@ -1,0 +1,12 @@
+// The kernel release, read without starting a process where /proc is there.
+import type { NodeFacts } from '../types.js';
+import type { Reader } from '../checks/module.js';
+
+export const kernelReader: Reader<'kernel'> = {
+  key: 'kernel',
+  script: () => 'echo @@kernel; if read -r k </proc/sys/kernel/osrelease 2>/dev/null; then echo "$k"; echo "@@rc 0"; else uname -r; echo "@@rc $?"; fi',
+  parse(sections): NodeFacts['kernel'] {
+    const s = sections.find((x) => x.name === 'kernel');
+    return (s && s.code === 0 && s.body.trim().split('\n')[0]?.trim()) || null;
+  },
+};
