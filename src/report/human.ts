@@ -23,13 +23,17 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/** "answered/sent" over every probe of one host, role and transport ("-" when none ran). */
-function cell(probes: ProbeResult[]): { text: string; ok: boolean | null } {
-  if (!probes.length) return { text: '-', ok: null };
+/** "good/sent" over every probe of one host, role and transport ("-" when none ran). Good is what
+ *  the dns.* checks count: NOERROR with records of the asked type (`ok`). NXDOMAIN, SERVFAIL or an
+ *  empty NOERROR is an answer, but not a working path. Like the checks, a cell whose only bad
+ *  probes are for the external name is a warning, not a failure. */
+export function probeCell(probes: ProbeResult[]): { text: string; state: 'ok' | 'warn' | 'fail' | null } {
+  if (!probes.length) return { text: '-', state: null };
   const sent = probes.reduce((a, p) => a + p.sent, 0);
-  // A reply with SERVFAIL/REFUSED is an answer, but not a working path.
-  const good = probes.reduce((a, p) => a + (p.rcodes['NOERROR'] ?? 0) + (p.rcodes['NXDOMAIN'] ?? 0), 0);
-  return { text: `${good}/${sent}`, ok: good === sent };
+  const good = probes.reduce((a, p) => a + (p.ok ?? 0), 0);
+  const bad = probes.filter((p) => (p.ok ?? 0) !== p.sent);
+  const state = !bad.length ? 'ok' : bad.every((p) => p.internal === false) ? 'warn' : 'fail';
+  return { text: `${good}/${sent}`, state };
 }
 
 export function probeTable(report: Report, color: boolean): string[] {
@@ -39,14 +43,14 @@ export function probeTable(report: Report, color: boolean): string[] {
   const width = Math.max(6, ...hosts.map((h) => h.length)) + 2;
   const head1 = pad('node', width) + ROLES.map(([, t]) => pad(t, 20)).join('');
   const head2 = pad('', width) + ROLES.map(() => pad('udp      tcp', 20)).join('');
-  const lines = [c.bold('DNS probes (good answers / sent)'), head1, c.dim(head2)];
+  const lines = [c.bold('DNS probes (NOERROR with records / sent)'), head1, c.dim(head2)];
   for (const h of hosts) {
     let row = pad(h, width);
     for (const [role] of ROLES) {
-      const parts = (['udp', 'tcp'] as const).map((t) => cell(report.probes.filter((p) => p.host === h && p.role === role && p.transport === t)));
+      const parts = (['udp', 'tcp'] as const).map((t) => probeCell(report.probes.filter((p) => p.host === h && p.role === role && p.transport === t)));
       const txt = parts.map((p) => {
         const s = pad(p.text, 9);
-        return p.ok === null ? c.dim(s) : p.ok ? c.green(s) : c.red(s);
+        return p.state === null ? c.dim(s) : p.state === 'ok' ? c.green(s) : p.state === 'warn' ? c.yellow(s) : c.red(s);
       });
       row += txt.join('') + '  ';
     }
