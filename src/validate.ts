@@ -31,14 +31,17 @@ export interface ValidateOptions extends PlanInput {
 /** Runs the validator and races it against the abort signal (a partial report on abort). */
 async function runRace(v: Validator, signal: AbortSignal | undefined, onAbort?: () => void): Promise<Report> {
   if (signal?.aborted) {
+    const r = v.partial(String(signal.reason ?? 'interrupted'));
     onAbort?.();
-    return v.partial(String(signal.reason ?? 'interrupted'));
+    return r;
   }
   let listener = () => {};
   const aborted = new Promise<Report>((resolve) => {
     listener = () => {
+      const r = v.partial(String(signal?.reason ?? 'interrupted'));
+      // what the closed connections report after this is not part of the run
       onAbort?.();
-      resolve(v.partial(String(signal?.reason ?? 'interrupted')));
+      resolve(r);
     };
     signal?.addEventListener('abort', listener, { once: true });
   });
