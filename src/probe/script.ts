@@ -20,6 +20,8 @@ export interface ProbeOptions {
   idSeed?: number;
   /** wait up to this long for more paths on fd 4 (extend()), ended by a line END; 0: none */
   lateWaitMs?: number;
+  /** more files read with the counters (collect/counters.ts: counterFiles) */
+  counterFiles?: { section: string; path: string }[];
 }
 
 // One thread, non-blocking sockets and poll(): every path's current probe is in flight at once, a
@@ -30,17 +32,19 @@ import socket, sys, time, errno, select, os
 T = float(sys.argv[1]) / 1000.0
 W = float(sys.argv[2]) / 1000.0
 marks = sys.argv[3:6]
+# more files read with the counters: pairs of a section header and a path
+extra = list(zip(sys.argv[6::2], sys.argv[7::2]))
 out = []
 def counters(mark):
     out.append(mark)
-    for n in ("snmp", "netstat"):
-        out.append("@@" + n)
+    for head, path in [("@@snmp", "/proc/net/snmp"), ("@@netstat", "/proc/net/netstat")] + extra:
+        out.append(head)
         try:
-            with open("/proc/net/" + n) as f:
+            with open(path) as f:
                 out.append(f.read().rstrip("\n"))
             out.append("@@rc 0")
         except OSError as e:
-            out.append("cat: /proc/net/%s: %s" % (n, e.strerror))
+            out.append("cat: %s: %s" % (path, e.strerror))
             out.append("@@rc 1")
 jobs = {}
 def add(line):
@@ -316,17 +320,19 @@ export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram
   const runner = o.runner ?? 'auto';
   const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
   const m = o.markers;
-  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)}` : '';
+  const files = o.counterFiles ?? [];
+  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}` : '';
+  const shCounters = countersScript(files);
   const script = [
     `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} 4<&0 <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
     'else',
-    ...(m ? [`echo ${shQuote(m.before)}`, countersScript, `echo ${shQuote(m.probes)}`] : []),
+    ...(m ? [`echo ${shQuote(m.before)}`, shCounters, `echo ${shQuote(m.probes)}`] : []),
     `bash -c ${shQuote(SH)} probe ${t} 4<&0 <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
-    ...(m ? [`echo ${shQuote(m.after)}`, countersScript] : []),
+    ...(m ? [`echo ${shQuote(m.after)}`, shCounters] : []),
     'fi',
   ].join('\n');
 

@@ -12,6 +12,8 @@ import { uniqueReaders } from '../collect/gather.js';
 import { basePaths, endpointPaths } from '../probe/plan.js';
 import { probeScript, type ProbeProgram } from '../probe/script.js';
 import { safeFixes } from '../fix/index.js';
+import { counterFiles } from '../collect/counters.js';
+import { overlayDevices } from '../inventory/overlay.js';
 import type { Progress } from '../report/progress.js';
 import { firstLine } from '../errors.js';
 import type { NodeSession, Report, Target } from '../types.js';
@@ -172,7 +174,7 @@ export class Validator {
       let probe: ProbeProgram | null = null;
       let input: Promise<string> | undefined;
       if (probing) {
-        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seeds.get(s.target.name), lateWaitMs });
+        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seeds.get(s.target.name), lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)) });
         const program = probe;
         input = lookup.then((ep) => program.extend(endpointPaths(cluster, ep.endpoints, planOpts)));
       }
