@@ -144,6 +144,17 @@ export interface ClusterModel {
   calicoIpipMode: string | null; // calico_ipip_mode
   calicoVxlanPort: number;
   calicoFeatureDetectOverride: string; // calico_feature_detect_override
+  // The overlay's variables (src/inventory/overlay.ts). Optional: a bundle recorded before they
+  // existed replays with Kubespray's defaults.
+  ipv4Stack?: boolean; // ipv4_stack
+  ipv6Stack?: boolean; // ipv6_stack (enable_dual_stack_networks before v2.27)
+  calicoVxlanModeIpv6?: string | null; // calico_vxlan_mode_ipv6
+  calicoVxlanVni?: number; // calico_vxlan_vni
+  flannelBackendType?: string | null; // flannel_backend_type
+  flannelVxlanVni?: number | null; // flannel_vxlan_vni
+  flannelVxlanPort?: number | null; // flannel_vxlan_port
+  ciliumTunnelMode?: string | null; // cilium_tunnel_mode
+  podsSubnets?: string[]; // kube_pods_subnet (+ kube_pods_subnet_ipv6), where the pods' addresses are
   kubeProxyMode: string; // kube_proxy_mode
   binDir: string; // bin_dir
   kubeConfigDir: string; // kube_config_dir

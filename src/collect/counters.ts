@@ -67,6 +67,19 @@ export function parseProcNet(text: string, into: Counters = {}): Parsed<Counters
   return into;
 }
 
+/** The key of a counter read in the network namespace holding a pod's address. */
+export const podKey = (ip: string, counter: string) => `Pod.${ip}.${counter}`;
+
+/** A pod namespace's Tcp/Udp lines of /proc/<pid>/net/snmp, read by the python prober (section
+ *  `podsnmp <addr>[,<addr>]`), filed under each of its addresses: `Pod.<addr>.Udp.InCsumErrors`. */
+export function parsePodSnmp(arg: string, body: string, into: Counters): void {
+  const addrs = arg.split(',').filter((a) => /^[0-9a-fA-F.:]{2,45}$/.test(a));
+  if (!addrs.length) return;
+  const got = parseProcNet(body);
+  if ('parseError' in got) return;
+  for (const a of addrs) for (const [k, v] of Object.entries(got)) into[podKey(a, k)] = v;
+}
+
 export function parseCounters(stdout: string): Parsed<Counters> {
   const c: Counters = {};
   let ok = 0;
@@ -78,6 +91,10 @@ export function parseCounters(stdout: string): Parsed<Counters> {
     }
     if (s.name === 'nfct' && s.code === 0 && /^[A-Za-z]+$/.test(s.arg)) {
       parseNfConntrack(s.body, s.arg, c);
+      continue;
+    }
+    if (s.name === 'podsnmp') {
+      if (s.code === 0) parsePodSnmp(s.arg, s.body, c);
       continue;
     }
     if (s.name !== 'snmp' && s.name !== 'netstat') continue;

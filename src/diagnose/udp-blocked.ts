@@ -1,11 +1,14 @@
 // udp-blocked: DNS over UDP fails while TCP to the same servers works.
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
+import { udpClaimedByOffload } from './checksum-offload.js';
 
-export function udpBlocked(v: View): Draft[] {
+export function udpBlocked(v: View, claimedByOffload: string[] = []): Draft[] {
   const hosts: string[] = [];
   const evidence: string[] = [];
   for (const h of v.inspected()) {
+    // UDP lost to checksum offload across the overlay is not a firewall (checksum-offload, rank 40)
+    if (claimedByOffload.includes(h)) continue;
     // UDP dead on at least half the paths whose TCP twin is fine
     const found = v.oneTransportDead(h, 'udp');
     if (!found) continue;
@@ -30,4 +33,4 @@ export function udpBlocked(v: View): Draft[] {
   }];
 }
 
-export default defineDiagnosis({ id: 'udp-blocked', rank: 51, explains: ['dns.*'], run: (v) => udpBlocked(v) });
+export default defineDiagnosis({ id: 'udp-blocked', rank: 51, explains: ['dns.*'], run: (v, earlier) => udpBlocked(v, udpClaimedByOffload(v, earlier)) });

@@ -7,8 +7,9 @@ import { isSecretKey } from './listing.js';
 import { isDomainName, isIP, isIPv4, isPort, isSafePath, nthAddress, parseCidr } from './validate.js';
 
 // Kubespray's role defaults, from kubernetes-sigs/kubespray at 46dbdd39 (v2.31.0-96):
-// roles/kubespray_defaults/defaults/main/main.yml and
-// roles/network_plugin/calico_defaults/defaults/main.yml. Only the ones the model reads.
+// roles/kubespray_defaults/defaults/main/main.yml,
+// roles/network_plugin/calico_defaults/defaults/main.yml, roles/network_plugin/flannel/defaults/main.yml
+// and roles/network_plugin/cilium/defaults/main.yml. Only the ones the model reads.
 // Jinja defaults (skydns_server, dns_domain) are computed natively in clusterModel().
 export const KUBESPRAY_DEFAULTS: Vars = {
   bin_dir: '/usr/local/bin',
@@ -24,13 +25,21 @@ export const KUBESPRAY_DEFAULTS: Vars = {
   kube_proxy_mode: 'ipvs',
   kube_service_addresses: '10.233.0.0/18',
   kube_service_addresses_ipv6: 'fd85:ee78:d8a6:8607::1000/116',
+  kube_pods_subnet: '10.233.64.0/18',
+  kube_pods_subnet_ipv6: 'fd85:ee78:d8a6:8607::1:0000/112',
   ipv4_stack: true,
+  ipv6_stack: '{{ enable_dual_stack_networks | default(false) }}',
   calico_network_backend: 'vxlan',
   calico_ipip_mode: 'Never',
   calico_vxlan_mode: 'Always',
+  calico_vxlan_mode_ipv6: 'Always',
   calico_vxlan_port: 4789,
   calico_vxlan_vni: 4096,
   calico_feature_detect_override: '',
+  flannel_backend_type: 'vxlan',
+  flannel_vxlan_vni: 1,
+  flannel_vxlan_port: 8472,
+  cilium_tunnel_mode: 'vxlan',
 };
 
 const GROUP_NAMES = {
@@ -268,6 +277,28 @@ function port(r: VarResolver, name: string): number {
   return Number(v);
 }
 
+/** kube_pods_subnet (and the IPv6 one when ipv6_stack): where the pods' addresses are. Read leniently
+ *  — only the pod-namespace counters use them, and a value this tool cannot evaluate leaves them
+ *  unread (the evidence then says so) instead of stopping the run. */
+function podsSubnets(r: VarResolver, ipv4: boolean, ipv6: boolean): string[] {
+  const out: string[] = [];
+  for (const [on, n] of [[ipv4, 'kube_pods_subnet'], [ipv6, 'kube_pods_subnet_ipv6']] as const) {
+    if (!on) continue;
+    let v: unknown;
+    try {
+      v = r.get(n);
+    } catch (e) {
+      if (e instanceof Unresolvable || e instanceof InventoryError) continue;
+      throw e;
+    }
+    for (const part of typeof v === 'string' ? v.split(',') : []) {
+      const c = parseCidr(part.trim());
+      if (c) out.push(`${c.address}/${c.prefix}`);
+    }
+  }
+  return out;
+}
+
 export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const g = kubesprayGroups(inv);
   const ref = g.controlPlane[0] ?? hosts?.[0] ?? g.k8sCluster[0];
@@ -322,6 +353,20 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const kubeProxyMode = str(r, 'kube_proxy_mode');
   if (!/^[a-z]+$/.test(kubeProxyMode)) throw new InventoryError(`kube_proxy_mode "${kubeProxyMode}" is not a mode name`);
   const fdo = str(r, 'calico_feature_detect_override');
+  const ipv6Stack = bool(r, 'ipv6_stack');
+  const flannel = networkPlugin === 'flannel';
+  const cilium = networkPlugin === 'cilium';
+  const int = (n: string, min: number, max: number) => {
+    const v = need(r, n);
+    const x = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new InventoryError(`${n} must be a whole number ${min}-${max}, got ${JSON.stringify(v)}`);
+    return x;
+  };
+  const word = (n: string) => {
+    const v = str(r, n).trim();
+    if (!/^[a-z0-9-]*$/i.test(v)) throw new InventoryError(`${n} "${v.slice(0, 40)}" is not a mode name`);
+    return v;
+  };
 
   return {
     dnsDomain,
@@ -335,6 +380,15 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     calicoIpipMode: calico ? mode('calico_ipip_mode') : null,
     calicoVxlanPort: port(r, 'calico_vxlan_port'),
     calicoFeatureDetectOverride: fdo,
+    ipv4Stack: ipv4,
+    ipv6Stack,
+    calicoVxlanModeIpv6: calico && ipv6Stack ? mode('calico_vxlan_mode_ipv6') : null,
+    calicoVxlanVni: calico ? int('calico_vxlan_vni', 0, 16777215) : undefined,
+    flannelBackendType: flannel ? word('flannel_backend_type') : null,
+    flannelVxlanVni: flannel ? int('flannel_vxlan_vni', 0, 16777215) : null,
+    flannelVxlanPort: flannel ? port(r, 'flannel_vxlan_port') : null,
+    ciliumTunnelMode: cilium ? word('cilium_tunnel_mode') : null,
+    podsSubnets: podsSubnets(r, ipv4, ipv6Stack),
     kubeProxyMode,
     binDir,
     kubeConfigDir,

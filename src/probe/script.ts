@@ -7,7 +7,7 @@ import type { ProbeResult } from '../types.js';
 import type { ProbePath } from './plan.js';
 import { shQuote } from '../transport/quote.js';
 import { countersScript } from '../collect/counters.js';
-import { isIP, isPort } from '../inventory/validate.js';
+import { isIP, isPort, parseCidr } from '../inventory/validate.js';
 
 export interface ProbeOptions {
   count: number;
@@ -22,19 +22,135 @@ export interface ProbeOptions {
   lateWaitMs?: number;
   /** more files read with the counters (collect/counters.ts: counterFiles) */
   counterFiles?: { section: string; path: string }[];
+  /** the pods' subnets (kube_pods_subnet): with them the python prober also reads the UDP/TCP
+   *  counters of the node's pod network namespaces around the probes (see PY: pod_namespaces) */
+  podSubnets?: string[];
 }
 
 // One thread, non-blocking sockets and poll(): every path's current probe is in flight at once, a
 // path's next probe starts when its last one ends. With markers (argv 2..4) it also reads the kernel
 // counters right before and after the probes, so the node starts no other process for them.
 const PY = String.raw`
-import socket, sys, time, errno, select, os
+import socket, sys, time, errno, select, os, struct
 T = float(sys.argv[1]) / 1000.0
 W = float(sys.argv[2]) / 1000.0
 marks = sys.argv[3:6]
-# more files read with the counters: pairs of a section header and a path
-extra = list(zip(sys.argv[6::2], sys.argv[7::2]))
+# the pods' subnets ("-": none), then more files read with the counters: pairs of a section header and a path
+subnets = sys.argv[6].split(",") if len(sys.argv) > 6 and sys.argv[6] != "-" else []
+extra = list(zip(sys.argv[7::2], sys.argv[8::2]))
 out = []
+def nsid(pid):
+    # the id this node's namespace has for another one (RTM_GETNSID with its ns file as NETNSA_FD):
+    # >= 0 when they are linked (a veth peer's namespace), -1 when not, None when it cannot be told.
+    # A query: nothing is entered, created or changed.
+    try:
+        fd = os.open("/proc/%s/ns/net" % pid, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+        try:
+            body = struct.pack("=Bxxx", 0) + struct.pack("=HHI", 8, 3, fd)
+            s.send(struct.pack("=IHHII", 16 + len(body), 90, 1, 1, 0) + body)
+            r = s.recv(4096)
+        finally:
+            s.close()
+        n, t = struct.unpack_from("=IH", r, 0)
+        off = 20
+        while t == 88 and off + 8 <= n:
+            a, k = struct.unpack_from("=HH", r, off)
+            if k == 1:
+                return struct.unpack_from("=i", r, off + 4)[0]
+            off += max(4, (a + 3) & ~3)
+    except (OSError, struct.error):
+        pass
+    finally:
+        os.close(fd)
+    return None
+def local_addrs(pid, nets):
+    import ipaddress
+    got = []
+    try:
+        last = None
+        with open("/proc/%s/net/fib_trie" % pid) as f:
+            for l in f:
+                l = l.strip()
+                if l.startswith("|-- "):
+                    last = l[4:]
+                elif last and l.endswith("host LOCAL"):
+                    got.append(last)
+    except OSError:
+        pass
+    try:
+        with open("/proc/%s/net/if_inet6" % pid) as f:
+            for l in f:
+                h = l.split()[0] if l.split() else ""
+                if len(h) == 32:
+                    got.append(str(ipaddress.ip_address(bytes.fromhex(h))))
+    except (OSError, ValueError):
+        pass
+    out = []
+    for a in got:
+        try:
+            ip = ipaddress.ip_address(a)
+        except ValueError:
+            continue
+        if str(ip) not in out and any(ip.version == n.version and ip in n for n in nets):
+            out.append(str(ip))
+    return out
+def pod_namespaces():
+    # The pods' network namespaces on this node, read-only: every namespace other than ours that a
+    # process under /proc is in, that holds an address in the pods' subnets, and that this node's
+    # namespace has an id for (its veth peer's); one process each, whose /proc/<pid>/net/snmp is
+    # that namespace's. A UDP datagram with a bad checksum is counted where it is received — in the
+    # CoreDNS pod's namespace, not the node's.
+    import ipaddress
+    nets = []
+    for x in subnets:
+        try:
+            nets.append(ipaddress.ip_network(x, strict=False))
+        except ValueError:
+            pass
+    try:
+        own = os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return None
+    seen = set()
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            ino = os.stat("/proc/%s/ns/net" % d).st_ino
+        except OSError:
+            continue
+        if ino == own or ino in seen:
+            continue
+        seen.add(ino)
+        addrs = local_addrs(d, nets)
+        if not addrs:
+            continue
+        i = nsid(d)
+        if i is not None and i < 0:
+            continue
+        found.append((d, ino, ",".join(addrs)))
+    return found
+pods = pod_namespaces() if marks and subnets else None
+def pod_counters():
+    out.append("@@value Netns.pods")
+    out.append(str(len(pods)))
+    out.append("@@rc 0")
+    for pid, ino, addrs in pods:
+        out.append("@@podsnmp " + addrs)
+        try:
+            if os.stat("/proc/%s/ns/net" % pid).st_ino != ino:
+                raise OSError(errno.ESRCH, "the process left the namespace")
+            with open("/proc/%s/net/snmp" % pid) as f:
+                out.append("\n".join(l.rstrip("\n") for l in f if l.startswith(("Tcp:", "Udp:"))))
+            out.append("@@rc 0")
+        except OSError as e:
+            out.append("cat: /proc/%s/net/snmp: %s" % (pid, e.strerror))
+            out.append("@@rc 1")
 def counters(mark):
     out.append(mark)
     for head, path in [("@@snmp", "/proc/net/snmp"), ("@@netstat", "/proc/net/netstat")] + extra:
@@ -46,6 +162,8 @@ def counters(mark):
         except OSError as e:
             out.append("cat: %s: %s" % (path, e.strerror))
             out.append("@@rc 1")
+    if pods is not None:
+        pod_counters()
 jobs = {}
 def add(line):
     f = line.split()
@@ -321,7 +439,8 @@ export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram
   const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
   const m = o.markers;
   const files = o.counterFiles ?? [];
-  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}` : '';
+  const subnets = (o.podSubnets ?? []).map((x) => parseCidr(x)).filter((x) => x !== null).map((x) => `${x.address}/${x.prefix}`);
+  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)} ${shQuote(subnets.join(',') || '-')}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}` : '';
   const shCounters = countersScript(files);
   const script = [
     `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} 4<&0 <<'KSV_PROBES'`,

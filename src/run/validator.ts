@@ -174,7 +174,7 @@ export class Validator {
       let probe: ProbeProgram | null = null;
       let input: Promise<string> | undefined;
       if (probing) {
-        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seeds.get(s.target.name), lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)) });
+        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seeds.get(s.target.name), lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)), podSubnets: cluster.podsSubnets });
         const program = probe;
         input = lookup.then((ep) => program.extend(endpointPaths(cluster, ep.endpoints, planOpts)));
       }
