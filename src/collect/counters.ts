@@ -80,6 +80,17 @@ export function parsePodSnmp(arg: string, body: string, into: Counters): void {
   for (const a of addrs) for (const [k, v] of Object.entries(got)) into[podKey(a, k)] = v;
 }
 
+/** The output of the pod namespaces' counters read on their own (probe/script.ts podCountersScript):
+ *  `Netns.pods` and the `Pod.<addr>.…` keys; nothing when the output has none. Never throws. */
+export function parsePodCounters(stdout: string): Counters {
+  const c: Counters = {};
+  for (const s of splitSections(stdout)) {
+    if (s.name === 'value' && s.arg === 'Netns.pods' && s.code === 0 && /^\s*\d+\s*$/.test(s.body)) c[s.arg] = Number(s.body.trim());
+    if (s.name === 'podsnmp' && s.code === 0) parsePodSnmp(s.arg, s.body, c);
+  }
+  return c;
+}
+
 export function parseCounters(stdout: string): Parsed<Counters> {
   const c: Counters = {};
   let ok = 0;

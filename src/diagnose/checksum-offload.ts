@@ -204,7 +204,7 @@ export function checksumSuspects(v: View): Suspect[] {
           const d = v.input.counterDeltas[p.server];
           const k = podKey(p.ip, 'Udp.InCsumErrors');
           if (d && k in d) {
-            if (d[k]! > 0) counted.push(`the CoreDNS pod ${p.ip} on ${p.server}: Udp.InCsumErrors +${d[k]} in its network namespace during the probes`);
+            if (d[k]! > 0) counted.push(`the CoreDNS pod ${p.ip} on ${p.server}: Udp.InCsumErrors +${d[k]} in its network namespace during the probes${d['Netns.recounted'] ? ` (read again on ${p.server} after every node's probes had ended)` : ''}`);
           } else notRead.push(`the network namespace of the CoreDNS pod ${p.ip} on ${p.server} was not read: ${podUnread(v, p.server, p.ip)}`);
         } else {
           const d = v.input.counterDeltas[p.client];

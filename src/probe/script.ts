@@ -27,18 +27,9 @@ export interface ProbeOptions {
   podSubnets?: string[];
 }
 
-// One thread, non-blocking sockets and poll(): every path's current probe is in flight at once, a
-// path's next probe starts when its last one ends. With markers (argv 2..4) it also reads the kernel
-// counters right before and after the probes, so the node starts no other process for them.
-const PY = String.raw`
-import socket, sys, time, errno, select, os, struct
-T = float(sys.argv[1]) / 1000.0
-W = float(sys.argv[2]) / 1000.0
-marks = sys.argv[3:6]
-# the pods' subnets ("-": none), then more files read with the counters: pairs of a section header and a path
-subnets = sys.argv[6].split(",") if len(sys.argv) > 6 and sys.argv[6] != "-" else []
-extra = list(zip(sys.argv[7::2], sys.argv[8::2]))
-out = []
+// The counters of the node's pod network namespaces (python; needs os, socket, struct, errno):
+// pod_namespaces() finds them, pod_counters() prints their Tcp/Udp counters as `@@podsnmp` sections.
+const POD_PY = String.raw`
 def nsid(pid):
     # the id this node's namespace has for another one (RTM_GETNSID with its ns file as NETNSA_FD):
     # >= 0 when they are linked (a veth peer's namespace), -1 when not, None when it cannot be told.
@@ -98,7 +89,7 @@ def local_addrs(pid, nets):
         if str(ip) not in out and any(ip.version == n.version and ip in n for n in nets):
             out.append(str(ip))
     return out
-def pod_namespaces():
+def pod_namespaces(subnets):
     # The pods' network namespaces on this node, read-only: every namespace other than ours that a
     # process under /proc is in, that holds an address in the pods' subnets, and that this node's
     # namespace has an id for (its veth peer's); one process each, whose /proc/<pid>/net/snmp is
@@ -135,8 +126,7 @@ def pod_namespaces():
             continue
         found.append((d, ino, ",".join(addrs)))
     return found
-pods = pod_namespaces() if marks and subnets else None
-def pod_counters():
+def pod_counters(out, pods):
     out.append("@@value Netns.pods")
     out.append(str(len(pods)))
     out.append("@@rc 0")
@@ -151,6 +141,22 @@ def pod_counters():
         except OSError as e:
             out.append("cat: /proc/%s/net/snmp: %s" % (pid, e.strerror))
             out.append("@@rc 1")
+`;
+
+// One thread, non-blocking sockets and poll(): every path's current probe is in flight at once, a
+// path's next probe starts when its last one ends. With markers (argv 2..4) it also reads the kernel
+// counters right before and after the probes, so the node starts no other process for them.
+const PY = String.raw`
+import socket, sys, time, errno, select, os, struct
+${POD_PY}
+T = float(sys.argv[1]) / 1000.0
+W = float(sys.argv[2]) / 1000.0
+marks = sys.argv[3:6]
+# the pods' subnets ("-": none), then more files read with the counters: pairs of a section header and a path
+subnets = sys.argv[6].split(",") if len(sys.argv) > 6 and sys.argv[6] != "-" else []
+extra = list(zip(sys.argv[7::2], sys.argv[8::2]))
+out = []
+pods = pod_namespaces(subnets) if marks and subnets else None
 def counters(mark):
     out.append(mark)
     for head, path in [("@@snmp", "/proc/net/snmp"), ("@@netstat", "/proc/net/netstat")] + extra:
@@ -163,7 +169,7 @@ def counters(mark):
             out.append("cat: %s: %s" % (path, e.strerror))
             out.append("@@rc 1")
     if pods is not None:
-        pod_counters()
+        pod_counters(out, pods)
 jobs = {}
 def add(line):
     f = line.split()
@@ -374,6 +380,15 @@ fi
 wait
 echo DONE
 `.replace(/%\{/g, '${');
+
+/** The pod namespaces' counters read once more, as a command of their own (python3 only): a node's
+ *  own window closes when its probes end, while another node's queries to its CoreDNS pod may still
+ *  be arriving (run/recount.ts). Read-only, like the probe program's. */
+export function podCountersScript(podSubnets: string[]): string {
+  const subnets = podSubnets.map((x) => parseCidr(x)).filter((x) => x !== null).map((x) => `${x.address}/${x.prefix}`);
+  const py = `import socket, sys, errno, os, struct\n${POD_PY}\nout = []\npods = pod_namespaces(sys.argv[1].split(","))\nif pods is not None:\n    pod_counters(out, pods)\nsys.stdout.write("\\n".join(out) + "\\n")\n`;
+  return `python3 -I -S -c ${shQuote(py)} ${shQuote(subnets.join(',') || '-')}`;
+}
 
 interface Sent {
   path: number;

@@ -21,6 +21,7 @@ import type { RunEnv } from '../transport/transport.js';
 import { assemble, type NodeState } from './assemble.js';
 import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoints.js';
 import { MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
+import { recountPodNamespaces } from './recount.js';
 import type { Plan } from './plan.js';
 
 export interface RunOptions {
@@ -197,6 +198,8 @@ export class Validator {
       return !probing ? 'inspected' : bad ? `${bad} of ${s.probes.length} DNS paths failed` : `${s.probes.length} DNS paths answered`;
     });
     this.lastLookup = await lookup;
+    // UDP lost across the overlay: the CoreDNS pods' namespaces are read again (run/recount.ts)
+    if (probing) await recountPodNamespaces(this.states, this.lastLookup, cluster);
     return this.assemble(startedAt);
   }
 }
