@@ -105,7 +105,7 @@ def pod_namespaces(subnets):
     try:
         own = os.stat("/proc/self/ns/net").st_ino
     except OSError:
-        return None
+        return []
     seen = set()
     found = []
     for d in os.listdir("/proc"):
@@ -118,13 +118,12 @@ def pod_namespaces(subnets):
         if ino == own or ino in seen:
             continue
         seen.add(ino)
-        addrs = local_addrs(d, nets)
-        if not addrs:
-            continue
         i = nsid(d)
         if i is not None and i < 0:
             continue
-        found.append((d, ino, ",".join(addrs)))
+        addrs = local_addrs(d, nets)
+        if addrs:
+            found.append((d, ino, ",".join(addrs)))
     return found
 def pod_counters(out, pods):
     out.append("@@value Netns.pods")
