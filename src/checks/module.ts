@@ -41,6 +41,9 @@ export interface NodeInput {
   probes: ProbeResult[];
   /** counters after minus before the probe window; null when a snapshot is missing */
   counterDelta: Counters | null;
+  /** readers (by key) whose output is not there to read: a replayed bundle recorded by a version
+   *  without them. Checks that need one are skipped and say so. */
+  unread?: ReadonlySet<string>;
 }
 
 /** The CoreDNS endpoint lookup, as data (probe/endpoints.ts). */
