@@ -1,6 +1,7 @@
-// DNS paths, node by node: a path whose share of good answers fell is a regression; a path whose
-// p50 latency rose past the thresholds (default 3x and +5 ms: both must hold, so a 0.3 -> 1.2 ms
-// wobble is not one) is a latency regression. The reverse of each is resolved.
+// DNS paths, node by node: a path whose share of good answers fell is a regression; a path that
+// answered as well as before but whose p50 latency rose past the thresholds (default 3x and +5 ms:
+// both must hold, so a 0.3 -> 1.2 ms wobble is not one) is a latency regression. The reverse of
+// each is resolved.
 // CoreDNS pods get new IPs when they are recreated (an upgrade does that): when the endpoints
 // differ between the runs, each node's endpoint paths are compared together, worst p50 counting.
 import type { ProbeResult, Report } from '../types.js';
@@ -84,7 +85,9 @@ export function compareProbes(base: Report, now: Report, scope: Scope, t: Thresh
       };
       (diff < 0 ? out.regressions : out.resolved).push(entry);
     }
-    if (pb.p50 !== null && pc.p50 !== null) {
+    // latency only where the path answered as well as before: the p50 of a path that now fails
+    // is the time its errors took, already reported above
+    if (diff === 0 && pb.p50 !== null && pc.p50 !== null) {
       const [lo, hi, rising] = pc.p50 > pb.p50 ? [pb.p50, pc.p50, true] : [pc.p50, pb.p50, false];
       if (hi > lo * t.latencyFactor && hi - lo > t.latencyIncreaseMs) {
         const factor = lo > 0 ? `${(hi / lo).toFixed(hi / lo >= 10 ? 0 : 1)}x, ` : '';

@@ -145,6 +145,12 @@ test('latency thresholds: both the factor and the increase must be passed', (t) 
   t.is(at(2.5, { latencyFactor: 2, latencyIncreaseMs: 1 }).length, 1);
   base.probes[0]!.latencyMs.p50 = 40;
   t.is(at(100).length, 0, '+60 ms but only 2.5x');
+  // a path that now fails: its p50 is how long the errors took, not a latency regression
+  base.probes[0]!.latencyMs.p50 = 1;
+  const failing = copy(base);
+  Object.assign(failing.probes[0]!, { ok: 0, rcodes: { SERVFAIL: failing.probes[0]!.sent }, latencyMs: { p50: 997, max: 1000 } });
+  const c = compareReports(base, failing);
+  t.deepEqual(c.regressions.map((x) => x.kind), ['probe']);
 });
 
 test('a path probed 3 times then 5 times with all answers good is no change', (t) => {
