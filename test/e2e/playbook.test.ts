@@ -112,6 +112,12 @@ test.serial('kubespray_validate_state_dir: another directory, or "" to keep noth
     t.is(none.code, 0, none.out.slice(-3000));
     t.notRegex(none.out, /Changes since/);
     t.is(readFileSync(join(state(), 'last.json'), 'utf8'), lastBefore);
+    // a directory that cannot be made: validated anyway, without a baseline
+    const bad = await playbook(lab().inventoryDir, { kubespray_validate_state_dir: '/dev/null/ksv-state' });
+    t.is(bad.code, 0, bad.out.slice(-3000));
+    t.regex(bad.out, /TASK \[Keep the reports of this inventory[^\n]*\n(fatal|failed)[^\n]*\n[\s\S]*\.\.\.ignoring/);
+    t.regex(bad.out, /PASSED/);
+    t.notRegex(bad.out, /Changes since/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
