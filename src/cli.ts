@@ -179,7 +179,7 @@ async function main(): Promise<void> {
           .option('external-name', { type: 'string', default: 'kubernetes.io', describe: "external name probed through NodeLocalDNS and CoreDNS ('none' to skip)" })
           .option('output', { alias: 'o', choices: ['human', 'json', 'junit'], default: 'human', describe: 'what goes to stdout' })
           .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
-          .option('strict', { type: 'boolean', default: false, describe: 'warnings fail the run' })
+          .option('strict', { type: 'boolean', default: false, describe: 'warnings (and, with --baseline, regressions) fail the run' })
           .option('fix', { type: 'boolean', default: false, describe: 'apply the safe remediations the diagnoses name, then check again' })
           .option('baseline', { type: 'string', describe: 'compare with an earlier JSON report (--report FILE of a good run): the report gains `comparison`; with --strict a regression fails the run', requiresArg: true })
           .option('progress', { choices: ['auto', 'plain', 'none'], default: 'auto', describe: 'progress display on stderr (auto: live on a terminal, plain lines otherwise)' })
