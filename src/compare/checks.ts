@@ -4,7 +4,7 @@
 // vxlan.calico, an upgrade) undoes the seed's fix, whatever status "on" is given.
 import type { CheckResult, Report, Status } from '../types.js';
 import type { Change } from './types.js';
-import { byName, listed, type Scope } from './scope.js';
+import { byName, listed, oneLine, type Scope } from './scope.js';
 
 const RANK: Partial<Record<Status, number>> = { pass: 0, warn: 1, error: 2, fail: 3 };
 /** Checks about the cluster, not a node: compared whatever node ran them. */
@@ -70,7 +70,7 @@ function change(b: CheckResult, c: CheckResult, cluster: boolean): { change: Cha
   const rc = RANK[c.status];
   if (rb === undefined || rc === undefined || rb === rc) return null; // skip on either side: not applicable
   const worse = rc > rb;
-  const summary = `${who}${c.check} ${b.status} → ${c.status}${worse ? `: ${c.summary}` : ''}`;
+  const summary = `${who}${c.check} ${b.status} → ${c.status}${worse ? `: ${oneLine(c.summary)}` : ''}`;
   return { worse, change: { kind: 'check', ...(host ? { host } : {}), id: c.check, before: b.status, after: c.status, summary } };
 }
 

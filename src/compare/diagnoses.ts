@@ -3,7 +3,7 @@
 // resolved. host-unreachable is left to the host comparison, which says the same with its reason.
 import type { Diagnosis, Report, Severity } from '../types.js';
 import type { Change } from './types.js';
-import type { Scope } from './scope.js';
+import { oneLine, type Scope } from './scope.js';
 
 const RANK: Record<Severity, number> = { warn: 1, fail: 2 };
 const LEFT_TO_HOSTS = new Set(['host-unreachable']);
@@ -38,10 +38,10 @@ export function compareDiagnoses(base: Report, now: Report, scope: Scope): Diagn
   });
   for (const [key, { id, host, d }] of c) {
     const then = b.get(key);
-    if (!then) out.regressions.push(entry(id, host, null, d.severity, `${id} named (${d.severity}): ${d.summary}`));
-    else if (RANK[d.severity] > RANK[then.d.severity]) out.regressions.push(entry(id, host, then.d.severity, d.severity, `${id} ${then.d.severity} → ${d.severity}: ${d.summary}`));
+    if (!then) out.regressions.push(entry(id, host, null, d.severity, `${id} named (${d.severity}): ${oneLine(d.summary)}`));
+    else if (RANK[d.severity] > RANK[then.d.severity]) out.regressions.push(entry(id, host, then.d.severity, d.severity, `${id} ${then.d.severity} → ${d.severity}: ${oneLine(d.summary)}`));
     else if (RANK[d.severity] < RANK[then.d.severity]) out.resolved.push(entry(id, host, then.d.severity, d.severity, `${id} ${then.d.severity} → ${d.severity}`));
   }
-  for (const [key, { id, host, d }] of b) if (!c.has(key)) out.resolved.push(entry(id, host, d.severity, null, `${id} no longer named (was ${d.severity}: ${d.summary})`));
+  for (const [key, { id, host, d }] of b) if (!c.has(key)) out.resolved.push(entry(id, host, d.severity, null, `${id} no longer named (was ${d.severity}: ${oneLine(d.summary)})`));
   return out;
 }

@@ -14,9 +14,12 @@ export { DEFAULT_THRESHOLDS } from './types.js';
 
 const KIND_ORDER: ChangeKind[] = ['host', 'diagnosis', 'check', 'probe', 'latency'];
 
+/** Host names, ids and texts come from report files: keep every summary and note one line. */
+const flat = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+
 function order(list: Change[]): Change[] {
   const pathKey = (c: Change) => (c.path ? [c.path.role, c.path.server, c.path.name, c.path.type, c.path.transport].join(' ') : '');
-  return [...list].sort(
+  return list.map((c) => ({ ...c, summary: flat(c.summary) })).sort(
     (a, b) =>
       KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
       byName(a.host ?? '', b.host ?? '') ||
@@ -52,7 +55,7 @@ export function compareReports(base: Report, now: Report, thresholds: Thresholds
     resolved: order([...hosts.resolved, ...diagnoses.resolved, ...checks.resolved, ...probes.resolved]),
     hosts: { added: hosts.added, removed: hosts.removed },
     compared: { hosts: scope.both.size, checks: checks.compared, paths: probes.compared, diagnoses: diagnoses.compared },
-    notes,
+    notes: notes.map(flat),
     thresholds,
   };
 }

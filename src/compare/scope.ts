@@ -21,7 +21,10 @@ export interface HostComparison {
   notes: string[];
 }
 
-export const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+export const byName = (a: string, b: string) => String(a).localeCompare(String(b), 'en', { numeric: true });
+
+/** Text from a report file, as one line of a summary. */
+export const oneLine = (v: unknown): string => String(v ?? '').split(/\r?\n/)[0]!.slice(0, 300);
 
 export function listed(names: string[], max = 6): string {
   const sorted = [...names].sort(byName);
@@ -61,13 +64,13 @@ export function compareHosts(base: Report, now: Report): HostComparison {
       if (unfinished(now, hc)) cutNow.push(name);
       else {
         notNow.push(name);
-        out.regressions.push({ kind: 'host', host: name, id: 'ssh.reachable', before: 'inspected', after: 'not inspected', summary: `${name}: was inspected, now is not: ${hc.error ?? 'no reason given'}` });
+        out.regressions.push({ kind: 'host', host: name, id: 'ssh.reachable', before: 'inspected', after: 'not inspected', summary: `${name}: was inspected, now is not: ${oneLine(hc.error ?? 'no reason given')}` });
       }
     } else if (!hb.inspected && hc.inspected) {
       if (unfinished(base, hb)) cutThen.push(name);
       else {
         notThen.push(name);
-        out.resolved.push({ kind: 'host', host: name, id: 'ssh.reachable', before: 'not inspected', after: 'inspected', summary: `${name}: inspected again (the baseline could not: ${hb.error ?? 'no reason given'})` });
+        out.resolved.push({ kind: 'host', host: name, id: 'ssh.reachable', before: 'not inspected', after: 'inspected', summary: `${name}: inspected again (the baseline could not: ${oneLine(hb.error ?? 'no reason given')})` });
       }
     }
   }

@@ -10,6 +10,7 @@ import { compareReports, withComparison, DEFAULT_THRESHOLDS } from '../../src/co
 import { parseReport, readReport, ReportFileError } from '../../src/compare/load.js';
 import { renderHuman } from '../../src/report/human.js';
 import { renderJunit } from '../../src/report/junit.js';
+import { renderComparison } from '../../src/compare/render.js';
 import type { Change, Comparison } from '../../src/compare/types.js';
 import type { Report } from '../../src/types.js';
 
@@ -381,4 +382,74 @@ test('the comparison object has the contract shape', (t) => {
     t.false(x.summary.includes('\n'));
     t.true('before' in x && 'after' in x);
   }
+});
+
+// ---------------------------------------------------------------- never crash on a report file
+
+/** mulberry32: small, seeded (as in fuzz.test.ts), so a failure can be replayed */
+function rng(seed: number): () => number {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ODD: unknown[] = [null, 0, -1, 1e308, '', 'x', 'two\nlines', '__proto__', true, [], {}, [null], { p50: 'x' }, 'NaN'];
+
+/** Replace, delete or retype a few values anywhere in the document. */
+function mutateDoc(doc: unknown, r: () => number): unknown {
+  const copyDoc = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    // walk down to a random container
+    let node: Record<string, unknown> | unknown[] = copyDoc;
+    for (let depth = 0; depth < 6; depth++) {
+      const ks = Object.keys(node);
+      if (!ks.length) break;
+      const k = ks[Math.floor(r() * ks.length)]!;
+      const next = (node as Record<string, unknown>)[k];
+      if (next === null || typeof next !== 'object' || r() < 0.25) {
+        const what = r();
+        if (what < 0.3) delete (node as Record<string, unknown>)[k];
+        else (node as Record<string, unknown>)[k] = ODD[Math.floor(r() * ODD.length)];
+        break;
+      }
+      node = next as Record<string, unknown>;
+    }
+  }
+  return copyDoc;
+}
+
+test('2,000 mutated reports: either one ReportFileError line, or a comparison that renders (diff, and --baseline with this run as the other side)', (t) => {
+  const pairs = [['healthy', 'rules-missing-node2'], ['fixed-node3', 'reboot-node3'], ['healthy', 'slow-coredns-pod2'], ['interrupted-node3', 'sshd-down-node3']] as const;
+  const r = rng(14);
+  let loaded = 0;
+  for (let i = 0; i < 2000; i++) {
+    const [a, b] = pairs[i % pairs.length]!;
+    const docs = [load(a), load(b)].map((d, j) => ((i + j) % 2 === 0 ? mutateDoc(d, r) : d));
+    try {
+      const [x, y] = docs.map((d, j) => parseReport(JSON.stringify(d), j ? 'new.json' : 'old.json'));
+      loaded++;
+      const c = compareReports(x!, y!);
+      for (const x of [...c.regressions.map((e) => e.summary), ...c.resolved.map((e) => e.summary), ...c.notes]) if (x.includes('\n')) t.fail(`case ${i}: ${x}`);
+      const lines = renderComparison(c, false);
+      if (!lines[0]!.startsWith('Changes since')) t.fail(`case ${i}: ${lines[0]}`);
+      // --baseline: a (mutated) file as the baseline, this run's own report as the current one
+      if (i % 2 === 0) {
+        renderHuman(withComparison(y!, c, i % 3 === 0), { color: false, strict: false });
+        renderJunit(withComparison(y!, c, true), true);
+      }
+    } catch (e) {
+      if (!(e instanceof ReportFileError)) {
+        t.fail(`case ${i} (${a}, ${b}): ${(e as Error).stack}`);
+        return;
+      }
+      if (e.message.includes('\n')) t.fail(`case ${i}: more than one line: ${e.message}`);
+    }
+  }
+  t.log(`${loaded} of 2000 mutated pairs were still reports and compared`);
+  t.true(loaded > 200 && loaded < 2000);
 });
