@@ -2,10 +2,10 @@
 // this kernel, so the pod's interface gets a real shaper instead: an htb class of 128 kbit/s for
 // the UDP it sends, which puts tens of milliseconds on each UDP answer of that pod (well under
 // 1 ms otherwise) while every probe still answers inside the probe timeout. Only UDP: the lab's
-// NodeLocalDNS stand-in (unbound) forwards over TCP and, unlike node-cache, gives up on an upstream
-// that answers slower than its 50 ms RTT floor — slowing TCP too would turn a latency regression
-// into NodeLocalDNS failures that node-cache would not have. The lab's DNS packets are all under
-// the 200-byte bucket.
+// NodeLocalDNS stand-in (unbound) forwards over TCP, and with that pod's TCP shaped too it answered
+// SERVFAIL in some runs (2 of 4 here; unbound's retransmit timeout starts at 50 ms), which
+// node-cache, with its seconds-long upstream timeout, would not — a latency regression would have
+// become NodeLocalDNS failures. The lab's DNS packets are all under the 200-byte bucket.
 import { execFileSync } from 'node:child_process';
 
 export function slowPod(podNs: string): () => void {
