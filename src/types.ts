@@ -102,6 +102,8 @@ export interface Report {
   fix?: FixOutcome;
   // extension: present when SIGINT/SIGTERM cut the run short; unfinished hosts are marked so
   interrupted?: string;
+  // present only with --baseline: what changed since an earlier report (src/compare/)
+  comparison?: import('./compare/types.js').Comparison;
 }
 
 export interface FixOutcome {
