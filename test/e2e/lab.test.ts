@@ -3,14 +3,12 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { useLab, type Lab, type Fault } from '../lab/lab.js';
+import { digStatus, nftTable, until } from '../lab/probe.js';
 
 const lab = useLab(test, { nodes: 3 });
 
 function dig(l: Lab, node: string, server: string, opts: string[] = [], name = `kubernetes.default.svc.${l.clusterDomain}`): string {
-  const ns = l.nodes.find((n) => n.name === node)!.ns;
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'dig', `@${server}`, '+tries=1', '+time=1', ...opts, name], { encoding: 'utf8', timeout: 10_000 });
-  const m = /status: (\w+)/.exec(r.stdout);
-  return m ? m[1]! : /refused/i.test(r.stdout) ? 'REFUSED-CONN' : 'TIMEOUT';
+  return digStatus(l.nodes.find((n) => n.name === node)!.ns, server, opts, name);
 }
 
 function sshOk(l: Lab, node: string): boolean {
@@ -54,7 +52,7 @@ test.serial("checksum: TCP across vxlan.calico fails from the node, UDP works; o
     t.is(dig(l, 'node3', ep), 'NOERROR');
     t.is(dig(l, 'node2', ep, ['+tcp']), 'NOERROR', 'other nodes unaffected');
     await l.exec('node3', 'ethtool --offload vxlan.calico rx off tx off');
-    await new Promise((r) => setTimeout(r, 800));
+    t.true(await until(() => !nftTable(l.nodes[2]!.ns, 'inet', 'ksvlab')), 'the watcher removed the corruption');
     t.is(dig(l, 'node3', ep, ['+tcp']), 'NOERROR', 'the fix lifts it');
   });
 });
@@ -134,4 +132,5 @@ test.serial('two labs coexist (prefix) and tear down without leftovers', async (
   }
   const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
   t.false(ns.includes(`ksv${other.index}-`));
+  for (const ep of other.endpoints) t.false(ns.includes(ep.podNs), `pod namespace ${ep.podNs} removed`);
 });

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, pidAlive, quiet, sh } from './sys.js';
+import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, pidAlive, quiet, sh, waitPidFile } from './sys.js';
 import {
   corednsPid, deleteNodeCacheRules, endpointsGoneMarker, nodeCacheUp, restartNodeCache, restartNodeCacheScript, restoreNodeCacheRules,
   sshdPid, startCoredns, startNodeCache, startSshd, stopNodeCache,
@@ -60,7 +60,11 @@ function checksumFault(proto: 'tcp' | 'udp', table: string, watchFile: (ns: stri
       w.unref();
     },
     lift(d, node) {
-      killPidFile(join(d.dir, watchFile(node.ns)));
+      const watcher = join(d.dir, watchFile(node.ns));
+      // offload already off: the watcher is lifting the fault itself (and restarting node-cache);
+      // killed halfway, it would leave node-cache down
+      if (!txOn(node.ns, overlayOf(d).device)) waitPidFile(watcher, 3000);
+      killPidFile(watcher);
       quiet('ip', ['netns', 'exec', node.ns, '/usr/sbin/nft', 'delete', 'table', 'inet', table]);
       nsSh(node.ns, `ethtool -K ${overlayOf(d).device} tx on rx on`);
       if (restartCache) restartNodeCache(d.dir, node);

@@ -55,6 +55,12 @@ export function procAlive(pid: number): boolean {
   }
 }
 
+/** Wait (up to `ms`) for the process of a pid file to end on its own. */
+export function waitPidFile(file: string, ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until && pidAlive(file)) spawnSync('sleep', ['0.02']);
+}
+
 export function killPidFile(file: string): void {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim());
