@@ -6,31 +6,20 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { FAULTS, FAULT_DEFS, faultOps, faultTargets, listSaved, useLab, type Fault, type Lab } from '../lab/lab.js';
-import { conntrack, digStatus, nftTable, ruleCounter, snmp, until } from '../lab/probe.js';
+import { FAULTS, FAULT_DEFS, faultOps, faultTargets, listSaved, useLab, type Lab } from '../lab/lab.js';
+import { both, conntrack, digFrom, digStatus, nftTable, ruleCounter, snmp, until, withFault } from '../lab/probe.js';
 import { ROOT } from './helpers.js';
 
 const lab = useLab(test, { nodes: 3 });
 
 const ns = (l: Lab, node: string) => l.nodes.find((n) => n.name === node)!.ns;
-const dig = (l: Lab, node: string, server: string, opts: string[] = []) => digStatus(ns(l, node), server, opts);
-/** both transports' verdicts for one path, e.g. "NOERROR/NOERROR" (udp/tcp) */
-const both = (l: Lab, node: string, server: string) => `${dig(l, node, server)}/${dig(l, node, server, ['+tcp'])}`;
+const dig = digFrom;
 const kubectl = (l: Lab, node: string, args: string[]) =>
   spawnSync('ip', ['netns', 'exec', ns(l, node), join(l.dir, 'bin', 'kubectl'), '--kubeconfig', '/etc/kubernetes/admin.conf', '-n', 'kube-system', ...args], { encoding: 'utf8' });
 
 /** Every path (node -> server) answers over UDP and TCP. */
 function healthy(t: ExecutionContext, l: Lab): void {
   for (const n of l.nodes) for (const s of [l.nodelocaldnsIp, l.corednsIp, ...l.endpoints.map((e) => e.ip)]) t.is(both(l, n.name, s), 'NOERROR/NOERROR', `${n.name} -> ${s}`);
-}
-
-async function withFault(l: Lab, name: Fault, nodes: string[] | undefined, body: () => void | Promise<void>): Promise<void> {
-  await l.fault(name, nodes ? { nodes } : undefined);
-  try {
-    await body();
-  } finally {
-    await l.clear();
-  }
 }
 
 test.serial('pods live in containerd-named namespaces (cni-<uuid>) behind cali… veths the node sees with link_netnsid', async (t) => {

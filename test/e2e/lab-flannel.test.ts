@@ -6,13 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useLab, type Lab } from '../lab/lab.js';
-import { digStatus, nftTable, snmp, until } from '../lab/probe.js';
+import { both, digFrom, nftTable, snmp, until, withFault } from '../lab/probe.js';
 
 const lab = useLab(test, { nodes: 3, plugin: 'flannel' });
 
 const ns = (l: Lab, node: string) => l.nodes.find((n) => n.name === node)!.ns;
-const dig = (l: Lab, node: string, server: string, opts: string[] = []) => digStatus(ns(l, node), server, opts);
-const both = (l: Lab, node: string, server: string) => `${dig(l, node, server)}/${dig(l, node, server, ['+tcp'])}`;
+const dig = digFrom;
 const json = async <T>(l: Lab, node: string, cmd: string) => JSON.parse(await l.exec(node, cmd)) as T;
 
 interface Link { ifname: string; mtu: number; master?: string; link_netnsid?: number; linkinfo?: { info_kind: string; info_data?: { id?: number; port?: number; local?: string; link?: string; learning?: boolean } } }
@@ -76,59 +75,47 @@ test.serial('every node: DNS over UDP and TCP via NodeLocalDNS, the service and 
 test.serial('checksum on flannel.1: TCP across the overlay fails from node3, UDP works; offload off lifts it', async (t) => {
   const l = lab();
   const ep = l.endpoints[0]!.ip;
-  await l.fault('checksum', { nodes: ['node3'] });
-  try {
+  await withFault(l, 'checksum', ['node3'], async () => {
     t.regex(await l.exec('node3', '/usr/sbin/nft list table inet ksvlab'), /oifname "flannel\.1"/);
     t.is(dig(l, 'node3', ep, ['+tcp']), 'TIMEOUT');
     t.is(dig(l, 'node3', ep), 'NOERROR');
     await l.exec('node3', 'ethtool --offload flannel.1 rx off tx off');
     t.true(await until(() => !nftTable(ns(l, 'node3'), 'inet', 'ksvlab')), 'the watcher removed the corruption');
     t.is(dig(l, 'node3', ep, ['+tcp']), 'NOERROR', 'the fix lifts it');
-  } finally {
-    await l.clear();
-  }
+  });
 });
 
 test.serial('checksum-udp on flannel.1: UDP across the overlay times out, TCP works, Udp InCsumErrors rise in the pod', async (t) => {
   const l = lab();
   const ep = l.endpoints[1]!;
-  await l.fault('checksum-udp', { nodes: ['node3'] });
-  try {
+  await withFault(l, 'checksum-udp', ['node3'], async () => {
     const errs = snmp(ep.podNs, 'Udp', 'InCsumErrors');
     t.is(dig(l, 'node3', ep.ip), 'TIMEOUT');
     t.is(dig(l, 'node3', ep.ip, ['+tcp']), 'NOERROR');
     t.true(snmp(ep.podNs, 'Udp', 'InCsumErrors') > errs);
-  } finally {
-    await l.clear();
-  }
+  });
   t.is(dig(l, 'node3', ep.ip), 'NOERROR');
 });
 
 test.serial('overlay-blocked drops udp/8472 on node1: paths through its overlay fail on both transports, same-node paths work', async (t) => {
   const l = lab();
   const [ep0, ep1] = l.endpoints.map((e) => e.ip) as [string, string];
-  await l.fault('overlay-blocked', { nodes: ['node1'] });
-  try {
+  await withFault(l, 'overlay-blocked', ['node1'], async () => {
     t.true((await l.exec('node1', 'iptables-save -t filter')).includes('-A INPUT -i eth0 -p udp -m udp --dport 8472 -j DROP'));
     t.is(both(l, 'node1', ep0), 'NOERROR/NOERROR');
     t.is(both(l, 'node3', ep1), 'NOERROR/NOERROR');
     t.is(both(l, 'node2', ep0), 'TIMEOUT/TIMEOUT');
     t.is(both(l, 'node1', ep1), 'TIMEOUT/TIMEOUT');
-  } finally {
-    await l.clear();
-  }
+  });
   t.is(both(l, 'node2', ep0), 'NOERROR/NOERROR');
 });
 
 test.serial('ip-forward on node1: other nodes lose its pod; node1 itself still reaches it over cni0 (no proxy ARP in flannel mode)', async (t) => {
   const l = lab();
   const ep0 = l.endpoints[0]!.ip;
-  await l.fault('ip-forward', { nodes: ['node1'] });
-  try {
+  await withFault(l, 'ip-forward', ['node1'], async () => {
     t.is(both(l, 'node2', ep0), 'TIMEOUT/TIMEOUT');
     t.is(both(l, 'node1', ep0), 'NOERROR/NOERROR');
-  } finally {
-    await l.clear();
-  }
+  });
   t.is(both(l, 'node2', ep0), 'NOERROR/NOERROR');
 });

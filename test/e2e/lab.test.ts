@@ -2,29 +2,17 @@
 // NodeLocalDNS and via the service IP from every node; each fault shows its symptom with dig.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { useLab, type Lab, type Fault } from '../lab/lab.js';
-import { digStatus, nftTable, until } from '../lab/probe.js';
+import { useLab, type Lab } from '../lab/lab.js';
+import { digFrom, nftTable, until, withFault } from '../lab/probe.js';
 
 const lab = useLab(test, { nodes: 3 });
 
-function dig(l: Lab, node: string, server: string, opts: string[] = [], name = `kubernetes.default.svc.${l.clusterDomain}`): string {
-  return digStatus(l.nodes.find((n) => n.name === node)!.ns, server, opts, name);
-}
+const dig = digFrom;
 
 function sshOk(l: Lab, node: string): boolean {
   const n = l.nodes.find((x) => x.name === node)!;
   const r = spawnSync('ssh', ['-i', l.keyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', '-o', 'LogLevel=ERROR', `root@${n.address}`, 'cat /proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8', timeout: 10_000 });
   return r.status === 0 && r.stdout.trim() === '1';
-}
-
-/** Run `body` with a fault on (optionally on some nodes only); the fault is always lifted. */
-async function withFault(l: Lab, name: Fault, nodes: string[] | undefined, body: () => void | Promise<void>): Promise<void> {
-  await l.fault(name, nodes ? { nodes } : undefined);
-  try {
-    await body();
-  } finally {
-    await l.clear();
-  }
 }
 
 test.serial('every node: OpenSSH with the lab key, ip_forward on', (t) => {

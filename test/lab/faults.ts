@@ -66,7 +66,7 @@ function checksumFault(proto: 'tcp' | 'udp', table: string, watchFile: (ns: stri
       if (!txOn(node.ns, overlayOf(d).device)) waitPidFile(watcher, 3000);
       killPidFile(watcher);
       quiet('ip', ['netns', 'exec', node.ns, '/usr/sbin/nft', 'delete', 'table', 'inet', table]);
-      nsSh(node.ns, `ethtool -K ${overlayOf(d).device} tx on rx on`);
+      offloadDefault(d, node);
       if (restartCache) restartNodeCache(d.dir, node);
     },
     ready: (d, node) => nsOk(node.ns, '/usr/sbin/nft', 'list', 'table', 'inet', table) && txOn(node.ns, overlayOf(d).device),

@@ -1,13 +1,30 @@
 // What lab tests look at from inside a namespace: dig's verdict, kernel counters, iptables counters
-// and the conntrack table.
+// and the conntrack table; and a fault held for the length of a test body.
 import { spawnSync } from 'node:child_process';
 import { DOMAIN } from './services.js';
+import type { Fault, Lab } from './lab.js';
 
 /** dig's verdict for one query from inside a namespace: the rcode, REFUSED-CONN, or TIMEOUT. */
 export function digStatus(ns: string, server: string, opts: string[] = [], name = `kubernetes.default.svc.${DOMAIN}`): string {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'dig', `@${server}`, '+tries=1', '+time=1', ...opts, name], { encoding: 'utf8', timeout: 10_000 });
   const m = /status: (\w+)/.exec(r.stdout);
   return m ? m[1]! : /refused/i.test(r.stdout) ? 'REFUSED-CONN' : 'TIMEOUT';
+}
+
+/** dig's verdict from a lab node; `both` gives the two transports', e.g. "NOERROR/TIMEOUT" (udp/tcp). */
+export function digFrom(l: Lab, node: string, server: string, opts: string[] = [], name?: string): string {
+  return digStatus(l.nodes.find((n) => n.name === node)!.ns, server, opts, name);
+}
+export const both = (l: Lab, node: string, server: string) => `${digFrom(l, node, server)}/${digFrom(l, node, server, ['+tcp'])}`;
+
+/** Run `body` with a fault on (optionally on some nodes only); the lab is always cleared after. */
+export async function withFault(l: Lab, name: Fault, nodes: string[] | undefined, body: () => void | Promise<void>): Promise<void> {
+  await l.fault(name, nodes ? { nodes } : undefined);
+  try {
+    await body();
+  } finally {
+    await l.clear();
+  }
 }
 
 function read(ns: string, cmd: string, ...args: string[]): string {
