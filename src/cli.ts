@@ -54,7 +54,7 @@ function common(y: Argv) {
 }
 
 /** --latency-factor and --latency-increase-ms: when a DNS path's p50 counts as a regression. */
-function thresholds(argv: Record<string, unknown>): import('./compare/types.js').Thresholds {
+function thresholds(argv: Record<string, unknown>): import('./types.js').Thresholds {
   const num = (name: string, min: number) => {
     const v = argv[name];
     const n = Number(v);

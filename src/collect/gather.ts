@@ -2,7 +2,7 @@
 // route's device in $dev for readers that need the overlay's parent) and each reader's fragment.
 // Read-only. The counters are read right before and after the probes, by the probe program.
 import type { NodeFacts } from '../types.js';
-import type { Reader, ReaderContext } from '../checks/module.js';
+import type { Reader, ReaderContext } from './reader.js';
 import { splitSections } from './sections.js';
 import { parseCounters } from './counters.js';
 import { kernelReader } from './kernel.js';

@@ -1,6 +1,6 @@
 // The kernel release, read without starting a process where /proc is there.
 import type { NodeFacts } from '../types.js';
-import type { Reader } from '../checks/module.js';
+import type { Reader } from './reader.js';
 
 export const kernelReader: Reader<'kernel'> = {
   key: 'kernel',

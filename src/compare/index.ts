@@ -1,7 +1,7 @@
 // Compare two reports (pure): what got worse since the baseline, what got better, and what could
 // not be compared and why. `--baseline` attaches the result to the new report; `diff` prints it.
 import type { Report } from '../types.js';
-import { EXIT } from '../report/summary.js';
+import { EXIT } from '../types.js';
 import type { Change, ChangeKind, Comparison, Thresholds } from './types.js';
 import { DEFAULT_THRESHOLDS } from './types.js';
 import { byName, compareHosts } from './scope.js';
