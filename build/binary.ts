@@ -46,8 +46,7 @@ export async function buildBinary(nodeBinary = process.execPath): Promise<{ file
   const arch = elfArch(nodeBinary);
   const out = join(ROOT, 'dist', 'bin', `kubespray-validate-linux-${arch}`);
   // The blob is read by the Node inside: it must be the Node version making it.
-  const native = realpathSync(nodeBinary) === realpathSync(process.execPath);
-  if (!native) {
+  if (realpathSync(nodeBinary) !== realpathSync(process.execPath)) {
     let version: string | null = null;
     try {
       version = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8', env: {} }).trim();
@@ -63,14 +62,16 @@ export async function buildBinary(nodeBinary = process.execPath): Promise<{ file
     const script = join(work, 'kubespray-validate.cjs');
     await bundle(script);
     const blob = join(work, 'sea.blob');
+    // paths relative to the work directory: the blob records the script's path as given
     writeFileSync(join(work, 'sea-config.json'), JSON.stringify({
-      main: script,
-      output: blob,
+      main: 'kubespray-validate.cjs',
+      output: 'sea.blob',
       disableExperimentalSEAWarning: true,
-      // V8's compiled code for this Node: ~10% faster start; only when the Node inside is this one
-      useCodeCache: native,
+      // V8's code cache would start it ~10 ms sooner but differs on every build: without it the
+      // same sources and the same Node give the same bytes, so anyone can rebuild and compare
+      useCodeCache: false,
     }));
-    execFileSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'pipe' });
+    execFileSync(process.execPath, ['--experimental-sea-config', 'sea-config.json'], { cwd: work, stdio: 'pipe' });
     const exe = join(work, 'kubespray-validate');
     copyFileSync(nodeBinary, exe);
     chmodSync(exe, 0o755);
