@@ -87,7 +87,7 @@ export async function buildBinary(nodeBinary = process.execPath): Promise<{ file
     mkdirSync(dirname(out), { recursive: true });
     const tmp = `${out}.tmp`;
     copyFileSync(exe, tmp);
-    renameSync(tmp, out); // a copy of the old binary still running keeps its inode
+    renameSync(tmp, out); // writing over a binary that is running fails (ETXTBSY); a rename does not
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
