@@ -27,7 +27,7 @@ function positiveInt(name: string, v: unknown, min = 1): number {
  *  repeatable -i and -e, which collect. */
 function lastWins(argv: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(argv)) out[k] = Array.isArray(v) && !['inventory', 'i', 'extra-vars', 'e', '_'].includes(k) ? v[v.length - 1] : v;
+  for (const [k, v] of Object.entries(argv)) out[k] = Array.isArray(v) && !['inventory', 'i', 'extra-vars', 'e', 'check', 'skip', '_'].includes(k) ? v[v.length - 1] : v;
   return out;
 }
 
@@ -53,15 +53,25 @@ function common(y: Argv) {
     .option('limit', { alias: 'l', type: 'string', describe: 'Ansible host pattern: node1,node2 | kube_node | !etcd', requiresArg: true });
 }
 
-async function runValidate(argv: Record<string, unknown>): Promise<number> {
-  const { validate } = await import('./validate.js');
-  const { renderHuman } = await import('./report/human.js');
-  const { renderJson } = await import('./report/json.js');
-  const { renderJunit } = await import('./report/junit.js');
-  const output = String(argv.output ?? 'human');
-  const strict = Boolean(argv.strict);
-  const interactive = Boolean(process.stderr.isTTY) && !process.env.CI && argv.progress !== 'plain';
-  const progress = argv.progress === 'none' || argv.quiet ? 'none' : interactive ? 'tty' : 'plain';
+/** --latency-factor and --latency-increase-ms: when a DNS path's p50 counts as a regression. */
+function thresholds(argv: Record<string, unknown>): import('./compare/types.js').Thresholds {
+  const num = (name: string, min: number) => {
+    const v = argv[name];
+    const n = Number(v);
+    if (typeof v === 'boolean' || !Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min} (got ${String(v)})`);
+    return n;
+  };
+  return { latencyFactor: num('latency-factor', 1), latencyIncreaseMs: num('latency-increase-ms', 0) };
+}
+
+function compareOptions(y: Argv) {
+  return y
+    .option('latency-factor', { type: 'number', default: 3, describe: "a DNS path's p50 latency is a regression when it grew this many times …" })
+    .option('latency-increase-ms', { type: 'number', default: 5, describe: '… and by more than this many milliseconds' });
+}
+
+/** SIGINT/SIGTERM: abort the run (a partial report is still written), a second one ends it. */
+function onSignals(): AbortController {
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     process.stderr.write(`${PROG}: interrupted (${sig}): closing connections, writing what was found so far\n`);
@@ -72,7 +82,45 @@ async function runValidate(argv: Record<string, unknown>): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const report = await validate({
+  return abort;
+}
+
+function progressMode(argv: Record<string, unknown>): 'tty' | 'plain' | 'none' {
+  const interactive = Boolean(process.stderr.isTTY) && !process.env.CI && argv.progress !== 'plain';
+  return argv.progress === 'none' || argv.quiet ? 'none' : interactive ? 'tty' : 'plain';
+}
+
+/** Write the report where asked and print it as asked; the exit code. */
+async function output(report: import('./types.js').Report, argv: Record<string, unknown>, strict: boolean): Promise<number> {
+  const { renderHuman } = await import('./report/human.js');
+  const { renderJson } = await import('./report/json.js');
+  const { renderJunit } = await import('./report/junit.js');
+  if (argv.report) {
+    try {
+      writeFileSync(String(argv.report), renderJson(report));
+    } catch (err) {
+      process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${(err as Error).message.split('\n')[0]}\n`);
+    }
+  }
+  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  const out = String(argv.output ?? 'human');
+  if (out === 'json') process.stdout.write(renderJson(report));
+  else if (out === 'junit') process.stdout.write(renderJunit(report, strict));
+  else process.stdout.write(renderHuman(report, { color, strict, verbose: Boolean(argv.verbose) }));
+  if (report.interrupted) return 130;
+  return report.summary.exitCode;
+}
+
+const list = (v: unknown): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String));
+
+async function runValidate(argv: Record<string, unknown>): Promise<number> {
+  // a bad --baseline is a usage error before anything connects
+  const baseline = argv.baseline === undefined ? null : (await import('./compare/load.js')).readReport(String(argv.baseline), `--baseline ${String(argv.baseline)}`);
+  const limits = thresholds(argv);
+  const { validate } = await import('./validate.js');
+  const strict = Boolean(argv.strict);
+  const abort = onSignals();
+  let report = await validate({
     inventory: (argv.inventory as string[] | undefined) ?? [],
     limit: argv.limit as string | undefined,
     user: argv.user as string | undefined,
@@ -87,22 +135,44 @@ async function runValidate(argv: Record<string, unknown>): Promise<number> {
     externalName: externalName(argv['external-name']),
     strict,
     fix: Boolean(argv.fix),
-    progress,
+    progress: progressMode(argv),
+    checks: list(argv.check),
+    skips: list(argv.skip),
+    record: argv.record === undefined ? undefined : String(argv.record),
     signal: abort.signal,
   });
-  if (argv.report) {
-    try {
-      writeFileSync(String(argv.report), renderJson(report));
-    } catch (err) {
-      process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${(err as Error).message}\n`);
-    }
+  if (baseline) {
+    const { compareReports, withComparison } = await import('./compare/index.js');
+    report = withComparison(report, compareReports(baseline, report, limits), strict);
   }
-  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
-  if (output === 'json') process.stdout.write(renderJson(report));
-  else if (output === 'junit') process.stdout.write(renderJunit(report, strict));
-  else process.stdout.write(renderHuman(report, { color, strict, verbose: Boolean(argv.verbose) }));
-  if (report.interrupted) return 130;
-  return report.summary.exitCode;
+  return output(report, argv, strict);
+}
+
+async function runReplay(argv: Record<string, unknown>): Promise<number> {
+  const { replay } = await import('./validate.js');
+  const dir = String(argv.bundle ?? '');
+  if (!dir) throw new UsageError('replay needs the bundle directory written by --record DIR');
+  const strict = argv.strict === undefined ? undefined : Boolean(argv.strict);
+  const { report, bundle } = await replay(dir, { progress: progressMode(argv), strict });
+  return output(report, argv, strict ?? bundle.options.strict);
+}
+
+async function runDiff(argv: Record<string, unknown>): Promise<number> {
+  const { readReport } = await import('./compare/load.js');
+  const { compareReports } = await import('./compare/index.js');
+  const { renderComparison, when } = await import('./compare/render.js');
+  const limits = thresholds(argv);
+  const base = readReport(String(argv.old));
+  const now = readReport(String(argv.new));
+  const c = compareReports(base, now, limits);
+  if (argv.output === 'json') process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+  else {
+    const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+    const lines = renderComparison(c, color);
+    lines.push('', `${String(argv.new)} (${when(now.startedAt)}) against ${String(argv.old)}: ${c.regressions.length} regression(s), ${c.resolved.length} resolved — exit ${c.regressions.length ? 1 : 0}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return c.regressions.length ? 1 : 0;
 }
 
 async function runInventory(argv: Record<string, unknown>): Promise<number> {
@@ -125,7 +195,7 @@ async function main(): Promise<void> {
       ['validate', '$0'],
       'validate the cluster (default command)',
       (y) =>
-        common(y)
+        compareOptions(common(y))
           .option('user', { alias: 'u', type: 'string', describe: 'remote user where the inventory sets none', requiresArg: true })
           .option('private-key', { type: 'string', describe: 'SSH key where the inventory sets none (ssh-agent is used when SSH_AUTH_SOCK is set)', requiresArg: true })
           .option('known-hosts', { type: 'string', describe: 'known_hosts file [default: ~/.ssh/known_hosts]', requiresArg: true })
@@ -137,12 +207,56 @@ async function main(): Promise<void> {
           .option('external-name', { type: 'string', default: 'kubernetes.io', describe: "external name probed through NodeLocalDNS and CoreDNS ('none' to skip)" })
           .option('output', { alias: 'o', choices: ['human', 'json', 'junit'], default: 'human', describe: 'what goes to stdout' })
           .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
-          .option('strict', { type: 'boolean', default: false, describe: 'warnings fail the run' })
+          .option('strict', { type: 'boolean', default: false, describe: 'warnings (and, with --baseline, regressions) fail the run' })
           .option('fix', { type: 'boolean', default: false, describe: 'apply the safe remediations the diagnoses name, then check again' })
+          .option('record', { type: 'string', describe: 'also write a capture bundle (raw node output, no secrets) to DIR for `replay`', requiresArg: true })
+          .option('check', { type: 'string', array: true, describe: 'run only these checks (id or prefix*, repeatable; see `checks`)', requiresArg: true })
+          .option('skip', { type: 'string', array: true, describe: 'leave out these checks (id or prefix*, repeatable)', requiresArg: true })
+          .option('baseline', { type: 'string', describe: 'compare with an earlier JSON report (--report FILE of a good run): the report gains `comparison`; with --strict a regression fails the run', requiresArg: true })
           .option('progress', { choices: ['auto', 'plain', 'none'], default: 'auto', describe: 'progress display on stderr (auto: live on a terminal, plain lines otherwise)' })
-          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' }),
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' })
+          .group(['baseline', 'latency-factor', 'latency-increase-ms'], 'Compare with an earlier run:'),
       async (argv) => {
         code = await runValidate(lastWins(argv as Record<string, unknown>));
+      },
+    )
+    .command(
+      'replay <bundle>',
+      're-run checks, diagnoses and the report from a capture bundle (--record DIR), connecting to nothing',
+      (y) =>
+        y
+          .positional('bundle', { type: 'string', describe: 'the directory written by --record' })
+          .option('output', { alias: 'o', choices: ['human', 'json', 'junit'], default: 'human', describe: 'what goes to stdout' })
+          .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
+          .option('strict', { type: 'boolean', describe: 'warnings fail the run [default: as recorded]' })
+          .option('progress', { choices: ['auto', 'plain', 'none'], default: 'none', describe: 'progress display on stderr' })
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' }),
+      async (argv) => {
+        code = await runReplay(lastWins(argv as Record<string, unknown>));
+      },
+    )
+    .command(
+      'checks',
+      'list the check ids (for --check/--skip) with what each verifies',
+      (y) => y,
+      async () => {
+        const { CHECKS } = await import('./checks/registry.js');
+        for (const m of CHECKS) process.stdout.write(`${m.ids.join(', ')}\n    ${m.title}\n`);
+        code = 0;
+      },
+    )
+    .command(
+      'diff <old> <new>',
+      'compare two JSON reports, connecting to nothing: exit 1 with regressions, 0 without, 2 when a file is not a report',
+      (y) =>
+        compareOptions(
+          y
+            .positional('old', { type: 'string', describe: 'the earlier report (the baseline)' })
+            .positional('new', { type: 'string', describe: 'the later report' })
+            .option('output', { alias: 'o', choices: ['human', 'json'], default: 'human', describe: 'what goes to stdout (json: the comparison object)' }),
+        ),
+      async (argv) => {
+        code = await runDiff(lastWins(argv as Record<string, unknown>));
       },
     )
     .command(

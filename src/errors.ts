@@ -19,3 +19,9 @@ export class TransportError extends Error {
     super(message);
   }
 }
+
+/** The first line of an error (or any message): what one-line output shows. */
+export function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0] ?? '';
+}

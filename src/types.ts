@@ -23,11 +23,23 @@ export interface HostReport {
 }
 
 export interface CheckResult {
-  check: string; // stable check id, e.g. "nodelocaldns.iptables"
+  check: string; // stable check id, e.g. "nodelocaldns.iptables" (src/checks/registry.ts)
   host: string;
   status: Status;
   summary: string;
   evidence: Record<string, unknown>;
+  // extension: what to do about a warn/fail (JUnit uses its text as the failure message)
+  remediation?: Remediation;
+}
+
+/** A remediation as data (kube-bench style): prose for people; argv and hosts when it is one
+ *  command that can be run as is; `safe` when --fix may run it by itself (reversible, local to a
+ *  node, nothing else touched). */
+export interface Remediation {
+  text: string;
+  argv?: string[];
+  hosts?: string[];
+  safe: boolean;
 }
 
 export type ProbeRole = 'nodelocaldns' | 'coredns-service' | 'coredns-endpoint';
@@ -59,7 +71,10 @@ export interface Diagnosis {
   hosts: string[];
   summary: string;
   evidence: string[];
+  /** the remediations' text, one line each (schemaVersion 1) */
   fix: string[];
+  // extension: the same remediations as data; --fix runs the safe ones that carry argv and hosts
+  remediations: Remediation[];
 }
 
 export interface ReportSummary {
@@ -87,10 +102,13 @@ export interface Report {
   fix?: FixOutcome;
   // extension: present when SIGINT/SIGTERM cut the run short; unfinished hosts are marked so
   interrupted?: string;
+  // present only with --baseline: what changed since an earlier report (src/compare/)
+  comparison?: import('./compare/types.js').Comparison;
 }
 
 export interface FixOutcome {
   applied: { host: string; diagnosis: string; command: string; ok: boolean; output: string }[];
+  // (the first pass; `applied` lists every safe remediation run, with its outcome)
   before: Omit<Report, 'fix'>;
 }
 
@@ -122,20 +140,17 @@ export interface ClusterModel {
   corednsIp: string; // skydns_server: 3rd address of serviceCidr
   nodelocaldnsEnabled: boolean; // enable_nodelocaldns
   nodelocaldnsIp: string; // nodelocaldns_ip
-  nodelocaldnsHealthPort: number; // nodelocaldns_health_port
   networkPlugin: string; // kube_network_plugin
   calicoBackend: 'vxlan' | 'bird' | 'none' | null; // calico_network_backend
   calicoVxlanMode: string | null; // calico_vxlan_mode (Always|CrossSubnet|Never)
   calicoIpipMode: string | null; // calico_ipip_mode
   calicoVxlanPort: number;
-  calicoMtu: number | null; // calico_veth_mtu / calico_mtu when set
   calicoFeatureDetectOverride: string; // calico_feature_detect_override
   kubeProxyMode: string; // kube_proxy_mode
   binDir: string; // bin_dir
   kubeConfigDir: string; // kube_config_dir
   controlPlane: string[]; // kube_control_plane (or kube-master) host names
   nodes: string[]; // k8s_cluster hosts (what we inspect by default)
-  upstreamDnsServers: string[]; // upstream_dns_servers
 }
 
 /** One node to inspect, with everything the transport needs. */
@@ -170,6 +185,13 @@ export interface ExecOptions {
   privileged?: boolean;
   /** end the command's stdin at once (default: kept open until the command is done, see guard()) */
   closeStdin?: boolean;
+  /** written to the command's stdin when it resolves (the stream stays open after it) */
+  input?: Promise<string>;
+  /** timeoutMs counts from when this settles (the command waits for it), bounded by maxMs */
+  timeoutFrom?: Promise<unknown>;
+  maxMs?: number;
+  /** what the command is for (roundtrip, endpoints, fix): a recording keys its replay on it */
+  label?: string;
 }
 
 /** One live connection to one node. Every collector and probe uses only this. */
@@ -227,8 +249,9 @@ export interface IptablesRule {
   comment: string | null;
 }
 
-/** Everything read from one node, already parsed. A source that could not be read or parsed
- *  carries its error instead; checks turn that into `error` results. */
+/** Everything read from one node, already parsed (one field per reader, see checks/module.ts; a
+ *  check module that reads something new adds its field here by module augmentation). A source
+ *  that could not be read or parsed carries its error instead; checks turn that into `error`. */
 export interface NodeFacts {
   host: string;
   kernel: string | null;
@@ -237,8 +260,6 @@ export interface NodeFacts {
   /** ethtool -k per interface name (overlay interface and its parent) */
   offload: Record<string, OffloadFacts | ParseError>;
   counters: Counters | ParseError;
-  /** raw command lines and exit codes, for evidence */
-  commands: { name: string; command: string; code: number | null; stderr: string }[];
 }
 
 /** A CoreDNS endpoint as listed by `kubectl get endpoints coredns -o json`. */

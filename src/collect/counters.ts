@@ -1,8 +1,51 @@
 // /proc/net/snmp and /proc/net/netstat -> flat counters ("Tcp.InCsumErrors"). Pure; never throws.
 import type { Counters, Parsed } from '../types.js';
+import { shQuote } from '../transport/quote.js';
 import { splitSections } from './sections.js';
 
-export const countersScript = 'echo @@snmp; cat /proc/net/snmp; echo "@@rc $?"; echo @@netstat; cat /proc/net/netstat; echo "@@rc $?"';
+/** The counters read before and after the probes, for the bash fallback (the python prober reads
+ *  the same files itself): /proc/net/snmp, /proc/net/netstat and `files`. */
+export function countersScript(files: { section: string; path: string }[] = []): string {
+  return [
+    'echo @@snmp; cat /proc/net/snmp; echo "@@rc $?"; echo @@netstat; cat /proc/net/netstat; echo "@@rc $?"',
+    ...files.map((f) => `echo ${shQuote(`@@${f.section}`)}; cat ${shQuote(f.path)} 2>&1; echo "@@rc $?"`),
+  ].join('; ');
+}
+
+/** Files read with the counters: the overlay devices' packet counters (RX that does not move while
+ *  TX does is an overlay blocked on the way in) and conntrack's statistics (insert races, a full
+ *  table). A file that is not there (a device the plugin did not create, conntrack not loaded) is
+ *  an error section the parser passes over. */
+export function counterFiles(overlayDevs: string[]): { section: string; path: string }[] {
+  const out: { section: string; path: string }[] = [];
+  for (const d of overlayDevs) {
+    for (const stat of ['rx_packets', 'tx_packets', 'rx_dropped', 'rx_errors']) out.push({ section: `value Link.${d}.${stat}`, path: `/sys/class/net/${d}/statistics/${stat}` });
+  }
+  out.push({ section: 'nfct Conntrack', path: '/proc/net/stat/nf_conntrack' });
+  return out;
+}
+
+/** /proc/net/stat/nf_conntrack: a header of field names, then one row of hex values per CPU.
+ *  Summed over CPUs (entries is global: the first row's). Pure; never throws. */
+export function parseNfConntrack(text: string, prefix: string, into: Counters = {}): Parsed<Counters> {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const head = lines[0]?.split(/\s+/) ?? [];
+  if (!head.length || !head.every((h) => /^[a-z_]+$/.test(h))) return { parseError: 'nf_conntrack stats: no header' };
+  let rows = 0;
+  for (const l of lines.slice(1)) {
+    const vals = l.split(/\s+/);
+    if (vals.length !== head.length || !vals.every((v) => /^[0-9a-f]+$/i.test(v))) continue;
+    head.forEach((h, i) => {
+      const v = Number.parseInt(vals[i]!, 16);
+      const k = `${prefix}.${h}`;
+      if (h === 'entries') into[k] = rows === 0 ? v : into[k]!;
+      else into[k] = (into[k] ?? 0) + v;
+    });
+    rows++;
+  }
+  if (!rows) return { parseError: 'nf_conntrack stats: no rows' };
+  return into;
+}
 
 /** Header/value line pairs: "Tcp: RtoAlgorithm RtoMin ..." then "Tcp: 1 200 ...". */
 export function parseProcNet(text: string, into: Counters = {}): Parsed<Counters> {
@@ -29,6 +72,14 @@ export function parseCounters(stdout: string): Parsed<Counters> {
   let ok = 0;
   const errs: string[] = [];
   for (const s of splitSections(stdout)) {
+    if (s.name === 'value' && s.code === 0 && /^[A-Za-z][\w.@:-]*$/.test(s.arg) && /^\s*\d+\s*$/.test(s.body)) {
+      c[s.arg] = Number(s.body.trim());
+      continue;
+    }
+    if (s.name === 'nfct' && s.code === 0 && /^[A-Za-z]+$/.test(s.arg)) {
+      parseNfConntrack(s.body, s.arg, c);
+      continue;
+    }
     if (s.name !== 'snmp' && s.name !== 'netstat') continue;
     const r = parseProcNet(s.body, c);
     if ('parseError' in r) errs.push(`/proc/net/${s.name}: ${r.parseError}`);

@@ -1,5 +1,7 @@
 // `ip -d -j link show` + `ip -j addr show` -> LinkFacts. Pure; never throws.
-import type { LinkFacts, Parsed } from '../types.js';
+import type { LinkFacts, NodeFacts, Parsed } from '../types.js';
+import type { Reader } from '../checks/module.js';
+import { firstLine } from '../errors.js';
 
 interface RawLink {
   ifname?: unknown;
@@ -75,3 +77,17 @@ export function parseDefaultDev(json: string): string | null {
     return null;
   }
 }
+
+/** Links with details and addresses in one `ip` call. The default route's device is read by the
+ *  gather prelude (collect/gather.ts, section `route`, shell variable $dev). */
+export const linksReader: Reader<'links'> = {
+  key: 'links',
+  script: () => 'echo @@link; ip -d -j addr show 2>&1; echo "@@rc $?"',
+  parse(sections): NodeFacts['links'] {
+    const link = sections.find((s) => s.name === 'link');
+    if (!link) return { parseError: 'ip link: no output' };
+    if (link.code !== 0) return { parseError: `ip -d -j addr show failed: ${firstLine(link.body.trim())}` };
+    const addr = sections.find((s) => s.name === 'addr');
+    return parseLinks(link.body, addr?.body ?? link.body, parseDefaultDev(sections.find((s) => s.name === 'route')?.body ?? ''));
+  },
+};

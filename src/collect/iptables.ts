@@ -1,6 +1,9 @@
 // iptables-save output -> rules. Handles both backends' output, comments, negations, the
 // "-m udp --dport" module form and quoted comments. Pure; never throws.
-import type { IptablesRule, Parsed } from '../types.js';
+import type { IptablesRule, NodeFacts, ParseError, Parsed } from '../types.js';
+import { isParseError } from '../types.js';
+import type { Reader } from '../checks/module.js';
+import { firstLine } from '../errors.js';
 
 /** Split an iptables-save rule line into words, honouring double quotes as iptables-save writes them. */
 export function ruleWords(line: string): string[] {
@@ -83,3 +86,38 @@ export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Pars
   if (!sawTable && text.trim() && rules.length === 0 && !/^#/m.test(text)) return { parseError: `iptables-save (${backend}): output has no tables` };
   return rules;
 }
+
+/** Both backends' rules: iptables-legacy-save only where legacy tables exist (it prints nothing
+ *  otherwise, and each process costs), iptables-nft-save where installed, plain iptables-save on
+ *  systems that have neither name. */
+export const iptablesReader: Reader<'iptables'> = {
+  key: 'iptables',
+  script: () => [
+    'if command -v iptables-legacy-save >/dev/null 2>&1 && read -r t </proc/net/ip_tables_names 2>/dev/null; then echo "@@iptables legacy"; iptables-legacy-save 2>&1; echo "@@rc $?"; fi',
+    'if command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables nft"; iptables-nft-save 2>&1; echo "@@rc $?"; fi',
+    'if ! command -v iptables-legacy-save >/dev/null 2>&1 && ! command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables auto"; iptables-save 2>&1; echo "@@rc $?"; fi',
+  ].join('\n'),
+  parse(sections): NodeFacts['iptables'] {
+    const ipt = sections.filter((s) => s.name === 'iptables');
+    if (!ipt.length) return { parseError: 'iptables-save: no output' };
+    const rules: IptablesRule[] = [];
+    const backends: ('legacy' | 'nft')[] = [];
+    let err: ParseError | null = null;
+    for (const s of ipt) {
+      if (s.code !== 0) {
+        err ??= { parseError: `iptables-${s.arg}-save failed (exit ${s.code}): ${firstLine(s.body.trim())}` };
+        continue;
+      }
+      let backend: 'legacy' | 'nft' = s.arg === 'legacy' ? 'legacy' : 'nft';
+      if (s.arg === 'auto') backend = /\(legacy\)/.test(s.body) ? 'legacy' : 'nft';
+      const r = parseIptablesSave(s.body, backend);
+      if (isParseError(r)) {
+        err ??= r;
+        continue;
+      }
+      if (r.length || /^\*/m.test(s.body)) backends.push(backend);
+      rules.push(...r);
+    }
+    return err && !backends.length ? err : { backends, rules };
+  },
+};

@@ -6,8 +6,10 @@
 //     the CoreDNS pod) has an end that never appears in a clean cross-node pair;
 //  3. tx/rx checksum offload is on for that node's overlay interface;
 //  4. retransmissions, TCP timeouts or checksum errors rose during the probe window.
-import type { Diagnosis, ProbeResult } from '../types.js';
-import { expectedOverlay } from '../checks/overlay.js';
+import type { ProbeResult } from '../types.js';
+import { expectedOverlay } from '../inventory/overlay.js';
+import { offloadReader } from '../collect/ethtool.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import { checksumOffload } from '../collect/ethtool.js';
 import { isParseError } from '../types.js';
 import { fmtCounters, type View } from './view.js';
@@ -114,7 +116,7 @@ export function checksumSuspects(v: View): Suspect[] {
   return out;
 }
 
-export function checksumOffloadDiagnosis(v: View): Diagnosis[] {
+export function checksumOffloadDiagnosis(v: View): Draft[] {
   const confirmed = checksumSuspects(v).filter((s) => !s.missing.length);
   if (!confirmed.length) return [];
   const hosts = confirmed.map((s) => s.host);
@@ -125,10 +127,12 @@ export function checksumOffloadDiagnosis(v: View): Diagnosis[] {
     hosts,
     summary: `DNS over TCP across the overlay fails while UDP works: checksum offload on ${device} corrupts segments on ${hosts.join(', ')}`,
     evidence: confirmed.flatMap((s) => s.evidence),
-    fix: [
-      `on ${hosts.join(', ')}: ethtool --offload ${device} rx off tx off   (safe; --fix applies it; lasts until reboot or Calico recreates ${device})`,
-      'lasting: set calico_feature_detect_override: "ChecksumOffloadBroken=true" in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml',
-      `or now: kubectl patch felixconfiguration default --type merge -p '{"spec":{"featureDetectOverride":"ChecksumOffloadBroken=true"}}'`,
+    remediations: [
+      { text: `on ${hosts.join(', ')}: ethtool --offload ${device} rx off tx off   (safe; --fix applies it; lasts until reboot or Calico recreates ${device})`, argv: ['ethtool', '--offload', device, 'rx', 'off', 'tx', 'off'], hosts, safe: true },
+      { text: 'lasting: set calico_feature_detect_override: "ChecksumOffloadBroken=true" in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml', safe: false },
+      { text: `or now: kubectl patch felixconfiguration default --type merge -p '{"spec":{"featureDetectOverride":"ChecksumOffloadBroken=true"}}'`, safe: false },
     ],
   }];
 }
+
+export default defineDiagnosis({ id: 'checksum-offload', rank: 40, explains: ['dns.*', 'kernel.counters', 'overlay.offload'], readers: [offloadReader], run: (v) => checksumOffloadDiagnosis(v) });

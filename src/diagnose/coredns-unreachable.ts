@@ -1,9 +1,9 @@
 // coredns-unreachable: the CoreDNS service answers on no transport from any node, and no
 // endpoint answers either.
-import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function corednsUnreachable(v: View): Diagnosis[] {
+export function corednsUnreachable(v: View): Draft[] {
   const c = v.input.cluster;
   const hosts = v.inspected();
   const svc = v.probes(undefined, 'coredns-service');
@@ -34,7 +34,7 @@ export function corednsUnreachable(v: View): Diagnosis[] {
 }
 
 /** The service IP fails everywhere while pods answer directly: kube-proxy's service rules. */
-export function corednsServiceUnrouted(v: View): Diagnosis[] {
+export function corednsServiceUnrouted(v: View): Draft[] {
   const c = v.input.cluster;
   const hosts = v.inspected();
   const svc = v.probes(undefined, 'coredns-service');
@@ -49,3 +49,5 @@ export function corednsServiceUnrouted(v: View): Diagnosis[] {
     fix: [`check kube-proxy (${c.kubeProxyMode} mode) on the nodes: kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide; ${c.kubeProxyMode === 'ipvs' ? 'ipvsadm -Ln' : 'iptables-save -t nat | grep KUBE-SVC'}`],
   }];
 }
+
+export default defineDiagnosis({ id: 'coredns-unreachable', rank: 20, explains: ['dns.*'], run: (v) => corednsUnreachable(v) });

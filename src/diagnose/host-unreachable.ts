@@ -1,8 +1,8 @@
 // host-unreachable: a node could not be inspected; the transport's classified reason is the evidence.
-import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function hostUnreachable(v: View): Diagnosis[] {
+export function hostUnreachable(v: View): Draft[] {
   const down = v.input.hosts.filter((h) => !h.inspected);
   if (!down.length) return [];
   const fix = new Set<string>();
@@ -24,3 +24,5 @@ export function hostUnreachable(v: View): Diagnosis[] {
     fix: [...fix],
   }];
 }
+
+export default defineDiagnosis({ id: 'host-unreachable', rank: 10, explains: ['ssh.reachable'], run: (v) => hostUnreachable(v) });

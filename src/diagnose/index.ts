@@ -1,32 +1,21 @@
-// Correlate checks, probes and counter deltas into named root causes (ids in CONTRACT.md).
-// Pure: same input, same diagnoses.
+// Correlate checks, probes and counter deltas into named root causes (ids in CONTRACT.md), running
+// every registered diagnosis module in rank order. Pure: same input, same diagnoses.
 import type { Diagnosis, DiagnoseInput } from '../types.js';
+import type { Reader } from '../checks/module.js';
+import { MODULES } from './registry.gen.js';
+import { type DiagnosisModule, explainsCheck, finish } from './module.js';
 import { View } from './view.js';
-import { hostUnreachable } from './host-unreachable.js';
-import { nodelocaldnsRulesMissing } from './nodelocaldns-rules-missing.js';
-import { nodelocaldnsDown } from './nodelocaldns-down.js';
-import { corednsUnreachable, corednsServiceUnrouted } from './coredns-unreachable.js';
-import { corednsEndpointDown } from './coredns-endpoint-down.js';
-import { overlayMtu } from './overlay-mtu.js';
-import { udpBlocked } from './udp-blocked.js';
-import { checksumOffloadDiagnosis } from './checksum-offload.js';
-import { unexplained } from './unexplained.js';
-import { tcpBlocked } from './tcp-blocked.js';
+
+export const DIAGNOSES: readonly DiagnosisModule[] = [...(MODULES as readonly DiagnosisModule[])].sort((a, b) => a.rank - b.rank);
+
+export function diagnosisReaders(): Reader[] {
+  return DIAGNOSES.flatMap((m) => m.readers ?? []);
+}
 
 export function diagnose(input: DiagnoseInput): Diagnosis[] {
   const v = new View(input);
-  const offload = checksumOffloadDiagnosis(v);
-  const named = [
-    ...hostUnreachable(v),
-    ...corednsUnreachable(v),
-    ...corednsServiceUnrouted(v),
-    ...corednsEndpointDown(v),
-    ...offload,
-    ...tcpBlocked(v, offload.flatMap((d) => d.hosts)),
-    ...udpBlocked(v),
-    ...nodelocaldnsRulesMissing(v),
-    ...nodelocaldnsDown(v),
-    ...overlayMtu(v),
-  ];
-  return [...named, ...unexplained(v, named)];
+  const out: Diagnosis[] = [];
+  const explains = (id: string, check: string) => DIAGNOSES.some((m) => m.id === id && explainsCheck(m, check));
+  for (const m of DIAGNOSES) out.push(...m.run(v, out, { explains }).map(finish));
+  return out;
 }

@@ -1,9 +1,9 @@
 // nodelocaldns-down: nothing answers on the NodeLocalDNS address of a node, while that node can
 // reach CoreDNS itself (so the cache, not its upstream, is at fault).
-import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function nodelocaldnsDown(v: View): Diagnosis[] {
+export function nodelocaldnsDown(v: View): Draft[] {
   const c = v.input.cluster;
   if (!c.nodelocaldnsEnabled) return [];
   const hosts: string[] = [];
@@ -39,3 +39,5 @@ export function nodelocaldnsDown(v: View): Diagnosis[] {
     ],
   }];
 }
+
+export default defineDiagnosis({ id: 'nodelocaldns-down', rank: 61, explains: ['nodelocaldns.interface', 'dns.nodelocaldns.*'], run: (v) => nodelocaldnsDown(v) });

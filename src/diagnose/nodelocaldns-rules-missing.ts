@@ -1,8 +1,8 @@
 // nodelocaldns-rules-missing: node-cache's iptables rules are absent or shadowed on a node.
-import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function nodelocaldnsRulesMissing(v: View): Diagnosis[] {
+export function nodelocaldnsRulesMissing(v: View): Draft[] {
   const hosts = v.inspected().filter((h) => v.check(h, 'nodelocaldns.iptables')?.status === 'fail');
   if (!hosts.length) return [];
   const ip = v.input.cluster.nodelocaldnsIp;
@@ -30,3 +30,5 @@ export function nodelocaldnsRulesMissing(v: View): Diagnosis[] {
     ],
   }];
 }
+
+export default defineDiagnosis({ id: 'nodelocaldns-rules-missing', rank: 60, explains: ['nodelocaldns.iptables', 'dns.nodelocaldns.*'], run: (v) => nodelocaldnsRulesMissing(v) });

@@ -1,8 +1,8 @@
 // overlay-mtu: the overlay interface's MTU leaves no room for encapsulation.
-import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function overlayMtu(v: View): Diagnosis[] {
+export function overlayMtu(v: View): Draft[] {
   const hosts = v.inspected().filter((h) => v.check(h, 'overlay.mtu')?.status === 'fail');
   if (!hosts.length) return [];
   const ev = hosts.map((h) => `${h}: ${v.check(h, 'overlay.mtu')!.summary}`);
@@ -19,3 +19,5 @@ export function overlayMtu(v: View): Diagnosis[] {
     ],
   }];
 }
+
+export default defineDiagnosis({ id: 'overlay-mtu', rank: 70, explains: ['overlay.mtu'], run: (v) => overlayMtu(v) });

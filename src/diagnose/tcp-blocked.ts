@@ -1,10 +1,11 @@
 // tcp-blocked: DNS over TCP fails while UDP to the same servers works, including paths that do
 // not cross the overlay (the node's own CoreDNS pod, NodeLocalDNS): a firewall, not offload.
 import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 import { isOk } from './view.js';
 
-export function tcpBlocked(v: View, blamedOnOffload: string[]): Diagnosis[] {
+export function tcpBlocked(v: View, blamedOnOffload: string[]): Draft[] {
   const hosts: string[] = [];
   const evidence: string[] = [];
   const epNode = new Map((v.input.endpoints ?? []).map((e) => [e.ip, e.nodeName]));
@@ -32,3 +33,10 @@ export function tcpBlocked(v: View, blamedOnOffload: string[]): Diagnosis[] {
     fix: ['look for a rule dropping tcp/53: iptables-save | grep -E "tcp.*(dpt|dport).?53"; nft list ruleset | grep 53', 'NodeLocalDNS forwards to CoreDNS over TCP (force_tcp): until TCP/53 passes, cluster names fail through it'],
   }];
 }
+
+export default defineDiagnosis({
+  id: 'tcp-blocked',
+  rank: 50,
+  explains: ['dns.*'],
+  run: (v, earlier: readonly Diagnosis[]) => tcpBlocked(v, earlier.filter((d) => d.id === 'checksum-offload').flatMap((d) => d.hosts)),
+});

@@ -1,8 +1,8 @@
 // udp-blocked: DNS over UDP fails while TCP to the same servers works.
-import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function udpBlocked(v: View): Diagnosis[] {
+export function udpBlocked(v: View): Draft[] {
   const hosts: string[] = [];
   const evidence: string[] = [];
   for (const h of v.inspected()) {
@@ -29,3 +29,5 @@ export function udpBlocked(v: View): Diagnosis[] {
     ],
   }];
 }
+
+export default defineDiagnosis({ id: 'udp-blocked', rank: 51, explains: ['dns.*'], run: (v) => udpBlocked(v) });

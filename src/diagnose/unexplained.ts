@@ -1,10 +1,12 @@
 // When DNS fails on a node and no rule explains it: say what was seen, not a guess.
 import type { Diagnosis } from '../types.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import { checksumSuspects } from './checksum-offload.js';
 import type { View } from './view.js';
 
-export function unexplained(v: View, named: Diagnosis[]): Diagnosis[] {
-  if (named.some((d) => d.severity === 'fail' && d.id !== 'host-unreachable' && d.id !== 'overlay-mtu')) return [];
+export function unexplained(v: View, named: readonly Diagnosis[], explains: (id: string, check: string) => boolean): Draft[] {
+  // a failing diagnosis that accounts for failing DNS checks leaves nothing unexplained
+  if (named.some((d) => d.severity === 'fail' && explains(d.id, 'dns.nodelocaldns.udp'))) return [];
   const failing = v.input.results.filter((r) => r.check.startsWith('dns.') && r.status === 'fail');
   if (!failing.length) return [];
   const hosts = [...new Set(failing.map((r) => r.host))];
@@ -19,3 +21,10 @@ export function unexplained(v: View, named: Diagnosis[]): Diagnosis[] {
     fix: ['compare the failing paths in the probe table; capture on the node while probing: tcpdump -ni any port 53 or port 4789'],
   }];
 }
+
+export default defineDiagnosis({
+  id: 'dns-unexplained',
+  rank: 1000,
+  explains: ['dns.*'],
+  run: (v, earlier, ctx) => unexplained(v, earlier, ctx.explains),
+});

@@ -1,6 +1,6 @@
 // Read-only views over a DiagnoseInput that the rules share.
 import type { CheckResult, DiagnoseInput, ProbeResult, ProbeRole, Transport } from '../types.js';
-import { describeProbe, isOk } from '../checks/dns.js';
+import { describeProbe, isOk } from '../probe/results.js';
 
 export { describeProbe, isOk };
 

@@ -1,26 +1,31 @@
-// The remediations --fix may apply by itself: only those that are safe, reversible and local to
-// a node. Today that is turning checksum offload off on the overlay interface.
+// --fix: plan (pure) and apply (thin). The plan is every safe remediation the diagnoses carry that
+// is one command (argv) on named hosts, for hosts that were inspected; nothing else is ever run.
 import type { Diagnosis, DiagnoseInput } from '../types.js';
-import { expectedOverlay } from '../checks/overlay.js';
 import { shJoin } from '../transport/quote.js';
-import { isSafeName } from '../inventory/validate.js';
 
 export interface FixAction {
   host: string;
   diagnosis: string;
+  argv: string[];
+  /** the command line sent, every word quoted */
   command: string;
-  description: string;
 }
 
-export function safeFixes(diagnoses: Diagnosis[], input: DiagnoseInput): FixAction[] {
+/** Words a safe remediation may carry: command names, device names, on/off, numbers. */
+const SAFE_WORD = /^-{0,2}[A-Za-z0-9][A-Za-z0-9._:@%+=,/-]*$/;
+
+export function safeFixes(diagnoses: Diagnosis[], input: Pick<DiagnoseInput, 'hosts'>): FixAction[] {
+  const inspected = new Set(input.hosts.filter((h) => h.inspected).map((h) => h.name));
   const out: FixAction[] = [];
   for (const d of diagnoses) {
-    if (d.id !== 'checksum-offload') continue;
-    const dev = expectedOverlay(input.cluster)?.device ?? 'vxlan.calico';
-    if (!isSafeName(dev)) continue;
-    for (const host of d.hosts) {
-      if (!input.hosts.some((h) => h.name === host && h.inspected)) continue;
-      out.push({ host, diagnosis: d.id, command: shJoin(['ethtool', '--offload', dev, 'rx', 'off', 'tx', 'off']), description: `turn tx/rx checksum offload off on ${dev}` });
+    for (const r of d.remediations ?? []) {
+      if (!r.safe || !r.argv?.length || !r.hosts?.length) continue;
+      if (!r.argv.every((w) => SAFE_WORD.test(w) && w.length <= 253)) continue;
+      for (const host of r.hosts) {
+        if (!inspected.has(host)) continue;
+        if (out.some((a) => a.host === host && a.command === shJoin(r.argv!))) continue;
+        out.push({ host, diagnosis: d.id, argv: r.argv, command: shJoin(r.argv) });
+      }
     }
   }
   return out;

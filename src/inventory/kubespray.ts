@@ -3,6 +3,7 @@
 import { InventoryError } from '../errors.js';
 import type { ClusterModel, Inventory, Vars } from '../types.js';
 import { groupHosts } from './load.js';
+import { isSecretKey } from './listing.js';
 import { isDomainName, isIP, isIPv4, isPort, isSafePath, nthAddress, parseCidr } from './validate.js';
 
 // Kubespray's role defaults, from kubernetes-sigs/kubespray at 46dbdd39 (v2.31.0-96):
@@ -68,13 +69,22 @@ export function effectiveHostVars(inv: Inventory, host: string): Vars {
 
 // ------------------------------------------------------------------ a very small Jinja
 
-class Unresolvable extends Error {
-  constructor(readonly variable: string, readonly expr: string) {
+/** Jinja the resolver cannot evaluate: `variable` holds the text, `expr` is the part at fault
+ *  (as written, `{{ … }}` included); `undefinedName` is set when the cause is an undefined
+ *  variable (Ansible: "'x' is undefined") rather than Jinja outside the subset. */
+export class Unresolvable extends Error {
+  constructor(
+    readonly variable: string,
+    readonly expr: string,
+    readonly undefinedName: string | null = null,
+  ) {
     super(expr);
   }
 }
 
 const LITERAL = /^(?:'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?)|(true|false|True|False)|(none|None))$/;
+const IDENT = /^[A-Za-z_]\w*$/;
+const FILTERS = new Set(['default', 'd', 'bool', 'int', 'string', 'lower', 'upper', 'trim']);
 
 function literal(s: string): { ok: true; value: unknown } | { ok: false } {
   const m = LITERAL.exec(s.trim());
@@ -86,10 +96,55 @@ function literal(s: string): { ok: true; value: unknown } | { ok: false } {
   return { ok: true, value: null };
 }
 
-/** Resolves `{{ var }}`, `{{ var | default(x) }}` and the filters bool/int/string/lower/trim. */
+/** Split at `sep` outside quotes and parentheses. */
+function splitTop(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let cur = '';
+  for (const c of s) {
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === sep && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  out.push(cur.trim());
+  return out;
+}
+
+/** Python's truth value, which `default(x, true)` tests. */
+function pyFalsy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length === 0;
+  if (v && typeof v === 'object') return Object.keys(v).length === 0;
+  return !v;
+}
+
+/** The expression as one short line, for messages. */
+export function showExpr(expr: string): string {
+  const one = expr.replace(/\s+/g, ' ').trim();
+  return one.length > 120 ? `${one.slice(0, 117)}...` : one;
+}
+
+/** Resolves what Kubespray inventories put in variables: `{{ var }}` (also inside text), literals,
+ *  `lookup('env', 'NAME')`, the filters `default(x[, true])`/`d`, `bool`, `int`, `string`,
+ *  `lower`, `upper`, `trim`. Undefined variables and anything else throw Unresolvable. */
 export class VarResolver {
   private readonly stack: string[] = [];
-  constructor(private readonly vars: Vars) {}
+  constructor(
+    private readonly vars: Vars,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  has(name: string): boolean {
+    return name in this.vars;
+  }
 
   get(name: string): unknown {
     if (this.stack.includes(name)) throw new InventoryError(`variable ${name} refers to itself (${[...this.stack, name].join(' -> ')})`);
@@ -103,7 +158,7 @@ export class VarResolver {
   }
 
   private render(v: unknown, name: string): unknown {
-    if (typeof v !== 'string' || !v.includes('{{') && !v.includes('{%')) return v;
+    if (typeof v !== 'string' || (!v.includes('{{') && !v.includes('{%'))) return v;
     if (v.includes('{%')) throw new Unresolvable(name, v);
     const whole = /^\s*\{\{(.*?)\}\}\s*$/s.exec(v);
     if (whole && !whole[1]!.includes('}}')) return this.expr(whole[1]!, name);
@@ -113,47 +168,81 @@ export class VarResolver {
     });
   }
 
-  private expr(e: string, name: string): unknown {
-    const [head, ...filters] = e.split('|').map((x) => x.trim());
-    let value: unknown;
-    let defined = true;
-    const lit = literal(head!);
-    if (lit.ok) value = lit.value;
-    else if (/^[A-Za-z_]\w*$/.test(head!)) {
-      defined = head! in this.vars;
-      value = defined ? this.get(head!) : undefined;
-    } else throw new Unresolvable(name, e);
-    for (const f of filters) {
-      const d = /^(?:default|d)\((.*)\)$/.exec(f);
-      if (d) {
-        const args = d[1]!.split(',').map((x) => x.trim());
-        const fallbackTrue = args[1] !== undefined && literal(args[1]).ok && (literal(args[1]) as { value: unknown }).value === true;
-        if (!defined || (fallbackTrue && !value)) {
-          const l = literal(args[0]!);
-          if (l.ok) value = l.value;
-          else if (/^[A-Za-z_]\w*$/.test(args[0]!)) value = this.get(args[0]!);
-          else throw new Unresolvable(name, e);
-          defined = value !== undefined;
-        }
-      } else if (f === 'bool') value = typeof value === 'string' ? /^(true|yes|on|1|y)$/i.test(value) : Boolean(value);
-      else if (f === 'int') value = Number.parseInt(String(value), 10) || 0;
-      else if (f === 'string') value = value === undefined || value === null ? '' : String(value);
-      else if (f === 'lower') value = String(value).toLowerCase();
-      else if (f === 'trim') value = String(value).trim();
-      else throw new Unresolvable(name, e);
+  /** A filter's argument or the head of an expression: a literal, a variable or an env lookup. */
+  private operand(s: string, name: string, whole: string): unknown {
+    const lit = literal(s);
+    if (lit.ok) return lit.value;
+    if (IDENT.test(s)) {
+      if (!(s in this.vars)) throw new Unresolvable(name, whole, s);
+      return this.get(s);
     }
-    if (!defined) throw new Unresolvable(head!, e);
-    return value;
+    const lookup = /^lookup\s*\((.*)\)$/s.exec(s);
+    if (lookup) {
+      const [plugin, ...terms] = splitTop(lookup[1]!, ',');
+      const p = literal(plugin ?? '');
+      if (p.ok && p.value === 'env' && terms.length && terms.every((x) => literal(x).ok || IDENT.test(x))) {
+        // ansible.builtin.env: an unset variable is '' (its `default`), several terms are joined with ','
+        return terms.map((x) => this.env[String(this.operand(x, name, whole))] ?? '').join(',');
+      }
+    }
+    throw new Unresolvable(name, whole);
   }
+
+  private expr(e: string, name: string): unknown {
+    const whole = `{{${e}}}`;
+    const [head, ...filters] = splitTop(e, '|');
+    const parsed = filters.map((f) => {
+      const m = /^([A-Za-z_]\w*)\s*(?:\((.*)\))?$/s.exec(f);
+      if (!m || !FILTERS.has(m[1]!) || (m[2] !== undefined && !/^(default|d)$/.test(m[1]!))) throw new Unresolvable(name, whole);
+      return { name: m[1]!, args: m[2] === undefined || !m[2].trim() ? [] : splitTop(m[2], ',') };
+    });
+    if (!head) throw new Unresolvable(name, whole);
+    // An undefined variable, here or in what it refers to, is undefined to default() as in Ansible.
+    const st: { value: unknown; undef: Unresolvable | null } = { value: undefined, undef: null };
+    const attempt = (s: string) => {
+      try {
+        st.value = this.operand(s, name, whole);
+        st.undef = null;
+      } catch (x) {
+        if (!(x instanceof Unresolvable) || x.undefinedName === null) throw x;
+        st.undef = x;
+      }
+    };
+    attempt(head);
+    for (const f of parsed) {
+      if (f.name === 'default' || f.name === 'd') {
+        const boolean = f.args[1] !== undefined && literal(f.args[1]).ok && (literal(f.args[1]) as { value: unknown }).value === true;
+        if (st.undef || (boolean && pyFalsy(st.value))) attempt(f.args[0] ?? "''");
+        continue;
+      }
+      if (st.undef) throw st.undef;
+      const v = st.value;
+      if (f.name === 'bool') st.value = typeof v === 'string' ? /^(true|yes|on|1|y|t)$/i.test(v.trim()) : v === 1 || v === true;
+      else if (f.name === 'int') st.value = Number.parseInt(String(v), 10) || 0;
+      else if (f.name === 'string') st.value = v === undefined || v === null ? '' : String(v);
+      else if (f.name === 'lower') st.value = String(v).toLowerCase();
+      else if (f.name === 'upper') st.value = String(v).toUpperCase();
+      else if (f.name === 'trim') st.value = String(v).trim();
+    }
+    if (st.undef) throw st.undef;
+    return st.value;
+  }
+}
+
+/** One line saying why `top` cannot be evaluated; a secret's expression is not shown. */
+export function explainUnresolvable(e: Unresolvable, top: string): string {
+  const where = e.variable !== top ? ` (in ${e.variable})` : '';
+  const secret = isSecretKey(top) || isSecretKey(e.variable);
+  if (e.undefinedName !== null) return `${top}: ${e.undefinedName} is undefined${secret ? '' : ` in "${showExpr(e.expr)}"`}${where}`;
+  if (secret) return `${top}: its value is Jinja this tool does not evaluate${where} (not shown: a secret)`;
+  return `${top}: "${showExpr(e.expr)}"${where} is Jinja this tool does not evaluate (it evaluates variables, default(), bool, int, string, lower, upper, trim and lookup('env', …))`;
 }
 
 function need(r: VarResolver, name: string): unknown {
   try {
     return r.get(name);
   } catch (e) {
-    if (e instanceof Unresolvable) {
-      throw new InventoryError(`cannot evaluate ${name}: "{{${e.expr}}}" is Jinja this tool does not evaluate; pass the value with -e ${name}=VALUE`);
-    }
+    if (e instanceof Unresolvable) throw new InventoryError(`cannot evaluate ${explainUnresolvable(e, name)}; pass the value with -e ${name}=VALUE`);
     throw e;
   }
 }
@@ -194,8 +283,14 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const cidr = parseCidr(serviceCidr);
   if (!cidr) throw new InventoryError(`${svcVar} "${serviceCidr}" is not a valid CIDR`);
   let corednsIp: string;
-  const sky = r.get('skydns_server');
-  if (typeof sky === 'string' && sky && !sky.includes('{{')) {
+  // Kubespray's own skydns_server is an ipaddr() expression: left as Jinja, it is computed below
+  let sky: unknown;
+  try {
+    sky = r.get('skydns_server');
+  } catch (e) {
+    if (!(e instanceof Unresolvable)) throw e;
+  }
+  if (typeof sky === 'string' && sky) {
     if (!isIP(sky)) throw new InventoryError(`skydns_server "${sky}" is not an IP address`);
     corednsIp = sky;
   } else {
@@ -213,18 +308,11 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const calico = networkPlugin === 'calico';
   const backend = calico ? str(r, 'calico_network_backend') : null;
   if (backend !== null && !['vxlan', 'bird', 'none'].includes(backend)) throw new InventoryError(`calico_network_backend must be vxlan, bird or none, got "${backend}"`);
-  const mtuVar = ['calico_veth_mtu', 'calico_mtu'].find((n) => r.get(n) !== undefined);
-  const calicoMtu = mtuVar ? Number(need(r, mtuVar)) : null;
-  if (calicoMtu !== null && !(Number.isInteger(calicoMtu) && calicoMtu >= 576 && calicoMtu <= 65535)) throw new InventoryError(`${mtuVar} must be an MTU (576-65535)`);
 
   const binDir = str(r, 'bin_dir');
   if (!isSafePath(binDir)) throw new InventoryError(`bin_dir "${binDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
   const kubeConfigDir = str(r, 'kube_config_dir');
   if (!isSafePath(kubeConfigDir)) throw new InventoryError(`kube_config_dir "${kubeConfigDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
-
-  const upstreamRaw = need(r, 'upstream_dns_servers');
-  const upstream = Array.isArray(upstreamRaw) ? upstreamRaw.map(String) : typeof upstreamRaw === 'string' && upstreamRaw ? upstreamRaw.split(',').map((s) => s.trim()) : [];
-  for (const u of upstream) if (!isIP(u)) throw new InventoryError(`upstream_dns_servers: "${u}" is not an IP address`);
 
   const mode = (n: string) => {
     const v = str(r, n);
@@ -241,19 +329,16 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     corednsIp,
     nodelocaldnsEnabled,
     nodelocaldnsIp,
-    nodelocaldnsHealthPort: port(r, 'nodelocaldns_health_port'),
     networkPlugin,
     calicoBackend: backend as ClusterModel['calicoBackend'],
     calicoVxlanMode: calico ? mode('calico_vxlan_mode') : null,
     calicoIpipMode: calico ? mode('calico_ipip_mode') : null,
     calicoVxlanPort: port(r, 'calico_vxlan_port'),
-    calicoMtu,
     calicoFeatureDetectOverride: fdo,
     kubeProxyMode,
     binDir,
     kubeConfigDir,
     controlPlane: g.controlPlane,
     nodes: g.k8sCluster.filter((h) => h !== g.bastion),
-    upstreamDnsServers: upstream,
   };
 }

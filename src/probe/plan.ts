@@ -23,19 +23,34 @@ export interface PlanOptions {
   externalName: string | null;
 }
 
-export function planProbes(c: ClusterModel, endpoints: Endpoint[] | null, o: PlanOptions): ProbePath[] {
+function names(c: ClusterModel, o: PlanOptions): { name: string; type: 'A' | 'PTR'; internal: boolean }[] {
   const apiName = `kubernetes.default.svc.${c.dnsDomain}`;
   const cidr = parseCidr(c.serviceCidr);
   const apiIp = cidr ? nthAddress(cidr, 1) : null;
-  const names: { name: string; type: 'A' | 'PTR'; internal: boolean }[] = [{ name: apiName, type: 'A', internal: true }];
-  if (apiIp && isIPv4(apiIp)) names.push({ name: reverseName(apiIp), type: 'PTR', internal: true });
-  if (o.externalName) names.push({ name: o.externalName, type: 'A', internal: false });
-  const out: ProbePath[] = [];
-  const add = (role: ProbeRole, server: string, port: number, list: typeof names, endpointHost: string | null = null) => {
-    for (const n of list) for (const transport of ['udp', 'tcp'] as const) out.push({ role, server, port, transport, ...n, endpointHost });
-  };
-  if (c.nodelocaldnsEnabled) add('nodelocaldns', c.nodelocaldnsIp, 53, names);
-  add('coredns-service', c.corednsIp, 53, names);
-  for (const e of endpoints ?? []) add('coredns-endpoint', e.ip, e.port, names.slice(0, 1), e.nodeName);
+  const out: { name: string; type: 'A' | 'PTR'; internal: boolean }[] = [{ name: apiName, type: 'A', internal: true }];
+  if (apiIp && isIPv4(apiIp)) out.push({ name: reverseName(apiIp), type: 'PTR', internal: true });
+  if (o.externalName) out.push({ name: o.externalName, type: 'A', internal: false });
   return out;
+}
+
+function expand(role: ProbeRole, server: string, port: number, list: ReturnType<typeof names>, endpointHost: string | null = null): ProbePath[] {
+  const out: ProbePath[] = [];
+  for (const n of list) for (const transport of ['udp', 'tcp'] as const) out.push({ role, server, port, transport, ...n, endpointHost });
+  return out;
+}
+
+/** The paths known before the endpoints are: NodeLocalDNS and the CoreDNS service. */
+export function basePaths(c: ClusterModel, o: PlanOptions): ProbePath[] {
+  const list = names(c, o);
+  return [...(c.nodelocaldnsEnabled ? expand('nodelocaldns', c.nodelocaldnsIp, 53, list) : []), ...expand('coredns-service', c.corednsIp, 53, list)];
+}
+
+/** One cluster name to each CoreDNS endpoint, over UDP and TCP. */
+export function endpointPaths(c: ClusterModel, endpoints: Endpoint[] | null, o: PlanOptions): ProbePath[] {
+  const list = names(c, o).slice(0, 1);
+  return (endpoints ?? []).flatMap((e) => expand('coredns-endpoint', e.ip, e.port, list, e.nodeName));
+}
+
+export function planProbes(c: ClusterModel, endpoints: Endpoint[] | null, o: PlanOptions): ProbePath[] {
+  return [...basePaths(c, o), ...endpointPaths(c, endpoints, o)];
 }

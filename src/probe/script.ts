@@ -16,32 +16,45 @@ export interface ProbeOptions {
   runner?: 'auto' | 'bash' | 'python3';
   /** print these markers with the kernel counters (/proc/net/snmp, netstat) before and after the probes */
   markers?: { before: string; probes: string; after: string };
+  /** first DNS id (the rest follow); random when not given. A replay passes the recorded one. */
+  idSeed?: number;
+  /** wait up to this long for more paths on fd 4 (extend()), ended by a line END; 0: none */
+  lateWaitMs?: number;
+  /** more files read with the counters (collect/counters.ts: counterFiles) */
+  counterFiles?: { section: string; path: string }[];
 }
 
 // One thread, non-blocking sockets and poll(): every path's current probe is in flight at once, a
 // path's next probe starts when its last one ends. With markers (argv 2..4) it also reads the kernel
 // counters right before and after the probes, so the node starts no other process for them.
 const PY = String.raw`
-import socket, sys, time, errno, select
+import socket, sys, time, errno, select, os
 T = float(sys.argv[1]) / 1000.0
-marks = sys.argv[2:5]
+W = float(sys.argv[2]) / 1000.0
+marks = sys.argv[3:6]
+# more files read with the counters: pairs of a section header and a path
+extra = list(zip(sys.argv[6::2], sys.argv[7::2]))
 out = []
 def counters(mark):
     out.append(mark)
-    for n in ("snmp", "netstat"):
-        out.append("@@" + n)
+    for head, path in [("@@snmp", "/proc/net/snmp"), ("@@netstat", "/proc/net/netstat")] + extra:
+        out.append(head)
         try:
-            with open("/proc/net/" + n) as f:
+            with open(path) as f:
                 out.append(f.read().rstrip("\n"))
             out.append("@@rc 0")
         except OSError as e:
-            out.append("cat: /proc/net/%s: %s" % (n, e.strerror))
+            out.append("cat: %s: %s" % (path, e.strerror))
             out.append("@@rc 1")
 jobs = {}
-for line in sys.stdin.read().split("\n"):
+def add(line):
     f = line.split()
     if len(f) == 6:
         jobs.setdefault(int(f[0]), [f[2], int(f[3]), f[4], []])[3].append(bytes.fromhex(f[5]))
+        return int(f[0])
+    return None
+for line in sys.stdin.read().split("\n"):
+    add(line)
 POLLIN, POLLOUT, POLLERR = select.POLLIN, select.POLLOUT, select.POLLERR | select.POLLHUP
 poller = select.poll()
 live = {}
@@ -125,14 +138,62 @@ if marks:
     out.append(marks[1])
 for p in sorted(jobs):
     start(p, 0)
-while live:
+# more paths may stream in on fd 4 (the CoreDNS endpoints, found while the first probes run),
+# ended by a line END; W bounds the wait
+late = W > 0
+late_until = time.monotonic() + W
+late_buf = b""
+fresh = []
+if late:
+    try:
+        os.set_blocking(4, False)
+        poller.register(4, POLLIN | POLLERR)
+    except OSError:
+        late = False
+def stop_late():
+    global late
+    late = False
+    try:
+        poller.unregister(4)
+    except (KeyError, ValueError, OSError):
+        pass
+    for p in fresh:
+        start(p, 0)
+    del fresh[:]
+def feed():
+    global late_buf
+    try:
+        d = os.read(4, 65536)
+    except (BlockingIOError, InterruptedError):
+        return
+    except OSError:
+        d = b""
+    if not d:
+        return stop_late()
+    late_buf += d
+    while b"\n" in late_buf:
+        line, late_buf = late_buf.split(b"\n", 1)
+        line = line.decode("ascii", "replace").strip()
+        if line == "END":
+            return stop_late()
+        known = set(jobs)
+        p = add(line)
+        if p is not None and p not in known:
+            fresh.append(p)
+while live or late:
     now = time.monotonic()
+    if late and now >= late_until:
+        stop_late()
     for st in [x for x in live.values() if now - x["t0"] >= T]:
         finish(st, "timeout", keep=st["tcp"])
-    if not live:
+    if not live and not late:
         break
-    wait = min(x["t0"] for x in live.values()) + T - time.monotonic()
+    ends = [x["t0"] + T for x in live.values()] + ([late_until] if late else [])
+    wait = min(ends) - time.monotonic()
     for fd, ev in poller.poll(max(0, int(wait * 1000) + 1)):
+        if fd == 4 and late:
+            feed()
+            continue
         st = live.get(fd)
         if st is not None:
             step(st, ev)
@@ -152,7 +213,7 @@ sys.stdout.write("\n".join(out) + "\n")
 // bash fallback: one background job per path; `timeout` bounds each probe. A UDP query must leave
 // in one write (one datagram): bash's printf may flush at a newline byte, so dd gathers it first.
 const SH = String.raw`
-T=$1
+T=$1 W=$2
 ms() { s=$(date +%s%N); echo $((s/1000000)); }
 probe() {
   p=$1 k=$2 ip=$3 port=$4 proto=$5 hex=$6
@@ -167,17 +228,31 @@ probe() {
   t1=$(date +%s%N)
   if [ -n "$out" ]; then echo "R $p $k $(( (t1-t0)/1000 )) $out" | awk '{printf "R %s %s %.3f %s\n", $2, $3, $4/1000, $5}'; else echo "E $p $k timeout"; fi
 }
-while read -r p k ip port proto hex; do
-  [ -n "$hex" ] || continue
-  eval "Q_$p=\"\%{Q_$p} $k:$ip:$port:$proto:$hex\""
-  case " $PATHS " in *" $p "*) ;; *) PATHS="$PATHS $p";; esac
-done
-for p in $PATHS; do
-  ( eval "list=\$Q_$p"; for item in $list; do IFS=: read -r k ip port proto hex <<EOF_ITEM
+queue() {
+  [ -n "$6" ] || return 0
+  eval "Q_$1=\"\%{Q_$1} $2:$3:$4:$5:$6\""
+  case " $PATHS $NEW " in *" $1 "*) ;; *) NEW="$NEW $1";; esac
+}
+launch() {
+  for p in $NEW; do
+    ( eval "list=\$Q_$p"; for item in $list; do IFS=: read -r k ip port proto hex <<EOF_ITEM
 $item
 EOF_ITEM
-      probe "$p" "$k" "$ip" "$port" "$proto" "$hex"; done ) &
-done
+        probe "$p" "$k" "$ip" "$port" "$proto" "$hex"; done ) &
+  done
+  PATHS="$PATHS $NEW"; NEW=
+}
+while read -r p k ip port proto hex; do queue "$p" "$k" "$ip" "$port" "$proto" "$hex"; done
+launch
+# more paths may stream in on fd 4, ended by END; W (ms) bounds the wait
+if [ "$W" -gt 0 ] 2>/dev/null; then
+  end=$(( $(date +%s) + (W + 999) / 1000 ))
+  while left=$(( end - $(date +%s) )); [ "$left" -gt 0 ] && IFS= read -r -t "$left" line <&4; do
+    [ "$line" = END ] && break
+    queue $line
+  done
+  launch
+fi
 wait
 echo DONE
 `.replace(/%\{/g, '${');
@@ -190,6 +265,8 @@ interface Sent {
 
 export interface ProbeProgram {
   script: string;
+  /** Paths found while the program runs (lateWaitMs > 0): the lines to write to its fd 4, END included. */
+  extend(paths: ProbePath[]): string;
   decode(host: string, stdout: string): ProbeResult[];
 }
 
@@ -218,39 +295,49 @@ export function judgeReply(bytes: Buffer, id: number, name: string, type: string
   return { answered: true, rcode, good: rcode === 'NOERROR' && answers.length > 0 };
 }
 
-export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
+export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram {
+  const paths: ProbePath[] = [];
   const sent: Sent[] = [];
-  const lines: string[] = [];
-  let nextId = (Math.random() * 0xffff) | 0;
-  paths.forEach((p, i) => {
-    if (!isIP(p.server) || !isPort(p.port)) throw new Error(`refusing to probe ${p.server}:${p.port}`);
-    for (let k = 0; k < o.count; k++) {
-      const id = (nextId = (nextId + 1) & 0xffff);
-      const q = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: p.type, name: p.name, class: 'IN' }] });
-      sent.push({ path: i, probe: k, id });
-      lines.push(`${i} ${k} ${p.server} ${p.port} ${p.transport} ${q.toString('hex')}`);
+  let nextId = (o.idSeed ?? (Math.random() * 0xffff)) & 0xffff;
+  const encode = (list: ProbePath[]): string[] => {
+    const lines: string[] = [];
+    for (const p of list) {
+      if (!isIP(p.server) || !isPort(p.port)) throw new Error(`refusing to probe ${p.server}:${p.port}`);
+      const i = paths.push(p) - 1;
+      for (let k = 0; k < o.count; k++) {
+        const id = (nextId = (nextId + 1) & 0xffff);
+        const q = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: p.type, name: p.name, class: 'IN' }] });
+        sent.push({ path: i, probe: k, id });
+        lines.push(`${i} ${k} ${p.server} ${p.port} ${p.transport} ${q.toString('hex')}`);
+      }
     }
-  });
+    return lines;
+  };
+  const lines = encode(initial);
+  const extend = (more: ProbePath[]) => [...encode(more), 'END'].join('\n') + '\n';
   const input = lines.join('\n');
-  const t = String(o.timeoutMs);
+  const t = `${o.timeoutMs} ${Math.max(0, Math.round(o.lateWaitMs ?? 0))}`;
   const runner = o.runner ?? 'auto';
   const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
   const m = o.markers;
-  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)}` : '';
+  const files = o.counterFiles ?? [];
+  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}` : '';
+  const shCounters = countersScript(files);
   const script = [
-    `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} <<'KSV_PROBES'`,
+    `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} 4<&0 <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
     'else',
-    ...(m ? [`echo ${shQuote(m.before)}`, countersScript, `echo ${shQuote(m.probes)}`] : []),
-    `bash -c ${shQuote(SH)} probe ${t} <<'KSV_PROBES'`,
+    ...(m ? [`echo ${shQuote(m.before)}`, shCounters, `echo ${shQuote(m.probes)}`] : []),
+    `bash -c ${shQuote(SH)} probe ${t} 4<&0 <<'KSV_PROBES'`,
     input,
     'KSV_PROBES',
-    ...(m ? [`echo ${shQuote(m.after)}`, countersScript] : []),
+    ...(m ? [`echo ${shQuote(m.after)}`, shCounters] : []),
     'fi',
   ].join('\n');
 
   const decode = (host: string, stdout: string): ProbeResult[] => {
+    const bySlot = new Map(sent.map((x) => [`${x.path}:${x.probe}`, x]));
     const results: ProbeResult[] = paths.map((p) => ({
       host, server: p.server, role: p.role, transport: p.transport, name: p.name, type: p.type,
       sent: o.count, answered: 0, rcodes: {}, latencyMs: { p50: null, max: null }, errors: {}, endpointHost: p.endpointHost,
@@ -263,7 +350,7 @@ export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
       if ((f[0] !== 'R' && f[0] !== 'E') || f.length < 4) continue;
       const pi = Number(f[1]);
       const k = Number(f[2]);
-      const s = sent.find((x) => x.path === pi && x.probe === k);
+      const s = bySlot.get(`${pi}:${k}`);
       const r = results[pi];
       if (!s || !r || seen.has(`${pi}:${k}`)) continue;
       seen.add(`${pi}:${k}`);
@@ -297,5 +384,5 @@ export function probeScript(paths: ProbePath[], o: ProbeOptions): ProbeProgram {
     });
     return results;
   };
-  return { script, decode };
+  return { script, extend, decode };
 }

@@ -1,6 +1,8 @@
-// The human summary printed after the progress display: a node x path table of probe results,
-// the failing checks with the evidence that decided them, and each diagnosis with its fix.
+// The human summary printed after the progress display: what changed since the baseline (with
+// --baseline), a node x path table of probe results, the failing checks with the evidence that
+// decided them, and each diagnosis with its fix.
 import type { CheckResult, Diagnosis, ProbeResult, ProbeRole, Report } from '../types.js';
+import { renderComparison } from '../compare/render.js';
 
 export interface HumanOptions {
   color: boolean;
@@ -23,13 +25,17 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/** "answered/sent" over every probe of one host, role and transport ("-" when none ran). */
-function cell(probes: ProbeResult[]): { text: string; ok: boolean | null } {
-  if (!probes.length) return { text: '-', ok: null };
+/** "good/sent" over every probe of one host, role and transport ("-" when none ran). Good is what
+ *  the dns.* checks count: NOERROR with records of the asked type (`ok`). NXDOMAIN, SERVFAIL or an
+ *  empty NOERROR is an answer, but not a working path. Like the checks, a cell whose only bad
+ *  probes are for the external name is a warning, not a failure. */
+export function probeCell(probes: ProbeResult[]): { text: string; state: 'ok' | 'warn' | 'fail' | null } {
+  if (!probes.length) return { text: '-', state: null };
   const sent = probes.reduce((a, p) => a + p.sent, 0);
-  // A reply with SERVFAIL/REFUSED is an answer, but not a working path.
-  const good = probes.reduce((a, p) => a + (p.rcodes['NOERROR'] ?? 0) + (p.rcodes['NXDOMAIN'] ?? 0), 0);
-  return { text: `${good}/${sent}`, ok: good === sent };
+  const good = probes.reduce((a, p) => a + (p.ok ?? 0), 0);
+  const bad = probes.filter((p) => (p.ok ?? 0) !== p.sent);
+  const state = !bad.length ? 'ok' : bad.every((p) => p.internal === false) ? 'warn' : 'fail';
+  return { text: `${good}/${sent}`, state };
 }
 
 export function probeTable(report: Report, color: boolean): string[] {
@@ -39,14 +45,14 @@ export function probeTable(report: Report, color: boolean): string[] {
   const width = Math.max(6, ...hosts.map((h) => h.length)) + 2;
   const head1 = pad('node', width) + ROLES.map(([, t]) => pad(t, 20)).join('');
   const head2 = pad('', width) + ROLES.map(() => pad('udp      tcp', 20)).join('');
-  const lines = [c.bold('DNS probes (good answers / sent)'), head1, c.dim(head2)];
+  const lines = [c.bold('DNS probes (NOERROR with records / sent)'), head1, c.dim(head2)];
   for (const h of hosts) {
     let row = pad(h, width);
     for (const [role] of ROLES) {
-      const parts = (['udp', 'tcp'] as const).map((t) => cell(report.probes.filter((p) => p.host === h && p.role === role && p.transport === t)));
+      const parts = (['udp', 'tcp'] as const).map((t) => probeCell(report.probes.filter((p) => p.host === h && p.role === role && p.transport === t)));
       const txt = parts.map((p) => {
         const s = pad(p.text, 9);
-        return p.ok === null ? c.dim(s) : p.ok ? c.green(s) : c.red(s);
+        return p.state === null ? c.dim(s) : p.state === 'ok' ? c.green(s) : p.state === 'warn' ? c.yellow(s) : c.red(s);
       });
       row += txt.join('') + '  ';
     }
@@ -91,6 +97,8 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   const c = paint(opts.color);
   const k = report.cluster;
   const out: string[] = [];
+  // with --baseline the output starts with what changed since then
+  if (report.comparison) out.push(...renderComparison(report.comparison, opts.color), '');
   out.push(
     c.bold(`kubespray-validate ${report.tool.version}`) +
       ` — ${report.hosts.length} node(s), domain ${k.dnsDomain}, CoreDNS ${k.corednsIp}` +
@@ -135,6 +143,7 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   out.push(
     '',
     `${verdict}: ${s.pass} passed, ${s.warn} warnings, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped` +
+      (report.comparison ? `, ${report.comparison.regressions.length} regression(s) since the baseline` : '') +
       ` in ${(report.durationMs / 1000).toFixed(1)}s — exit ${report.interrupted ? 130 : s.exitCode}`,
   );
   return out.join('\n') + '\n';

@@ -1,30 +1,25 @@
 // Progress display. On a terminal: listr2's default renderer (live task tree). Anywhere else
-// (Ansible, CI, pipes): listr2's simple renderer, one plain line per event, no spinners.
+// (Ansible, CI, pipes): listr2's simple renderer, one plain line per event, no spinners. With
+// `--progress none`: listr2's silent renderer. Every mode schedules the same way — listr2 runs the
+// items, `--forks` at a time — so how many nodes are in flight never depends on the display.
 // Everything goes to stderr so stdout carries only the report (-o json|junit stays parseable).
-// Mode 'none' runs the same phases without listr2 at all.
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 
 export type ProgressMode = 'tty' | 'plain' | 'none';
 
-/** Runs `fn` over `items` with at most `limit` at once; never rejects. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item).catch(() => undefined);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-}
+const RENDERER = { tty: 'default', plain: 'simple', none: 'silent' } as const;
 
 export class Progress {
-  private readonly output = new ProcessOutput(process.stderr, process.stderr);
+  private readonly output: ProcessOutput;
 
   constructor(
     readonly mode: ProgressMode,
     private readonly forks: number,
-  ) {}
+    /** where the display goes (stderr; tests pass a sink) */
+    stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.output = new ProcessOutput(stream, stream);
+  }
 
   /**
    * One phase: `fn` runs for each item, `forks` at a time. A rejection marks that item's task as
@@ -33,8 +28,7 @@ export class Progress {
    */
   async phase<T>(title: string, items: T[], label: (item: T) => string, fn: (item: T) => Promise<string | void | undefined>): Promise<void> {
     if (!items.length) return;
-    if (this.mode === 'none') return pool(items, this.forks, fn);
-    const tty = this.mode === 'tty';
+    const plain = { logger: new ListrLogger({ processOutput: this.output, useIcons: false }) };
     const list = new Listr(
       [
         {
@@ -48,18 +42,20 @@ export class Progress {
                   if (note) t.title = `${label(item)} — ${note}`;
                 },
               })),
-              { concurrent: this.forks, exitOnError: false },
+              { concurrent: Math.max(1, this.forks), exitOnError: false },
             ),
         },
       ],
       {
-        renderer: tty ? 'default' : 'simple',
+        renderer: RENDERER[this.mode],
+        // the default renderer needs stdout on a terminal too (`-o json | jq` from one): then plain
+        // lines, still on stderr
         fallbackRenderer: 'simple',
+        fallbackRendererOptions: plain,
         exitOnError: false,
         registerSignalListeners: false,
-        rendererOptions: tty
-          ? { collapseSubtasks: items.length > 25, logger: new ListrLogger({ processOutput: this.output }) }
-          : { logger: new ListrLogger({ processOutput: this.output, useIcons: false }) },
+        rendererOptions:
+          this.mode === 'tty' ? { collapseSubtasks: items.length > 25, logger: new ListrLogger({ processOutput: this.output }) } : this.mode === 'plain' ? plain : {},
       } as never,
     );
     await list.run().catch(() => undefined);

@@ -15,8 +15,10 @@ export function summarize(hosts: HostReport[], results: CheckResult[], strict: b
 
 export function exitCode(hosts: HostReport[], results: CheckResult[], strict: boolean): number {
   const inspected = new Set(hosts.filter((h) => h.inspected).map((h) => h.name));
-  // Cluster-wide results (host "*") count as failing on an inspected node: they come from probes.
-  const onInspected = (r: CheckResult) => r.host === '*' || inspected.has(r.host);
+  const known = new Set(hosts.map((h) => h.name));
+  // Cluster-wide results count wherever they are filed: host "*", or a control-plane node outside
+  // --limit that answered for the cluster (coredns.endpoints).
+  const onInspected = (r: CheckResult) => r.host === '*' || inspected.has(r.host) || !known.has(r.host);
   const failed = results.some((r) => onInspected(r) && (r.status === 'fail' || (strict && r.status === 'warn')));
   if (failed) return EXIT.failed;
   // A node we could not reach, or a check that could not run on a reached node, means the

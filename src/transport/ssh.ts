@@ -135,25 +135,32 @@ function openClient(hop: Hop, opts: ConnectOptions, sock?: ClientChannel): Promi
 }
 
 /**
- * Runs `command` so it cannot outlive us: it runs in the background while a watchdog reads the
- * channel's stdin, which the client keeps open until the command is done. If stdin ends first —
- * we closed the channel (timeout, SIGINT) or the connection dropped — the watchdog kills the
- * command's whole process group, so nothing is left running on the node.
+ * Runs `command` so it cannot outlive us. A watcher reads the channel's stdin, which the client
+ * keeps open until the command is done, and passes every line on to the command's stdin (the
+ * controller streams late input that way, e.g. the CoreDNS endpoint probes). If stdin ends first —
+ * we closed the channel (timeout, SIGINT) or the connection dropped — the watcher kills the
+ * command's whole process group, so nothing is left running on the node. After a normal end the
+ * command side ends the watcher.
  */
 export function guard(command: string): string {
   return [
     'exec 3<&0',
+    // the watcher: first its own pid (read from /proc/self by the shell itself, no process), then
+    // every line of stdin; at EOF it kills the process group. Its `read` starts no process.
+    '{ read -r p _ </proc/self/stat; echo "$p"; while IFS= read -r l <&3; do printf \'%s\\n\' "$l"; done; kill -TERM 0; } 2>/dev/null | (',
+    // the command side learns the watcher's pid and ends it when the command is done: the watcher
+    // holds the channel's stdin, which sshd shares with stdout (a socketpair), so the channel would
+    // not close while it lives
+    'read -r wp',
     '(',
     command,
-    ') </dev/null &',
+    ')',
+    'rc=$?; kill "$wp" 2>/dev/null; exit $rc',
+    ') &',
     'w=$!',
-    // the watcher reads with the shell's own `read` (no process to start); it ends at EOF
-    '( while read -r _ <&3; do :; done; kill -TERM 0 ) >/dev/null 2>&1 &',
-    'c=$!',
     'exec 3<&-',
-    'wait $w; rc=$?',
-    'kill $c 2>/dev/null',
-    'exit $rc',
+    // (the shell would report the watcher's end on stderr)
+    'wait $w 2>/dev/null',
   ].join('\n');
 }
 
@@ -233,7 +240,16 @@ class SshSession implements NodeSession {
         }
         resolve({ code, stdout, stderr });
       };
-      const timer = setTimeout(() => finish(new TransportError('timeout', `command on ${t.name} did not finish within ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
+      const t0 = Date.now();
+      const expire = () => finish(new TransportError('timeout', `command on ${t.name} did not finish within ${Math.round((Date.now() - t0) / 1000)}s`));
+      let timer = setTimeout(expire, opts.timeoutFrom ? (opts.maxMs ?? timeoutMs) : timeoutMs);
+      // the budget starts once what the command waits for has come (bounded by maxMs overall)
+      opts.timeoutFrom?.then(() => undefined, () => undefined).then(() => {
+        if (settled) return;
+        const left = Math.min(timeoutMs, (opts.maxMs ?? Infinity) - (Date.now() - t0));
+        clearTimeout(timer);
+        timer = setTimeout(expire, Math.max(0, left));
+      });
       const onDrop = (e: TransportError) => finish(e);
       this.pending.add(onDrop);
       try {
@@ -251,6 +267,14 @@ class SshSession implements NodeSession {
           // stdin stays open while the command runs: its end tells the node-side guard to stop.
           // (closeStdin: a wrong sudo password then fails at once instead of sudo asking again)
           if (opts.closeStdin) s.end();
+          else if (opts.input) {
+            opts.input.then(
+              (data) => {
+                if (!settled && data) s.write(data.endsWith('\n') ? data : `${data}\n`);
+              },
+              () => undefined,
+            );
+          }
         });
       } catch (e) {
         finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${String((e as Error).message).split('\n')[0]}`));

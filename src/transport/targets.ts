@@ -1,13 +1,19 @@
 // Inventory variables -> SSH targets, as Ansible's ssh connection plugin reads them.
-// Every value that later reaches a socket or a command line is validated here.
+// Ansible templates connection variables before it connects (`ansible_host: "{{ ip }}"`), so they
+// go through the cluster model's Jinja subset first. Every value that later reaches a socket or a
+// command line is validated here, after that.
 import { userInfo, homedir } from 'node:os';
 import { InventoryError } from '../errors.js';
 import type { Target, Vars } from '../types.js';
 import { isIP, isPort, isSafeName } from '../inventory/validate.js';
+import { explainUnresolvable, showExpr, Unresolvable, VarResolver } from '../inventory/kubespray.js';
+import { isSecretKey } from '../inventory/listing.js';
 
 export interface TargetDefaults {
   user?: string;
   privateKey?: string;
+  /** where `lookup('env', …)` reads (default: this process's environment) */
+  env?: NodeJS.ProcessEnv;
 }
 
 function str(v: unknown): string | null {
@@ -17,12 +23,59 @@ function str(v: unknown): string | null {
   return null;
 }
 
-function first(vars: Vars, ...names: string[]): string | null {
-  for (const n of names) {
-    const v = str(vars[n]);
-    if (v !== null) return v;
+/** A host's variables as Ansible's connection sees them: templated, with the magic host names. */
+class HostVars {
+  private readonly r: VarResolver;
+  /** resolved secrets, kept out of every message */
+  readonly secrets: string[] = [];
+  constructor(
+    readonly host: string,
+    readonly raw: Vars,
+    env: NodeJS.ProcessEnv | undefined,
+  ) {
+    this.r = new VarResolver({ ...raw, inventory_hostname: host, inventory_hostname_short: host.split('.')[0] }, env);
   }
-  return null;
+
+  has(name: string): boolean {
+    return name in this.raw;
+  }
+
+  /** The value, templated; undefined when the variable is not set. */
+  get(name: string): unknown {
+    let v: unknown;
+    try {
+      v = this.r.get(name);
+    } catch (e) {
+      if (e instanceof Unresolvable) throw new InventoryError(`host ${this.host}: cannot evaluate ${explainUnresolvable(e, name)}`);
+      if (e instanceof InventoryError) throw new InventoryError(`host ${this.host}: ${e.message}`);
+      throw e;
+    }
+    if (isSecretKey(name) && typeof v === 'string' && v) this.secrets.push(v);
+    return v;
+  }
+
+  /** Like get(), but Jinja outside the subset leaves the text as written (for values scanned, not used whole). */
+  soft(name: string): unknown {
+    try {
+      return this.get(name);
+    } catch {
+      return this.raw[name];
+    }
+  }
+
+  first(...names: string[]): string | null {
+    for (const n of names) {
+      const v = str(this.get(n));
+      if (v !== null) return v;
+    }
+    return null;
+  }
+
+  /** How a message names the variable: its expression too when it was Jinja. */
+  label(name: string): string {
+    const raw = this.raw[name];
+    return typeof raw === 'string' && raw.includes('{{') && !isSecretKey(name) ? `${name} ("${showExpr(raw)}")` : name;
+  }
 }
 
 /** Ansible's boolean filter: true/yes/on/1 (any case). */
@@ -105,47 +158,52 @@ export function parseProxy(host: string, args: string, fallbackKey: string | nul
 }
 
 export function buildTargets(vars: Record<string, Vars>, hosts: string[], defaults: TargetDefaults, bastionHost: string | null): Target[] {
-  const base = (name: string): Omit<Target, 'jump'> => {
-    const v = vars[name];
-    if (!v) throw new InventoryError(`host "${name}" is not in the inventory`);
-    for (const k of ['ansible_host', 'ansible_ssh_host']) {
-      if (k in v && (v[k] === null || v[k] === '')) throw new InventoryError(`host ${name}: ${k} is set but empty (give the node's address, or remove the variable to use the name)`);
+  const base = (name: string): { target: Omit<Target, 'jump'>; sshArgs: string } => {
+    const raw = vars[name];
+    if (!raw) throw new InventoryError(`host "${name}" is not in the inventory`);
+    const v = new HostVars(name, raw, defaults.env);
+    try {
+      // secrets first, so that no later message can carry one
+      const password = v.first('ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password');
+      const becomePassword = v.first('ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass', 'ansible_sudo_password');
+      for (const k of ['ansible_host', 'ansible_ssh_host']) {
+        if (v.has(k)) {
+          const x = v.get(k);
+          if (x === null || x === '') throw new InventoryError(`host ${name}: ${v.label(k)} is set but empty (give the node's address, or remove the variable to use the name)`);
+        }
+      }
+      const hostVar = ['ansible_host', 'ansible_ssh_host'].find((k) => str(v.get(k)) !== null) ?? 'ansible_host';
+      const address = checkAddress(name, v.label(hostVar), v.first(hostVar) ?? name);
+      const portVar = ['ansible_port', 'ansible_ssh_port'].find((k) => str(v.get(k)) !== null) ?? 'ansible_port';
+      const port = checkPort(name, v.label(portVar), v.first(portVar));
+      const userVar = ['ansible_user', 'ansible_ssh_user'].find((k) => str(v.get(k)) !== null) ?? 'ansible_user';
+      const user = checkUser(name, v.label(userVar), v.first(userVar) ?? defaults.user ?? userInfo().username);
+      const key = v.first('ansible_ssh_private_key_file', 'ansible_private_key_file') ?? defaults.privateKey ?? null;
+      const becomeMethod = v.first('ansible_become_method') ?? 'sudo';
+      const becomeUser = checkUser(name, v.label('ansible_become_user'), v.first('ansible_become_user') ?? 'root');
+      const become = user !== 'root' || truthy(v.get('ansible_become')) || becomeUser !== 'root';
+      if (become && becomeMethod !== 'sudo') throw new InventoryError(`host ${name}: ansible_become_method "${becomeMethod}" is not supported (only sudo)`);
+      const sshArgs = [str(v.soft('ansible_ssh_common_args')), str(v.soft('ansible_ssh_extra_args'))].filter(Boolean).join(' ');
+      return {
+        target: { name, address, port, user, privateKeyFile: key ? expandHome(key) : null, password, become, becomeMethod, becomeUser, becomePassword, groups: [] },
+        sshArgs,
+      };
+    } catch (e) {
+      if (e instanceof InventoryError && v.secrets.some((s) => e.message.includes(s))) {
+        throw new InventoryError(v.secrets.reduce((m, s) => m.split(s).join('<redacted>'), e.message));
+      }
+      throw e;
     }
-    const address = checkAddress(name, 'ansible_host', first(v, 'ansible_host', 'ansible_ssh_host') ?? name);
-    const port = checkPort(name, 'ansible_port', first(v, 'ansible_port', 'ansible_ssh_port'));
-    const user = checkUser(name, 'ansible_user', first(v, 'ansible_user', 'ansible_ssh_user') ?? defaults.user ?? userInfo().username);
-    const key = first(v, 'ansible_ssh_private_key_file', 'ansible_private_key_file') ?? defaults.privateKey ?? null;
-    const becomeMethod = first(v, 'ansible_become_method') ?? 'sudo';
-    const becomeUser = checkUser(name, 'ansible_become_user', first(v, 'ansible_become_user') ?? 'root');
-    const become = user !== 'root' || truthy(v.ansible_become) || becomeUser !== 'root';
-    if (become && becomeMethod !== 'sudo') throw new InventoryError(`host ${name}: ansible_become_method "${becomeMethod}" is not supported (only sudo)`);
-    return {
-      name,
-      address,
-      port,
-      user,
-      privateKeyFile: key ? expandHome(key) : null,
-      password: first(v, 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password'),
-      become,
-      becomeMethod,
-      becomeUser,
-      becomePassword: first(v, 'ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass', 'ansible_sudo_password'),
-      groups: [],
-    };
   };
-  const bastion = bastionHost && vars[bastionHost] ? base(bastionHost) : null;
+  const bastion = bastionHost && vars[bastionHost] ? base(bastionHost).target : null;
   return hosts.map((name) => {
-    const t = base(name);
+    const { target: t, sshArgs } = base(name);
     let jump: Hop | null = null;
     if (bastion && name !== bastionHost) {
       const { become: _b, becomeMethod: _m, becomeUser: _u, becomePassword: _p, ...hop } = bastion;
       // Kubespray's ProxyCommand uses the node's own key for the bastion when the bastion has none
       jump = { ...hop, privateKeyFile: hop.privateKeyFile ?? t.privateKeyFile };
-    } else {
-      const v = vars[name]!;
-      const args = [str(v.ansible_ssh_common_args), str(v.ansible_ssh_extra_args)].filter(Boolean).join(' ');
-      if (args) jump = parseProxy(name, args, t.privateKeyFile);
-    }
+    } else if (sshArgs) jump = parseProxy(name, sshArgs, t.privateKeyFile);
     return { ...t, jump };
   });
 }

@@ -68,6 +68,26 @@ test.serial('password authentication (ansible_password) when no key is offered',
   t.false(run.stdout.includes(pw) || run.stderr.includes(pw));
 });
 
+test.serial('connection variables written as Jinja: ansible_host "{{ ip }}", key, user and bin_dir through lookup(env)', async (t) => {
+  const l = lab();
+  const jinja = JSON.stringify({
+    ansible_host: '{{ ip }}',
+    ansible_user: "{{ lab_login | default('root') }}",
+    ansible_ssh_private_key_file: "{{ lookup('env', 'KSV_LAB_KEY') }}",
+    bin_dir: "{{ lookup('env', 'KSV_LAB_BIN') }}",
+  });
+  // no agent and an empty HOME: the key from the environment is the only way in
+  const env = { SSH_AUTH_SOCK: '', HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')), KSV_LAB_BIN: join(l.dir, 'bin') };
+  const ok = await validateJson(l.inventoryDir, kh.file, ['-e', jinja], { ...env, KSV_LAB_KEY: l.keyFile });
+  t.is(ok.run.code, 0, ok.run.stderr + JSON.stringify(ok.report.hosts));
+  t.deepEqual(ok.report.hosts.map((h) => h.address), l.nodes.map((n) => n.address));
+  t.is(ok.report.results.find((r) => r.check === 'coredns.endpoints')?.status, 'pass', 'kubectl found in bin_dir from the environment');
+  // the same inventory without the key in the environment: '' as in Ansible, no key, auth fails
+  const without = await validateJson(l.inventoryDir, kh.file, ['-e', jinja], env);
+  t.is(without.run.code, 3, without.run.stderr);
+  t.true(without.report.hosts.every((h) => !h.inspected && /auth/i.test(h.error ?? '')), JSON.stringify(without.report.hosts));
+});
+
 test.serial('a changed host key is refused and says so; the other node is still checked', async (t) => {
   const l = lab();
   const mine = tempKnownHosts();

@@ -3,11 +3,9 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseGather } from '../../src/collect/gather.js';
-import { nodeChecks } from '../../src/checks/index.js';
-import { counterCheck } from '../../src/checks/counters.js';
-import { dnsChecks } from '../../src/checks/dns.js';
-import { expectedOverlay } from '../../src/checks/overlay.js';
-import type { ProbeResult } from '../../src/types.js';
+import { evaluateNode, selectChecks } from '../../src/checks/registry.js';
+import { expectedOverlay } from '../../src/inventory/overlay.js';
+import type { ClusterModel, CheckResult, Counters, NodeFacts, ProbeResult } from '../../src/types.js';
 import { CLUSTER } from './model.js';
 import { ROOT } from '../e2e/helpers.js';
 
@@ -25,7 +23,11 @@ function gather(parts: { ipt?: string; legacy?: string; link?: string; eth?: str
     '@@snmp', fx('proc-net-snmp.txt'), '@@rc 0',
   ].join('\n'));
 }
-const status = (rs: ReturnType<typeof nodeChecks>, id: string) => rs.find((r) => r.check === id)?.status;
+const CONN = { ok: true, error: null, address: '198.18.0.10', port: 22, user: 'root', become: false };
+const nodeChecks = (f: NodeFacts, c: ClusterModel): CheckResult[] => evaluateNode({ host: f.host, cluster: c, connection: CONN, facts: f, probes: [], counterDelta: {} }, selectChecks([], ['kernel.counters', 'dns.*', 'ssh.reachable']));
+const counterCheck = (host: string, delta: Counters | null): CheckResult => evaluateNode({ host, cluster: CLUSTER, connection: CONN, facts: null, probes: [], counterDelta: delta }, selectChecks(['kernel.counters']))[0]!;
+const dnsChecks = (host: string, probes: ProbeResult[]): CheckResult[] => evaluateNode({ host, cluster: CLUSTER, connection: CONN, facts: null, probes, counterDelta: null }, selectChecks(['dns.*']));
+const status = (rs: CheckResult[], id: string) => rs.find((r) => r.check === id)?.status;
 
 test('a healthy lab node: every check passes except the offload warning', (t) => {
   const rs = nodeChecks(gather({}), CLUSTER);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseIptablesSave } from '../../src/collect/iptables.js';
 import { parseLinks } from '../../src/collect/iproute.js';
 import { parseEthtoolK, checksumOffload } from '../../src/collect/ethtool.js';
-import { parseCounters, parseProcNet, counterDelta } from '../../src/collect/counters.js';
+import { parseCounters, parseProcNet, counterDelta, parseNfConntrack } from '../../src/collect/counters.js';
 import { parseGather, DEFAULT_DEV_SH } from '../../src/collect/gather.js';
 import { splitSections } from '../../src/collect/sections.js';
 import { isParseError, type IptablesRule, type LinkFacts, type OffloadFacts, type Counters } from '../../src/types.js';
@@ -148,4 +148,28 @@ test('gather: one round trip split into sections, every failure kept as an error
     t.notThrows(() => parseGather('n', out.slice(0, Math.floor(Math.random() * out.length))));
   }
   t.is(splitSections('no markers at all').length, 0);
+});
+
+test('counters: nf_conntrack stats summed over CPUs (entries once), overlay link values, broken sections passed over', (t) => {
+  const text = readFileSync(join(ROOT, 'test', 'fixtures', 'collect', 'proc-net-stat-nf_conntrack.txt'), 'utf8');
+  const c = parseNfConntrack(text, 'Conntrack');
+  t.false(isParseError(c));
+  const cc = c as Counters;
+  t.is(cc['Conntrack.entries'], 0x68);
+  t.is(cc['Conntrack.insert_failed'], 0);
+  t.true('Conntrack.clashres' in cc && 'Conntrack.drop' in cc && 'Conntrack.early_drop' in cc);
+  // an older kernel's layout (searched, insert_failed, drop, early_drop …), two CPUs, one with a race
+  const old = 'entries  searched found new invalid ignore delete delete_list insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n' +
+    '0000001a  00000000 00000000 00000000 00000002 0000000b 00000000 00000000 00000000 00000003 00000001 00000000 00000000  00000000 00000000 00000000 00000000\n' +
+    '0000001a  00000000 00000000 00000000 00000000 00000004 00000000 00000000 00000000 00000002 00000000 00000000 00000000  00000000 00000000 00000000 00000000\n';
+  const o = parseNfConntrack(old, 'Conntrack') as Counters;
+  t.is(o['Conntrack.insert_failed'], 5);
+  t.is(o['Conntrack.drop'], 1);
+  t.is(o['Conntrack.entries'], 0x1a);
+  t.true(isParseError(parseNfConntrack('garbage here\n12 zz\n', 'Conntrack')));
+  const all = parseCounters(['@@snmp', readFileSync(join(ROOT, 'test', 'fixtures', 'collect', 'proc-net-snmp.txt'), 'utf8'), '@@rc 0', '@@value Link.vxlan.calico.rx_packets', '158', '@@rc 0', '@@value Link.tunl0.rx_packets', 'cat: /sys/class/net/tunl0/statistics/rx_packets: No such file or directory', '@@rc 1', '@@nfct Conntrack', text, '@@rc 0'].join('\n')) as Counters;
+  t.is(all['Link.vxlan.calico.rx_packets'], 158);
+  t.false('Link.tunl0.rx_packets' in all);
+  t.is(all['Conntrack.entries'], 0x68);
+  t.true((all['Tcp.InSegs'] ?? 0) > 0);
 });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
 import { inventoryListing } from '../../src/inventory/listing.js';
-import { clusterModel } from '../../src/inventory/kubespray.js';
+import { clusterModel, effectiveHostVars } from '../../src/inventory/kubespray.js';
+import { buildTargets } from '../../src/transport/targets.js';
 import { UsageError } from '../../src/errors.js';
 import { parseIptablesSave } from '../../src/collect/iptables.js';
 import { parseLinks } from '../../src/collect/iproute.js';
@@ -64,15 +65,23 @@ function seeds(): { name: string; text: string }[] {
   return out;
 }
 
+/** SSH targets for every host, connection variables templated as plan() does it. */
+function targetsOf(inv: ReturnType<typeof loadInventory>): void {
+  const hosts = Object.keys(inv.hostvars);
+  buildTargets(Object.fromEntries(hosts.map((h) => [h, effectiveHostVars(inv, h)])), hosts, {}, null);
+}
+
 function loadOrUsage(t: { fail: (m: string) => void }, file: string, label: string): 'ok' | 'usage' {
   try {
     const inv = loadInventory([file], {});
     inventoryListing(inv, { showSecrets: false });
-    try {
-      clusterModel(inv);
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      if (e.message.includes('\n')) t.fail(`${label}: multi-line message`);
+    for (const step of [() => clusterModel(inv), () => targetsOf(inv)]) {
+      try {
+        step();
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        if (e.message.includes('\n')) t.fail(`${label}: multi-line message ${JSON.stringify(e.message)}`);
+      }
     }
     return 'ok';
   } catch (e) {

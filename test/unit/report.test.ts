@@ -1,9 +1,11 @@
 import test from 'ava';
 import { summarize, exitCode } from '../../src/report/summary.js';
 import { renderJunit } from '../../src/report/junit.js';
-import { renderHuman } from '../../src/report/human.js';
+import { probeCell, renderHuman } from '../../src/report/human.js';
+import { evaluateNode, selectChecks } from '../../src/checks/registry.js';
+import { CLUSTER } from './model.js';
 import { renderJson } from '../../src/report/json.js';
-import type { CheckResult, HostReport, Report } from '../../src/types.js';
+import type { CheckResult, HostReport, ProbeResult, Report } from '../../src/types.js';
 
 const up = (name: string): HostReport => ({ name, address: `198.18.0.${name.length}`, inspected: true, error: null });
 const down = (name: string): HostReport => ({ name, address: '198.18.0.99', inspected: false, error: 'unreachable: connect ECONNREFUSED 198.18.0.99:22' });
@@ -41,10 +43,10 @@ function report(): Report {
     hosts,
     results,
     probes: [
-      { host: 'node1', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 5, rcodes: { NOERROR: 5 }, latencyMs: { p50: 1, max: 2 } },
-      { host: 'node1', server: '198.18.128.3', role: 'coredns-service', transport: 'tcp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 2, rcodes: { NOERROR: 2 }, latencyMs: { p50: 1, max: 2 } },
+      { host: 'node1', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 5, rcodes: { NOERROR: 5 }, ok: 5, latencyMs: { p50: 1, max: 2 } },
+      { host: 'node1', server: '198.18.128.3', role: 'coredns-service', transport: 'tcp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 2, rcodes: { NOERROR: 2 }, ok: 2, latencyMs: { p50: 1, max: 2 } },
     ],
-    diagnoses: [{ id: 'checksum-offload', severity: 'fail', hosts: ['node1'], summary: 'TCP DNS across the overlay fails', evidence: ['tx-checksumming: on'], fix: ['ethtool --offload vxlan.calico rx off tx off'] }],
+    diagnoses: [{ id: 'checksum-offload', severity: 'fail', hosts: ['node1'], summary: 'TCP DNS across the overlay fails', evidence: ['tx-checksumming: on'], fix: ['ethtool --offload vxlan.calico rx off tx off'], remediations: [{ text: 'ethtool --offload vxlan.calico rx off tx off', argv: ['ethtool', '--offload', 'vxlan.calico', 'rx', 'off', 'tx', 'off'], hosts: ['node1'], safe: true }] }],
     summary: summarize(hosts, results, false),
   };
 }
@@ -79,6 +81,32 @@ test('human: probe table, failing checks with evidence, diagnosis with fix, verd
   t.regex(text, /\$ ethtool --offload vxlan\.calico rx off tx off/);
   t.regex(text, /FAILED: .* exit 1/);
   t.false(text.includes('\u001b['));
+});
+
+const probe = (name: string, rcodes: Record<string, number>, ok: number, internal = true): ProbeResult => ({
+  host: 'node1', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name, type: 'A', sent: 5,
+  answered: Object.values(rcodes).reduce((a, b) => a + b, 0), rcodes, ok, internal, latencyMs: { p50: 1, max: 2 },
+});
+
+test('human probe table counts what the checks count: NOERROR with records, not NXDOMAIN or empty answers', (t) => {
+  const svc = 'kubernetes.default.svc.cluster.local';
+  const cases: [string, ProbeResult[], string, 'ok' | 'warn' | 'fail'][] = [
+    ['all NOERROR with records', [probe(svc, { NOERROR: 5 }, 5)], '5/5', 'ok'],
+    ['NXDOMAIN for a cluster name', [probe(svc, { NXDOMAIN: 5 }, 0)], '0/5', 'fail'],
+    ['NOERROR without records (NODATA)', [probe(svc, { NOERROR: 5 }, 3)], '3/5', 'fail'],
+    ['NXDOMAIN and SERVFAIL mixed in', [probe(svc, { NOERROR: 2, NXDOMAIN: 2, SERVFAIL: 1 }, 2)], '2/5', 'fail'],
+    ['only the external name fails', [probe(svc, { NOERROR: 5 }, 5), probe('kubernetes.io', { NXDOMAIN: 5 }, 0, false)], '5/10', 'warn'],
+  ];
+  const status = { ok: 'pass', warn: 'warn', fail: 'fail' } as const;
+  for (const [name, probes, text, state] of cases) {
+    t.deepEqual(probeCell(probes), { text, state }, name);
+    // the same verdict as the check computed from the same probes
+    const dns = evaluateNode({ host: 'node1', cluster: CLUSTER, connection: { ok: true, error: null, address: 'node1', port: 22, user: 'root', become: false }, facts: null, probes, counterDelta: null }, selectChecks(['dns.*']));
+    t.is(dns[0]!.status, status[state], name);
+  }
+  const rep = report();
+  rep.probes = [probe(svc, { NXDOMAIN: 5 }, 0)];
+  t.regex(renderHuman(rep, { color: false, strict: false }), /node1\s+0\/5/);
 });
 
 test('JSON report round-trips and carries the contract fields', (t) => {

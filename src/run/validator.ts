@@ -1,0 +1,208 @@
+// The orchestrator: connection state and phases. A pass runs a pipeline per node (at most --forks at
+// once): connect, then ONE round trip that starts at once — root check, what the registered readers
+// read, counters, the probes to NodeLocalDNS and the CoreDNS service, counters again — while the
+// first control-plane node is asked for the CoreDNS endpoints; their probes are streamed to the
+// running probe program when the list arrives. With --fix: plan the safe remediations, apply them,
+// wait for caches to notice, and run a second pass. Everything on a node goes through the
+// RunEnv's transport (SSH live, a bundle in a replay).
+import type { EndpointLookup, Reader } from '../checks/module.js';
+import { checkReaders, type Selection } from '../checks/registry.js';
+import { diagnosisReaders } from '../diagnose/index.js';
+import { uniqueReaders } from '../collect/gather.js';
+import { basePaths, endpointPaths } from '../probe/plan.js';
+import { probeScript, type ProbeProgram } from '../probe/script.js';
+import { safeFixes } from '../fix/index.js';
+import { counterFiles } from '../collect/counters.js';
+import { overlayDevices } from '../inventory/overlay.js';
+import type { Progress } from '../report/progress.js';
+import { firstLine } from '../errors.js';
+import type { NodeSession, Report, Target } from '../types.js';
+import type { RunEnv } from '../transport/transport.js';
+import { assemble, type NodeState } from './assemble.js';
+import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoints.js';
+import { MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
+import type { Plan } from './plan.js';
+
+export interface RunOptions {
+  forks: number;
+  probeCount: number;
+  probeTimeoutMs: number;
+  externalName: string | null;
+  strict: boolean;
+  fix: boolean;
+  selection: Selection;
+  /** replay: keep only the readers the recorded command ran (a bundle from another version) */
+  recordedCommand?: (readerScript: string) => boolean;
+}
+
+interface HostState extends NodeState {
+  session: NodeSession | null;
+  /** the one connection attempt, shared by the node's task and the endpoint lookup */
+  connecting: Promise<NodeSession | null> | null;
+}
+
+const SLACK_MS = 5_000;
+const GATHER_MS = 10_000;
+const LINGER_MS = 1_250;
+const FIX_SETTLE_MS = 1500;
+const NO_LOOKUP: EndpointLookup = { endpoints: null, error: 'not discovered yet', askedOn: '*', tried: [] };
+
+export class Validator {
+  private readonly states: HostState[];
+  private readonly extra = new Map<string, Promise<NodeSession | null>>();
+  private readonly extraSessions: NodeSession[] = [];
+  private lastLookup: EndpointLookup = NO_LOOKUP;
+  private startedAt = 0;
+  private readonly readers: Reader[];
+  private readonly unread = new Set<string>();
+
+  constructor(
+    private readonly opts: RunOptions,
+    private readonly p: Plan,
+    private readonly env: RunEnv,
+    private readonly progress: Progress,
+  ) {
+    this.states = p.targets.map((target) => ({ target, session: null, connected: false, error: null, facts: null, before: null, after: null, probes: [], connecting: null }));
+    const all = uniqueReaders([...checkReaders(opts.selection), ...diagnosisReaders()]);
+    const ctx = { cluster: p.cluster };
+    this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx))) : all;
+    for (const r of all) if (!this.readers.includes(r)) this.unread.add(r.key);
+  }
+
+  /** Run one validation pass, then (with --fix) apply the safe fixes and run a second one. */
+  async run(): Promise<Report> {
+    this.startedAt = this.env.now();
+    try {
+      const first = await this.pass(this.startedAt);
+      if (!this.opts.fix) return first.report;
+      const actions = safeFixes(first.report.diagnoses, first.input);
+      const applied: NonNullable<Report['fix']>['applied'] = [];
+      await this.progress.phase(`Apply ${actions.length} safe fix(es)`, actions, (a) => `${a.host}: ${a.command}`, async (a) => {
+        const s = this.states.find((x) => x.target.name === a.host)?.session;
+        if (!s) {
+          applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok: false, output: 'not connected' });
+          throw new Error('not connected');
+        }
+        let ok = false;
+        let output = '';
+        try {
+          const r = await s.exec(a.command, { timeoutMs: 30_000, label: 'fix' });
+          ok = r.code === 0;
+          output = firstLine((r.stderr || r.stdout).trim());
+          if (!ok) output = `exit ${r.code}: ${output}`;
+        } catch (err) {
+          output = firstLine(err);
+        }
+        applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok, output });
+        if (!ok) throw new Error(output);
+      });
+      // let caches notice: node-cache's forward plugin health-checks its upstream every 0.5 s
+      if (applied.some((a) => a.ok)) await this.env.sleep(FIX_SETTLE_MS);
+      const second = await this.pass(this.env.now());
+      return { ...second.report, startedAt: new Date(this.startedAt).toISOString(), durationMs: this.env.now() - this.startedAt, fix: { applied, before: first.report } };
+    } finally {
+      this.close();
+    }
+  }
+
+  /** The report as it stands, hosts not finished marked so (SIGINT/SIGTERM). */
+  partial(signal: string): Report {
+    this.close();
+    for (const s of this.states) if (!s.facts && !s.error) s.error = `interrupted (${signal}) before ${s.target.name} was finished`;
+    const r = this.assemble(this.startedAt).report;
+    return { ...r, interrupted: signal };
+  }
+
+  close(): void {
+    for (const s of this.states) s.session?.close();
+    for (const s of this.extraSessions) s.close();
+  }
+
+  private assemble(startedAt: number) {
+    return assemble({ cluster: this.p.cluster, nodes: this.states, lookup: this.lastLookup, selection: this.opts.selection, strict: this.opts.strict, startedAt, finishedAt: this.env.now(), unread: this.unread });
+  }
+
+  /** Connect once; every caller shares the same attempt. Resolves to null when it failed. */
+  private ensureConnected(s: HostState): Promise<NodeSession | null> {
+    if (s.session && !s.error) return Promise.resolve(s.session);
+    if (s.error) return Promise.resolve(null);
+    s.connecting ??= this.env.transport.connect(s.target).then(
+      (session) => {
+        s.session = session;
+        s.connected = true;
+        return session;
+      },
+      (err) => {
+        s.error = firstLine(err);
+        return null;
+      },
+    );
+    return s.connecting;
+  }
+
+  /** A control-plane node outside --limit, connected only for the endpoint lookup. */
+  private sessionFor(t: Target): Promise<NodeSession | null> {
+    const st = this.states.find((s) => s.target.name === t.name);
+    if (st) return this.ensureConnected(st);
+    let p = this.extra.get(t.name);
+    if (!p) {
+      p = this.env.transport.connect(t).then((s) => {
+        this.extraSessions.push(s);
+        return s;
+      });
+      this.extra.set(t.name, p);
+    }
+    return p;
+  }
+
+  private async pass(startedAt: number): Promise<{ report: Omit<Report, 'fix'>; input: ReturnType<typeof assemble>['input'] }> {
+    const { cluster } = this.p;
+    const o = this.opts;
+    for (const s of this.states) {
+      s.facts = null; s.before = null; s.after = null; s.probes = [];
+    }
+    const probing = o.selection.modules.some((m) => m.probes);
+    const ctx = { cluster };
+    const planOpts = { externalName: o.externalName };
+    // every node's random draw is made now, in inventory order, so a replay draws the same
+    const seeds = new Map(this.states.map((s) => [s.target.name, Math.floor(this.env.random() * 0x10000)]));
+    const lookup = probing || o.selection.has('coredns.endpoints') ? lookupEndpoints(cluster, this.p.controlPlane, (t) => this.sessionFor(t)) : Promise.resolve({ ...NO_LOOKUP, error: 'not asked (no selected check needs it)' });
+    const lateWaitMs = LOOKUP_TIMEOUT_MS + SLACK_MS;
+    // the command's budget counts from when its endpoint probes were sent (the lookup is bounded)
+    const budget = o.probeCount * o.probeTimeoutMs + GATHER_MS + LINGER_MS + SLACK_MS;
+    // control-plane nodes first: the endpoint lookup uses the first one's connection
+    const cp = new Set(this.p.controlPlane.map((t) => t.name));
+    const order = [...this.states].sort((x, y) => Number(cp.has(y.target.name)) - Number(cp.has(x.target.name)));
+    const verb = o.fix && this.states.some((s) => s.session) ? 'Check again' : 'Validate';
+    await this.progress.phase(`${verb} ${this.states.length} node(s): connect, inspect, probe DNS over UDP and TCP`, order, (s) => s.target.name, async (s) => {
+      const session = await this.ensureConnected(s);
+      if (!session || s.error) throw new Error(s.error ?? 'not connected');
+      let probe: ProbeProgram | null = null;
+      let input: Promise<string> | undefined;
+      if (probing) {
+        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seeds.get(s.target.name), lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)) });
+        const program = probe;
+        input = lookup.then((ep) => program.extend(endpointPaths(cluster, ep.endpoints, planOpts)));
+      }
+      let r;
+      try {
+        r = await session.exec(roundTripScript(this.readers, ctx, probe), { timeoutMs: budget, input, timeoutFrom: input, maxMs: budget + lateWaitMs, label: 'roundtrip' });
+      } catch (err) {
+        s.error = firstLine(err);
+        throw new Error(s.error);
+      }
+      // the program waited for the streamed paths (or gave up on them): decode with what was sent
+      if (input) await input.catch(() => undefined);
+      const outcome = parseRoundTrip(s.target, r, this.readers, ctx, probe);
+      if (outcome instanceof Error) {
+        s.error = outcome.message;
+        throw outcome;
+      }
+      Object.assign(s, outcome);
+      const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
+      return !probing ? 'inspected' : bad ? `${bad} of ${s.probes.length} DNS paths failed` : `${s.probes.length} DNS paths answered`;
+    });
+    this.lastLookup = await lookup;
+    return this.assemble(startedAt);
+  }
+}

@@ -1,0 +1,87 @@
+// The whole pipeline — checks, diagnoses, fix planning, report, exit code — run without root and
+// without a network on capture bundles recorded in the lab (npm run lab:bundles): the replay
+// gives back the report each run printed.
+import test from 'ava';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { replay } from '../../src/validate.js';
+import { safeFixes } from '../../src/fix/index.js';
+import type { Bundle } from '../../src/record/bundle.js';
+import type { Report } from '../../src/types.js';
+import { ROOT, runCli } from '../e2e/helpers.js';
+
+const DIR = join(ROOT, 'test', 'fixtures', 'bundles');
+const recorded = (name: string) => JSON.parse(readFileSync(join(DIR, name, 'report.json'), 'utf8')) as Report;
+const work = mkdtempSync(join(tmpdir(), 'ksv-replay-unit-'));
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
+
+const EXPECT: Record<string, { exit: number; failing: string[] }> = {
+  healthy: { exit: 0, failing: [] },
+  'seed-node2': { exit: 1, failing: ['checksum-offload'] },
+  'seed-node2-fix': { exit: 0, failing: [] },
+  interrupted: { exit: 3, failing: ['host-unreachable'] },
+  'limit-no-control-plane': { exit: 0, failing: [] },
+  'endpoint-down': { exit: 1, failing: ['coredns-endpoint-down'] },
+  'sshd-down-node3': { exit: 3, failing: ['host-unreachable'] },
+};
+
+test('every committed bundle has an expectation here', (t) => {
+  t.deepEqual(readdirSync(DIR).sort(), Object.keys(EXPECT).sort());
+});
+
+for (const [name, want] of Object.entries(EXPECT)) {
+  test(`replay ${name}: the recorded report, exit ${want.exit}, ${want.failing.join(', ') || 'no failing diagnosis'}`, async (t) => {
+    const { report } = await replay(join(DIR, name), { progress: 'none' });
+    t.deepEqual(report, recorded(name));
+    t.is(report.summary.exitCode, want.exit);
+    t.deepEqual(report.diagnoses.filter((d) => d.severity === 'fail').map((d) => d.id), want.failing);
+  });
+}
+
+test('the seed on node2: --fix would run exactly the ethtool fix on node2', async (t) => {
+  const { report } = await replay(join(DIR, 'seed-node2'), { progress: 'none' });
+  t.deepEqual(safeFixes(report.diagnoses, report).map((a) => [a.host, a.command]), [['node2', 'ethtool --offload vxlan.calico rx off tx off']]);
+  const fixed = recorded('seed-node2-fix');
+  t.deepEqual(fixed.fix?.applied.map((a) => [a.host, a.command, a.ok]), [['node2', 'ethtool --offload vxlan.calico rx off tx off', true]]);
+  t.deepEqual(fixed.fix?.before.diagnoses.filter((d) => d.severity === 'fail').map((d) => d.id), ['checksum-offload']);
+});
+
+test('interrupted: the unfinished nodes are marked, the report says so, the CLI exits 130', async (t) => {
+  const { report } = await replay(join(DIR, 'interrupted'), { progress: 'none' });
+  t.is(report.interrupted, 'SIGINT');
+  t.true(report.hosts.every((h) => !h.inspected && /interrupted/.test(h.error ?? '')));
+  const run = await runCli(['replay', join(DIR, 'interrupted'), '-o', 'json']);
+  t.is(run.code, 130);
+});
+
+test('--limit without the control plane: a failing coredns.endpoints (filed under node1) still fails the run', async (t) => {
+  // the recorded lookup, with the coredns Endpoints object emptied (as kubectl prints it then)
+  const d = join(work, 'no-endpoints');
+  cpSync(join(DIR, 'limit-no-control-plane'), d, { recursive: true });
+  const b = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8')) as Bundle;
+  const lookup = b.nodes.node1!.execs.find((e) => e.label === 'endpoints')!;
+  t.true(lookup.result.ok);
+  if (lookup.result.ok) {
+    const body = lookup.result.stdout;
+    const i = body.indexOf('@@endpoints\n');
+    t.true(i >= 0);
+    const j = body.indexOf('\n@@rc', i);
+    const ep = JSON.parse(body.slice(i + 12, j)) as { subsets: unknown[] };
+    ep.subsets = [];
+    lookup.result.stdout = body.slice(0, i + 12) + JSON.stringify(ep) + body.slice(j);
+  }
+  writeFileSync(join(d, 'bundle.json'), JSON.stringify(b));
+  const { report } = await replay(d, { progress: 'none' });
+  const ep = report.results.find((r) => r.check === 'coredns.endpoints')!;
+  t.is(ep.host, 'node1');
+  t.false(report.hosts.some((h) => h.name === 'node1'), 'node1 is outside --limit');
+  t.is(ep.status, 'fail');
+  t.is(report.summary.exitCode, 1);
+});
+
+test('replay --strict overrides the recorded setting: warnings fail', async (t) => {
+  const { report } = await replay(join(DIR, 'healthy'), { progress: 'none', strict: true });
+  t.true(report.summary.warn > 0);
+  t.is(report.summary.exitCode, 1);
+});
