@@ -17,6 +17,8 @@ export interface ExpectedRule {
   /** 0: no port (a protocol without ports) */
   port: number;
   target: string;
+  /** the interface the traffic surely arrives on, when known (an overlay's parent NIC) */
+  inIface?: string;
 }
 
 const PROTO_NUM: Record<string, string> = { tcp: '6', udp: '17', ipencap: '4', ipip: '4' };
@@ -117,6 +119,11 @@ export function surelyCatches(r: IptablesRule, e: ExpectedRule, ip: string): boo
       case '-p': case '--protocol':
         hit = val === e.proto || val === 'all' || val === '0' || (PROTO_NUM[val] ?? val) === (PROTO_NUM[e.proto] ?? e.proto);
         break;
+      case '-i': case '--in-interface': {
+        if (!e.inIface) return false;
+        hit = val === e.inIface || (val.endsWith('+') && e.inIface.startsWith(val.slice(0, -1)));
+        break;
+      }
       case '-s': case '--source': case '-d': case '--destination': {
         const isDst = opt === '-d' || opt === '--destination';
         const ours = (e.dir === 'dst') === isDst; // the side that carries nodelocaldns_ip

@@ -38,10 +38,12 @@ function dropRule(v: View, host: string, enc: Encap): IptablesRule | null {
   const ipt = v.input.facts[host]?.iptables;
   if (!ipt || isParseError(ipt)) return null;
   const address = v.input.hosts.find((h) => h.name === host)?.address ?? '';
+  const links = v.input.facts[host]?.links;
+  const parent = links && !isParseError(links) ? links.find((l) => l.name === enc.device)?.parent ?? undefined : undefined;
   for (const backend of ipt.backends) {
     const rules = ipt.rules.filter((r) => r.backend === backend);
     for (const [table, chain] of [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['filter', 'INPUT']] as const) {
-      const verdict = chainVerdict(rules, table, chain, { table, chain, proto: enc.proto, dir: 'dst', port: enc.port, target: 'ACCEPT' }, address);
+      const verdict = chainVerdict(rules, table, chain, { table, chain, proto: enc.proto, dir: 'dst', port: enc.port, target: 'ACCEPT', inIface: parent }, address);
       if (verdict && verdict !== 'return' && (verdict.target === 'DROP' || verdict.target === 'REJECT')) return verdict;
       if (verdict && verdict !== 'return') break; // accepted in this table: look at the next hook
     }
