@@ -294,4 +294,7 @@ async function main(): Promise<void> {
   process.exitCode = code;
 }
 
-await main();
+// No top-level await: the single-file build (npm run build:binary) is CommonJS. Should the event
+// loop ever empty before main() settles, exit 13 as an unsettled top-level await would, never 0.
+process.exitCode = 13;
+void main();
