@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError } from './errors.js';
+import { UsageError, firstLine } from './errors.js';
 import { isDomainName } from './inventory/validate.js';
 import { VERSION } from './version.js';
 import { EXIT } from './report/summary.js';
@@ -13,7 +13,7 @@ import { EXIT } from './report/summary.js';
 const PROG = 'kubespray-validate';
 
 function fail(message: string): never {
-  process.stderr.write(`${PROG}: error: ${message.split('\n')[0]}\n`);
+  process.stderr.write(`${PROG}: error: ${firstLine(message)}\n`);
   process.exit(EXIT.usage);
 }
 
@@ -99,7 +99,7 @@ async function output(report: import('./types.js').Report, argv: Record<string, 
     try {
       writeFileSync(String(argv.report), renderJson(report));
     } catch (err) {
-      process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${(err as Error).message.split('\n')[0]}\n`);
+      process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${firstLine(err)}\n`);
     }
   }
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;

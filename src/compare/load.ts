@@ -2,7 +2,7 @@
 // Anything that is not a schemaVersion 1 report is one UsageError line naming the file (exit 2);
 // the entries the comparison reads are checked here, so comparing never meets a surprise shape.
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError, firstLine } from '../errors.js';
 import type { Report } from '../types.js';
 
 export class ReportFileError extends UsageError {
@@ -66,7 +66,7 @@ export function parseReport(text: string, label: string): Report {
   try {
     doc = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
-    throw new ReportFileError(`${name}: not a JSON report (${(err as Error).message.split('\n')[0]})`);
+    throw new ReportFileError(`${name}: not a JSON report (${firstLine(err)})`);
   }
   if (!isObj(doc)) throw new ReportFileError(`${name}: not a kubespray-validate report (the JSON is ${Array.isArray(doc) ? 'a list' : `a ${doc === null ? 'null' : typeof doc}`}, not an object)`);
   if (doc.schemaVersion === undefined) throw new ReportFileError(`${name}: not a kubespray-validate report (no schemaVersion)`);
@@ -83,7 +83,7 @@ export function readReport(file: string, label = file): Report {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'EACCES' ? 'permission denied' : (e.message ?? String(err)).split('\n')[0];
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'EACCES' ? 'permission denied' : firstLine(e.message ?? String(err));
     throw new ReportFileError(`${shown(label)}: cannot read the report: ${why}`);
   }
   return parseReport(text, label);
