@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UsageError } from './errors.js';
+import { UsageError, firstLine } from './errors.js';
 import { isDomainName } from './inventory/validate.js';
 import { VERSION } from './version.js';
 import { EXIT } from './report/summary.js';
@@ -13,7 +13,7 @@ import { EXIT } from './report/summary.js';
 const PROG = 'kubespray-validate';
 
 function fail(message: string): never {
-  process.stderr.write(`${PROG}: error: ${message.split('\n')[0]}\n`);
+  process.stderr.write(`${PROG}: error: ${firstLine(message)}\n`);
   process.exit(EXIT.usage);
 }
 
@@ -53,6 +53,23 @@ function common(y: Argv) {
     .option('limit', { alias: 'l', type: 'string', describe: 'Ansible host pattern: node1,node2 | kube_node | !etcd', requiresArg: true });
 }
 
+/** --latency-factor and --latency-increase-ms: when a DNS path's p50 counts as a regression. */
+function thresholds(argv: Record<string, unknown>): import('./types.js').Thresholds {
+  const num = (name: string, min: number) => {
+    const v = argv[name];
+    const n = Number(v);
+    if (typeof v === 'boolean' || !Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min} (got ${String(v)})`);
+    return n;
+  };
+  return { latencyFactor: num('latency-factor', 1), latencyIncreaseMs: num('latency-increase-ms', 0) };
+}
+
+function compareOptions(y: Argv) {
+  return y
+    .option('latency-factor', { type: 'number', default: 3, describe: "a DNS path's p50 latency is a regression when it grew this many times …" })
+    .option('latency-increase-ms', { type: 'number', default: 5, describe: '… and by more than this many milliseconds' });
+}
+
 /** SIGINT/SIGTERM: abort the run (a partial report is still written), a second one ends it. */
 function onSignals(): AbortController {
   const abort = new AbortController();
@@ -82,7 +99,7 @@ async function output(report: import('./types.js').Report, argv: Record<string, 
     try {
       writeFileSync(String(argv.report), renderJson(report));
     } catch (err) {
-      process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${(err as Error).message.split('\n')[0]}\n`);
+      process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${firstLine(err)}\n`);
     }
   }
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -97,10 +114,13 @@ async function output(report: import('./types.js').Report, argv: Record<string, 
 const list = (v: unknown): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String));
 
 async function runValidate(argv: Record<string, unknown>): Promise<number> {
+  // a bad --baseline is a usage error before anything connects
+  const baseline = argv.baseline === undefined ? null : (await import('./compare/load.js')).readReport(String(argv.baseline), `--baseline ${String(argv.baseline)}`);
+  const limits = thresholds(argv);
   const { validate } = await import('./validate.js');
   const strict = Boolean(argv.strict);
   const abort = onSignals();
-  const report = await validate({
+  let report = await validate({
     inventory: (argv.inventory as string[] | undefined) ?? [],
     limit: argv.limit as string | undefined,
     user: argv.user as string | undefined,
@@ -121,6 +141,10 @@ async function runValidate(argv: Record<string, unknown>): Promise<number> {
     record: argv.record === undefined ? undefined : String(argv.record),
     signal: abort.signal,
   });
+  if (baseline) {
+    const { compareReports, withComparison } = await import('./compare/index.js');
+    report = withComparison(report, compareReports(baseline, report, limits), strict);
+  }
   return output(report, argv, strict);
 }
 
@@ -131,6 +155,24 @@ async function runReplay(argv: Record<string, unknown>): Promise<number> {
   const strict = argv.strict === undefined ? undefined : Boolean(argv.strict);
   const { report, bundle } = await replay(dir, { progress: progressMode(argv), strict });
   return output(report, argv, strict ?? bundle.options.strict);
+}
+
+async function runDiff(argv: Record<string, unknown>): Promise<number> {
+  const { readReport } = await import('./compare/load.js');
+  const { compareReports } = await import('./compare/index.js');
+  const { renderComparison, when } = await import('./compare/render.js');
+  const limits = thresholds(argv);
+  const base = readReport(String(argv.old));
+  const now = readReport(String(argv.new));
+  const c = compareReports(base, now, limits);
+  if (argv.output === 'json') process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+  else {
+    const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+    const lines = renderComparison(c, color);
+    lines.push('', `${String(argv.new)} (${when(now.startedAt)}) against ${String(argv.old)}: ${c.regressions.length} regression(s), ${c.resolved.length} resolved — exit ${c.regressions.length ? 1 : 0}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return c.regressions.length ? 1 : 0;
 }
 
 async function runInventory(argv: Record<string, unknown>): Promise<number> {
@@ -153,7 +195,7 @@ async function main(): Promise<void> {
       ['validate', '$0'],
       'validate the cluster (default command)',
       (y) =>
-        common(y)
+        compareOptions(common(y))
           .option('user', { alias: 'u', type: 'string', describe: 'remote user where the inventory sets none', requiresArg: true })
           .option('private-key', { type: 'string', describe: 'SSH key where the inventory sets none (ssh-agent is used when SSH_AUTH_SOCK is set)', requiresArg: true })
           .option('known-hosts', { type: 'string', describe: 'known_hosts file [default: ~/.ssh/known_hosts]', requiresArg: true })
@@ -165,13 +207,15 @@ async function main(): Promise<void> {
           .option('external-name', { type: 'string', default: 'kubernetes.io', describe: "external name probed through NodeLocalDNS and CoreDNS ('none' to skip)" })
           .option('output', { alias: 'o', choices: ['human', 'json', 'junit'], default: 'human', describe: 'what goes to stdout' })
           .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
-          .option('strict', { type: 'boolean', default: false, describe: 'warnings fail the run' })
+          .option('strict', { type: 'boolean', default: false, describe: 'warnings (and, with --baseline, regressions) fail the run' })
           .option('fix', { type: 'boolean', default: false, describe: 'apply the safe remediations the diagnoses name, then check again' })
           .option('record', { type: 'string', describe: 'also write a capture bundle (raw node output, no secrets) to DIR for `replay`', requiresArg: true })
           .option('check', { type: 'string', array: true, describe: 'run only these checks (id or prefix*, repeatable; see `checks`)', requiresArg: true })
           .option('skip', { type: 'string', array: true, describe: 'leave out these checks (id or prefix*, repeatable)', requiresArg: true })
+          .option('baseline', { type: 'string', describe: 'compare with an earlier JSON report (--report FILE of a good run): the report gains `comparison`; with --strict a regression fails the run', requiresArg: true })
           .option('progress', { choices: ['auto', 'plain', 'none'], default: 'auto', describe: 'progress display on stderr (auto: live on a terminal, plain lines otherwise)' })
-          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' }),
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' })
+          .group(['baseline', 'latency-factor', 'latency-increase-ms'], 'Compare with an earlier run:'),
       async (argv) => {
         code = await runValidate(lastWins(argv as Record<string, unknown>));
       },
@@ -199,6 +243,20 @@ async function main(): Promise<void> {
         const { CHECKS } = await import('./checks/registry.js');
         for (const m of CHECKS) process.stdout.write(`${m.ids.join(', ')}\n    ${m.title}\n`);
         code = 0;
+      },
+    )
+    .command(
+      'diff <old> <new>',
+      'compare two JSON reports, connecting to nothing: exit 1 with regressions, 0 without, 2 when a file is not a report',
+      (y) =>
+        compareOptions(
+          y
+            .positional('old', { type: 'string', describe: 'the earlier report (the baseline)' })
+            .positional('new', { type: 'string', describe: 'the later report' })
+            .option('output', { alias: 'o', choices: ['human', 'json'], default: 'human', describe: 'what goes to stdout (json: the comparison object)' }),
+        ),
+      async (argv) => {
+        code = await runDiff(lastWins(argv as Record<string, unknown>));
       },
     )
     .command(
@@ -236,4 +294,7 @@ async function main(): Promise<void> {
   process.exitCode = code;
 }
 
-await main();
+// No top-level await: the single-file build (npm run build:binary) is CommonJS. Should the event
+// loop ever empty before main() settles, exit 13 as an unsettled top-level await would, never 0.
+process.exitCode = 13;
+void main();

@@ -92,7 +92,10 @@ export async function replay(dir: string, o: ReplayOptions): Promise<{ report: R
   const rec = b.options;
   const selection = selectChecks(rec.checks, rec.skips);
   const player = new Player(b);
-  const runOpts: RunOptions = { forks: rec.forks, probeCount: rec.probeCount, probeTimeoutMs: rec.probeTimeoutMs, externalName: rec.externalName, strict: o.strict ?? rec.strict, fix: rec.fix, selection };
+  // a bundle from another version: read only what its round trips ran
+  const commands = Object.values(b.nodes).flatMap((n) => n.execs.filter((e) => e.label === 'roundtrip').map((e) => e.command));
+  const recordedCommand = (script: string) => !commands.length || commands.some((c) => c.includes(script));
+  const runOpts: RunOptions = { forks: rec.forks, probeCount: rec.probeCount, probeTimeoutMs: rec.probeTimeoutMs, externalName: rec.externalName, strict: o.strict ?? rec.strict, fix: rec.fix, selection, recordedCommand };
   const p = { cluster: b.cluster, targets: b.targets.map(replayTarget), controlPlane: b.controlPlane.map(replayTarget) };
   const v = new Validator(runOpts, p, player.env(), new Progress(o.progress, rec.forks));
   // an interrupted recording ends where the live run was cut short: once everything it holds was

@@ -14,4 +14,6 @@ function readVersion(): string {
   }
   return '0.0.0';
 }
-export const VERSION = readVersion();
+// The single-file build (npm run build:binary) has no package.json beside it: it defines KSV_VERSION.
+declare const KSV_VERSION: string | undefined;
+export const VERSION = typeof KSV_VERSION === 'string' ? KSV_VERSION : readVersion();

@@ -4,23 +4,10 @@
 // the directory listing at build time (scripts/gen-registry.mjs): a new check touches only its own
 // module, its test and its fixture. A reader that produces a new kind of fact declares its field
 // on NodeFacts by module augmentation (`declare module '../types.js' { interface NodeFacts {...} }`).
-import type { Section } from '../collect/sections.js';
+import type { Reader } from '../collect/reader.js';
+
+export type { Reader, ReaderContext } from '../collect/reader.js';
 import type { CheckResult, ClusterModel, Counters, Endpoint, NodeFacts, ProbeResult, Remediation, Status } from '../types.js';
-
-/** Context a reader's script and parser see: the cluster the inventory describes. */
-export interface ReaderContext {
-  cluster: ClusterModel;
-}
-
-/** One source read on a node: a POSIX sh fragment printing `@@<section> [arg]`, output, `@@rc <code>`
- *  sections (see collect/sections.ts), and a pure parser from those sections to one NodeFacts field. */
-export interface Reader<K extends keyof NodeFacts = keyof NodeFacts> {
-  key: K;
-  /** the shell fragment; read-only, every value in it quoted; starts as few processes as it can */
-  script(ctx: ReaderContext): string;
-  /** never throws: unreadable output becomes a ParseError value in the field */
-  parse(sections: Section[], ctx: ReaderContext): NodeFacts[K];
-}
 
 /** A node's connection outcome, for ssh.reachable. */
 export interface ConnectionInfo {
@@ -41,6 +28,9 @@ export interface NodeInput {
   probes: ProbeResult[];
   /** counters after minus before the probe window; null when a snapshot is missing */
   counterDelta: Counters | null;
+  /** readers (by key) whose output is not there to read: a replayed bundle recorded by a version
+   *  without them. Checks that need one are skipped and say so. */
+  unread?: ReadonlySet<string>;
 }
 
 /** The CoreDNS endpoint lookup, as data (probe/endpoints.ts). */

@@ -11,11 +11,17 @@ import { ipv4ToInt, isIPv4, parseCidr } from '../inventory/validate.js';
 export interface ExpectedRule {
   table: string;
   chain: string;
-  proto: 'tcp' | 'udp';
+  /** tcp, udp, or another protocol by name or number (ipencap = 4, IP-in-IP) */
+  proto: string;
   dir: 'dst' | 'src';
+  /** 0: no port (a protocol without ports) */
   port: number;
   target: string;
+  /** the interface the traffic surely arrives on, when known (an overlay's parent NIC) */
+  inIface?: string;
 }
+
+const PROTO_NUM: Record<string, string> = { tcp: '6', udp: '17', ipencap: '4', ipip: '4' };
 
 /** The rules node-cache prepends (its -health-port default is 8080; Kubespray passes none). */
 export function nodeCacheRules(healthPort = 8080): ExpectedRule[] {
@@ -111,8 +117,13 @@ export function surelyCatches(r: IptablesRule, e: ExpectedRule, ip: string): boo
     let hit: boolean | null;
     switch (opt) {
       case '-p': case '--protocol':
-        hit = val === e.proto || val === 'all' || val === '0' || (val === '6' && e.proto === 'tcp') || (val === '17' && e.proto === 'udp');
+        hit = val === e.proto || val === 'all' || val === '0' || (PROTO_NUM[val] ?? val) === (PROTO_NUM[e.proto] ?? e.proto);
         break;
+      case '-i': case '--in-interface': {
+        if (!e.inIface) return false;
+        hit = val === e.inIface || (val.endsWith('+') && e.inIface.startsWith(val.slice(0, -1)));
+        break;
+      }
       case '-s': case '--source': case '-d': case '--destination': {
         const isDst = opt === '-d' || opt === '--destination';
         const ours = (e.dir === 'dst') === isDst; // the side that carries nodelocaldns_ip
@@ -128,7 +139,7 @@ export function surelyCatches(r: IptablesRule, e: ExpectedRule, ip: string): boo
       case '--dport': case '--destination-port': case '--sport': case '--source-port': case '--dports': case '--sports': case '--ports': {
         const isD = opt.includes('d');
         const ours = opt === '--ports' ? true : (e.dir === 'dst') === isD;
-        if (!ours) return false; // the peer's port is anything
+        if (!ours || !e.port) return false; // the peer's port is anything
         hit = portIn(e.port, val);
         break;
       }
@@ -144,7 +155,7 @@ export function surelyCatches(r: IptablesRule, e: ExpectedRule, ip: string): boo
 
 /** What happens to the traffic when it reaches `chain` from the top: the first sure verdict
  *  (ACCEPT/DROP/REJECT, or RETURN from a built-in chain), or null when rules may let it through. */
-function chainVerdict(rules: IptablesRule[], table: string, chain: string, e: ExpectedRule, ip: string, depth: number): IptablesRule | 'return' | null {
+export function chainVerdict(rules: IptablesRule[], table: string, chain: string, e: ExpectedRule, ip: string, depth = 0): IptablesRule | 'return' | null {
   if (depth > 8) return null;
   for (const r of rules.filter((x) => x.table === table && x.chain === chain).sort((a, b) => a.index - b.index)) {
     if (!r.target || !surelyCatches(r, e, ip)) continue;

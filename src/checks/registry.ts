@@ -59,6 +59,11 @@ export function evaluateNode(input: NodeInput, sel: Selection = ALL): CheckResul
     if (m.scope !== 'node') continue;
     if (!input.connection.ok && !m.always) continue;
     if (!m.always && !input.facts && !m.probes) continue;
+    const unread = (m.readers ?? []).filter((r) => input.unread?.has(r.key)).map((r) => r.key);
+    if (unread.length && input.facts) {
+      for (const id of m.ids) if (sel.has(id)) out.push({ check: id, host: input.host, status: 'skip', summary: `not in this recording (no ${unread.join(', ')} output: recorded by another version)`, evidence: {} });
+      continue;
+    }
     out.push(...m.evaluate(input, emitter()).filter((r) => sel.has(r.check)));
   }
   return out;

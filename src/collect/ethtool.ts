@@ -1,7 +1,7 @@
 // `ethtool -k <dev>` -> feature map, `ethtool -i <nic>` -> driver. Pure; never throws.
 import type { NodeFacts, OffloadFacts, Parsed } from '../types.js';
 import { isParseError } from '../types.js';
-import type { Reader } from '../checks/module.js';
+import type { Reader } from './reader.js';
 import { overlayDevices } from '../inventory/overlay.js';
 import { shQuote } from '../transport/quote.js';
 import { firstLine } from '../errors.js';

@@ -2,13 +2,14 @@
 // route's device in $dev for readers that need the overlay's parent) and each reader's fragment.
 // Read-only. The counters are read right before and after the probes, by the probe program.
 import type { NodeFacts } from '../types.js';
-import type { Reader, ReaderContext } from '../checks/module.js';
+import type { Reader, ReaderContext } from './reader.js';
 import { splitSections } from './sections.js';
 import { parseCounters } from './counters.js';
 import { kernelReader } from './kernel.js';
 import { iptablesReader } from './iptables.js';
 import { linksReader } from './iproute.js';
 import { offloadReader } from './ethtool.js';
+import { firstLine } from '../errors.js';
 
 /** The default route's device, cut out of `ip -j route show default` (in $r) without a process. */
 export const DEFAULT_DEV_SH = `dev=; case "$r" in *'"dev":"'*) dev=\${r#*'"dev":"'}; dev=\${dev%%'"'*};; esac`;
@@ -54,7 +55,7 @@ export function parseGather(host: string, stdout: string, readers: readonly Read
     try {
       into[r.key] = r.parse(sections, c);
     } catch (err) {
-      into[r.key] = { parseError: `${r.key}: ${(err as Error).message.split('\n')[0]}` };
+      into[r.key] = { parseError: `${r.key}: ${firstLine(err)}` };
     }
   }
   return facts;

@@ -1,6 +1,6 @@
 // `ip -d -j link show` + `ip -j addr show` -> LinkFacts. Pure; never throws.
 import type { LinkFacts, NodeFacts, Parsed } from '../types.js';
-import type { Reader } from '../checks/module.js';
+import type { Reader } from './reader.js';
 import { firstLine } from '../errors.js';
 
 interface RawLink {

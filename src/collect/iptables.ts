@@ -2,7 +2,7 @@
 // "-m udp --dport" module form and quoted comments. Pure; never throws.
 import type { IptablesRule, NodeFacts, ParseError, Parsed } from '../types.js';
 import { isParseError } from '../types.js';
-import type { Reader } from '../checks/module.js';
+import type { Reader } from './reader.js';
 import { firstLine } from '../errors.js';
 
 /** Split an iptables-save rule line into words, honouring double quotes as iptables-save writes them. */

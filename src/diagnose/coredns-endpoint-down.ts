@@ -1,10 +1,11 @@
 // coredns-endpoint-down: an endpoint fails over UDP and TCP from every node (its own too),
-// while other endpoints answer.
+// while other endpoints answer. An endpoint on a node an earlier diagnosis says cannot route to its
+// pods (ip-forward-disabled) is explained by that, not named here.
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function corednsEndpointDown(v: View): Draft[] {
-  const eps = v.input.endpoints ?? [];
+export function corednsEndpointDown(v: View, unrouted: readonly string[] = []): Draft[] {
+  const eps = (v.input.endpoints ?? []).filter((e) => !(e.nodeName && unrouted.includes(e.nodeName)));
   if (eps.length < 2) return [];
   const dead: typeof eps = [];
   const alive: typeof eps = [];
@@ -31,4 +32,4 @@ export function corednsEndpointDown(v: View): Draft[] {
   }];
 }
 
-export default defineDiagnosis({ id: 'coredns-endpoint-down', rank: 30, explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*'], run: (v) => corednsEndpointDown(v) });
+export default defineDiagnosis({ id: 'coredns-endpoint-down', rank: 30, explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*'], run: (v, earlier) => corednsEndpointDown(v, earlier.filter((d) => d.id === 'ip-forward-disabled').flatMap((d) => d.hosts)) });

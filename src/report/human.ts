@@ -1,6 +1,8 @@
-// The human summary printed after the progress display: a node x path table of probe results,
-// the failing checks with the evidence that decided them, and each diagnosis with its fix.
+// The human summary printed after the progress display: what changed since the baseline (with
+// --baseline), a node x path table of probe results, the failing checks with the evidence that
+// decided them, and each diagnosis with its fix.
 import type { CheckResult, Diagnosis, ProbeResult, ProbeRole, Report } from '../types.js';
+import { renderComparison } from '../compare/render.js';
 
 export interface HumanOptions {
   color: boolean;
@@ -95,6 +97,8 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   const c = paint(opts.color);
   const k = report.cluster;
   const out: string[] = [];
+  // with --baseline the output starts with what changed since then
+  if (report.comparison) out.push(...renderComparison(report.comparison, opts.color), '');
   out.push(
     c.bold(`kubespray-validate ${report.tool.version}`) +
       ` — ${report.hosts.length} node(s), domain ${k.dnsDomain}, CoreDNS ${k.corednsIp}` +
@@ -139,6 +143,7 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   out.push(
     '',
     `${verdict}: ${s.pass} passed, ${s.warn} warnings, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped` +
+      (report.comparison ? `, ${report.comparison.regressions.length} regression(s) since the baseline` : '') +
       ` in ${(report.durationMs / 1000).toFixed(1)}s — exit ${report.interrupted ? 130 : s.exitCode}`,
   );
   return out.join('\n') + '\n';

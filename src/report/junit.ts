@@ -1,5 +1,6 @@
 // JUnit XML: one testsuite per host, one testcase per check on that host; failures carry the
-// evidence. Diagnoses get a suite of their own so CI systems show the root cause by name.
+// evidence. Diagnoses get a suite of their own so CI systems show the root cause by name, and
+// so do regressions since the baseline (--baseline).
 import type { CheckResult, Report } from '../types.js';
 
 function esc(s: string): string {
@@ -70,6 +71,25 @@ export function renderJunit(report: Report, strict: boolean): string {
             return d.severity === 'fail' || strict
               ? `${head}\n      <failure message="${esc(d.summary)}" type="${esc(d.id)}">${text}</failure>\n    </testcase>`
               : `${head}\n      <system-out>WARN: ${text}</system-out>\n    </testcase>`;
+          })
+          .join('\n') +
+        `\n  </testsuite>`,
+    );
+  }
+  // with --baseline: one testcase per regression, a failure under --strict (which fails the run)
+  const reg = report.comparison?.regressions ?? [];
+  if (reg.length) {
+    const f = strict ? reg.length : 0;
+    tests += reg.length; failures += f;
+    suites.push(
+      `  <testsuite name="regressions since ${esc(report.comparison!.baseline.startedAt)}" tests="${reg.length}" failures="${f}" errors="0" skipped="0">\n` +
+        reg
+          .map((x) => {
+            const head = `    <testcase classname="${esc(x.host ?? 'cluster')}" name="${esc(`${x.kind} ${x.id}`)}">`;
+            const text = esc(`${x.summary}\nbefore: ${JSON.stringify(x.before)}, after: ${JSON.stringify(x.after)}`);
+            return strict
+              ? `${head}\n      <failure message="${esc(x.summary)}" type="regression">${text}</failure>\n    </testcase>`
+              : `${head}\n      <system-out>REGRESSION: ${text}</system-out>\n    </testcase>`;
           })
           .join('\n') +
         `\n  </testsuite>`,

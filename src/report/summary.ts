@@ -4,8 +4,9 @@
 //   2 usage/inventory/configuration error (decided before a report exists)
 //   3 no check failed, but at least one node could not be inspected
 import type { CheckResult, HostReport, ReportSummary, Status } from '../types.js';
+import { EXIT } from '../types.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, uninspected: 3 } as const;
+export { EXIT };
 
 export function summarize(hosts: HostReport[], results: CheckResult[], strict: boolean): ReportSummary {
   const counts: Record<Status, number> = { pass: 0, warn: 0, fail: 0, error: 0, skip: 0 };

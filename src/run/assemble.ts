@@ -28,6 +28,8 @@ export interface AssembleInput {
   strict: boolean;
   startedAt: number;
   finishedAt: number;
+  /** readers whose output a replayed bundle does not hold */
+  unread?: ReadonlySet<string>;
 }
 
 export function assemble(a: AssembleInput): { report: Omit<Report, 'fix'>; input: DiagnoseInput } {
@@ -50,6 +52,7 @@ export function assemble(a: AssembleInput): { report: Omit<Report, 'fix'>; input
       facts: ok ? s.facts : null,
       probes: ok ? s.probes : [],
       counterDelta: delta,
+      unread: a.unread,
     }, a.selection));
   }
   results.push(...evaluateCluster({ cluster, endpoints: a.lookup }, a.selection));

@@ -32,6 +32,8 @@ export interface RunOptions {
   strict: boolean;
   fix: boolean;
   selection: Selection;
+  /** replay: keep only the readers the recorded command ran (a bundle from another version) */
+  recordedCommand?: (readerScript: string) => boolean;
 }
 
 interface HostState extends NodeState {
@@ -53,6 +55,7 @@ export class Validator {
   private lastLookup: EndpointLookup = NO_LOOKUP;
   private startedAt = 0;
   private readonly readers: Reader[];
+  private readonly unread = new Set<string>();
 
   constructor(
     private readonly opts: RunOptions,
@@ -61,7 +64,10 @@ export class Validator {
     private readonly progress: Progress,
   ) {
     this.states = p.targets.map((target) => ({ target, session: null, connected: false, error: null, facts: null, before: null, after: null, probes: [], connecting: null }));
-    this.readers = uniqueReaders([...checkReaders(opts.selection), ...diagnosisReaders()]);
+    const all = uniqueReaders([...checkReaders(opts.selection), ...diagnosisReaders()]);
+    const ctx = { cluster: p.cluster };
+    this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx))) : all;
+    for (const r of all) if (!this.readers.includes(r)) this.unread.add(r.key);
   }
 
   /** Run one validation pass, then (with --fix) apply the safe fixes and run a second one. */
@@ -114,7 +120,7 @@ export class Validator {
   }
 
   private assemble(startedAt: number) {
-    return assemble({ cluster: this.p.cluster, nodes: this.states, lookup: this.lastLookup, selection: this.opts.selection, strict: this.opts.strict, startedAt, finishedAt: this.env.now() });
+    return assemble({ cluster: this.p.cluster, nodes: this.states, lookup: this.lastLookup, selection: this.opts.selection, strict: this.opts.strict, startedAt, finishedAt: this.env.now(), unread: this.unread });
   }
 
   /** Connect once; every caller shares the same attempt. Resolves to null when it failed. */

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { TransportError } from '../errors.js';
+import { TransportError, firstLine } from '../errors.js';
 import type { ExecOptions, ExecResult, NodeSession, Target } from '../types.js';
 import { shQuote } from './quote.js';
 import { verifyHostKey } from './known-hosts.js';
@@ -65,7 +65,7 @@ function classify(err: unknown, where: string, hostKeyReason: string | null): Tr
   if (err instanceof TransportError) return err;
   if (hostKeyReason) return new TransportError('host-key', hostKeyReason);
   const e = err as { level?: string; code?: string; message?: string };
-  const msg = String(e?.message ?? err).split('\n')[0]!;
+  const msg = firstLine(e?.message ?? err);
   if (e?.level === 'client-authentication') return new TransportError('auth', `authentication failed at ${where} (tried: ${msg.replace(/^All configured authentication methods failed$/, 'agent/keys/password')})`);
   if (e?.level === 'client-timeout') return new TransportError('timeout', `SSH handshake with ${where} timed out`);
   if (/encrypted|passphrase/i.test(msg)) return new TransportError('auth', `private key for ${where} is encrypted and no passphrase is available (load it into ssh-agent)`);
@@ -189,7 +189,7 @@ class SshSession implements NodeSession {
     client.on('close', onGone);
     client.on('end', onGone);
     client.on('error', (err) => {
-      this.dropped ??= `connection to ${target.name} lost: ${String((err as Error).message).split('\n')[0]}`;
+      this.dropped ??= `connection to ${target.name} lost: ${firstLine(err)}`;
       failPending();
     });
     jumpClient?.on('close', onGone);
@@ -235,7 +235,7 @@ class SshSession implements NodeSession {
         if (t.becomePassword) stderr = stderr.split(t.becomePassword).join('<redacted>');
         const stdout = Buffer.concat(out).toString('utf8');
         if (privileged && t.become && code === 1 && !stdout && SUDO_FAIL.test(stderr)) {
-          reject(new TransportError('sudo', `sudo on ${t.name} refused: ${stderr.trim().split('\n')[0]}`));
+          reject(new TransportError('sudo', `sudo on ${t.name} refused: ${firstLine(stderr.trim())}`));
           return;
         }
         resolve({ code, stdout, stderr });
@@ -254,7 +254,7 @@ class SshSession implements NodeSession {
       this.pending.add(onDrop);
       try {
         this.client.exec(this.wrap(command, privileged, !!opts.closeStdin), (e, s) => {
-          if (e) return finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${e.message.split('\n')[0]}`));
+          if (e) return finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${firstLine(e)}`));
           stream = s;
           s.on('data', (d: Buffer) => out.push(d));
           s.stderr.on('data', (d: Buffer) => err.push(d));
@@ -277,7 +277,7 @@ class SshSession implements NodeSession {
           }
         });
       } catch (e) {
-        finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${String((e as Error).message).split('\n')[0]}`));
+        finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${firstLine(e)}`));
       }
     });
   }
@@ -299,7 +299,7 @@ function forward(jump: Client, host: string, port: number, timeoutMs: number, ju
     const timer = setTimeout(() => reject(new TransportError('timeout', `bastion ${jumpName} did not open a channel to ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
     jump.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
       clearTimeout(timer);
-      if (err) reject(new TransportError('unreachable', `bastion ${jumpName} cannot reach ${host}:${port}: ${err.message.split('\n')[0]}`));
+      if (err) reject(new TransportError('unreachable', `bastion ${jumpName} cannot reach ${host}:${port}: ${firstLine(err)}`));
       else resolve(ch);
     });
   });
@@ -309,7 +309,7 @@ function forward(jump: Client, host: string, port: number, timeoutMs: number, ju
 export function rootProblem(target: Target, code: number | null, stdout: string, stderr: string): TransportError | null {
   const uid = stdout.trim().split('\n')[0]?.trim();
   if (code === 0 && uid === '0') return null;
-  const why = (stderr.trim().split('\n')[0] || `id -u printed "${(uid ?? '').slice(0, 40)}"`).slice(0, 200);
+  const why = (firstLine(stderr.trim()) || `id -u printed "${(uid ?? '').slice(0, 40)}"`).slice(0, 200);
   return new TransportError('sudo', `cannot run commands as root on ${target.name}${target.become ? ' through sudo' : ''}: ${why}`);
 }
 

@@ -2,31 +2,17 @@
 // NodeLocalDNS and via the service IP from every node; each fault shows its symptom with dig.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { useLab, type Lab, type Fault } from '../lab/lab.js';
+import { useLab, type Lab } from '../lab/lab.js';
+import { digFrom, nftTable, until, withFault } from '../lab/probe.js';
 
 const lab = useLab(test, { nodes: 3 });
 
-function dig(l: Lab, node: string, server: string, opts: string[] = [], name = `kubernetes.default.svc.${l.clusterDomain}`): string {
-  const ns = l.nodes.find((n) => n.name === node)!.ns;
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'dig', `@${server}`, '+tries=1', '+time=1', ...opts, name], { encoding: 'utf8', timeout: 10_000 });
-  const m = /status: (\w+)/.exec(r.stdout);
-  return m ? m[1]! : /refused/i.test(r.stdout) ? 'REFUSED-CONN' : 'TIMEOUT';
-}
+const dig = digFrom;
 
 function sshOk(l: Lab, node: string): boolean {
   const n = l.nodes.find((x) => x.name === node)!;
   const r = spawnSync('ssh', ['-i', l.keyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', '-o', 'LogLevel=ERROR', `root@${n.address}`, 'cat /proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8', timeout: 10_000 });
   return r.status === 0 && r.stdout.trim() === '1';
-}
-
-/** Run `body` with a fault on (optionally on some nodes only); the fault is always lifted. */
-async function withFault(l: Lab, name: Fault, nodes: string[] | undefined, body: () => void | Promise<void>): Promise<void> {
-  await l.fault(name, nodes ? { nodes } : undefined);
-  try {
-    await body();
-  } finally {
-    await l.clear();
-  }
 }
 
 test.serial('every node: OpenSSH with the lab key, ip_forward on', (t) => {
@@ -54,7 +40,7 @@ test.serial("checksum: TCP across vxlan.calico fails from the node, UDP works; o
     t.is(dig(l, 'node3', ep), 'NOERROR');
     t.is(dig(l, 'node2', ep, ['+tcp']), 'NOERROR', 'other nodes unaffected');
     await l.exec('node3', 'ethtool --offload vxlan.calico rx off tx off');
-    await new Promise((r) => setTimeout(r, 800));
+    t.true(await until(() => !nftTable(l.nodes[2]!.ns, 'inet', 'ksvlab')), 'the watcher removed the corruption');
     t.is(dig(l, 'node3', ep, ['+tcp']), 'NOERROR', 'the fix lifts it');
   });
 });
@@ -134,4 +120,5 @@ test.serial('two labs coexist (prefix) and tear down without leftovers', async (
   }
   const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
   t.false(ns.includes(`ksv${other.index}-`));
+  for (const ep of other.endpoints) t.false(ns.includes(ep.podNs), `pod namespace ${ep.podNs} removed`);
 });

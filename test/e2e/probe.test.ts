@@ -64,3 +64,38 @@ test('decode never throws on garbage, lies or floods', (t) => {
   t.is(res[0]!.ok ?? 0, 0);
   t.true(Object.keys(res[0]!.errors ?? {}).length > 0);
 });
+
+for (const runner of ['python3', 'bash'] as const) {
+  test.serial(`${runner}: paths streamed in while it runs (the endpoint probes) are probed, END ends the wait; without END the wait is bounded`, async (t) => {
+    const l = lab();
+    const all = paths();
+    const first = all.slice(0, 2);
+    const late = all.slice(2, 4);
+    const markers = { before: '#B', probes: '#P', after: '#A' };
+    const { spawn } = await import('node:child_process');
+    const run = (prog: ReturnType<typeof probeScript>, feed: string | null, delayMs: number) =>
+      new Promise<{ code: number | null; stdout: string; ms: number }>((resolve) => {
+        const t0 = Date.now();
+        const c = spawn('ip', ['netns', 'exec', l.nodes[0]!.ns, 'sh', '-c', prog.script], { stdio: ['pipe', 'pipe', 'inherit'] });
+        let stdout = '';
+        c.stdout.on('data', (d) => (stdout += d));
+        if (feed !== null) setTimeout(() => c.stdin.write(feed), delayMs);
+        c.on('close', (code) => resolve({ code, stdout, ms: Date.now() - t0 }));
+        setTimeout(() => c.stdin.end(), 15_000).unref();
+      });
+    const prog = probeScript(first, { count: 2, timeoutMs: 800, runner, markers, lateWaitMs: 8000 });
+    const feed = prog.extend(late);
+    const r = await run(prog, feed, 700);
+    t.is(r.code, 0);
+    const res = prog.decode('node1', r.stdout.slice(r.stdout.indexOf('#P\n'), r.stdout.indexOf('#A\n')));
+    t.is(res.length, 4);
+    for (const x of res) t.is(x.ok, 2, JSON.stringify(x));
+    t.true(r.ms < 8000, `END ended the wait (took ${r.ms} ms)`);
+    // nothing comes: the program stops waiting after lateWaitMs and reports the paths it had
+    const quiet = probeScript(first, { count: 1, timeoutMs: 500, runner, markers, lateWaitMs: 1500 });
+    const q = await run(quiet, null, 0);
+    t.is(q.code, 0);
+    t.true(q.ms >= 1400 && q.ms < 6000, `bounded wait (took ${q.ms} ms)`);
+    t.true(quiet.decode('node1', q.stdout).every((x) => x.ok === 1));
+  });
+}

@@ -1,19 +1,25 @@
-// npm run lab -- up [--nodes N] [--prefix P] [--bastion] | down [P|--all] | fault P NAME [node1,node2] | clear P [NAME] [nodes] | list
+// npm run lab -- up [--nodes N] [--prefix P] [--bastion] [--users] [--plugin calico|flannel] | down [P|--all]
+//                | fault P NAME [node1,node2] | clear P [NAME] [nodes] | list | faults
 // A lab brought up here stays up until `down` (state in $TMPDIR/ksv-labs).
-import { FAULTS, destroySaved, faultOps, listSaved, startLab, type Fault } from './lab.js';
+import { FAULTS, FAULT_DEFS, destroySaved, faultOps, faultTargets, listSaved, startLab, type Fault, type PluginName } from './lab.js';
+
+const FLAGS = ['--bastion', '--all', '--users'];
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+const USAGE = 'usage: npm run lab -- up [--nodes N] [--prefix P] [--bastion] [--users] [--plugin calico|flannel] | down [P | --all] | list | faults | fault P NAME [node1,node2] | clear P [NAME] [nodes]';
+
 async function main(): Promise<number> {
-  const [cmd, ...rest] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1]?.startsWith('--') && !['--bastion', '--all', '--users'].includes(all[i - 1]!)));
+  const [cmd, ...rest] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1]?.startsWith('--') && !FLAGS.includes(all[i - 1]!)));
   switch (cmd) {
     case 'up': {
-      const lab = await startLab({ nodes: Number(arg('nodes') ?? 3), prefix: arg('prefix') ?? 'ksvlab', bastion: process.argv.includes('--bastion'), users: process.argv.includes('--users') });
+      const plugin = (arg('plugin') ?? 'calico') as PluginName;
+      const lab = await startLab({ nodes: Number(arg('nodes') ?? 3), prefix: arg('prefix') ?? 'ksvlab', bastion: process.argv.includes('--bastion'), users: process.argv.includes('--users'), plugin });
       process.removeAllListeners('exit'); // keep it up
-      console.log(JSON.stringify({ prefix: lab.prefix, inventory: lab.inventoryDir, key: lab.keyFile, nodes: lab.nodes.map((n) => ({ name: n.name, ns: n.ns, address: n.address })), corednsIp: lab.corednsIp, endpoints: lab.endpoints }, null, 2));
+      console.log(JSON.stringify({ prefix: lab.prefix, plugin: lab.plugin, inventory: lab.inventoryDir, key: lab.keyFile, nodes: lab.nodes.map((n) => ({ name: n.name, ns: n.ns, address: n.address })), corednsIp: lab.corednsIp, endpoints: lab.endpoints }, null, 2));
       console.error(`try: npx kubespray-validate -i ${lab.inventoryDir} --known-hosts ${lab.dir}/known_hosts`);
       return 0;
     }
@@ -25,7 +31,10 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'list':
-      for (const s of listSaved()) console.log(`${s.prefix}\tindex ${s.index}\t${s.dir}`);
+      for (const s of listSaved()) console.log(`${s.prefix}\tindex ${s.index}\t${s.desc?.plugin ?? 'calico'}\t${s.dir}`);
+      return 0;
+    case 'faults':
+      for (const f of FAULTS) console.log(`${f}\t${FAULT_DEFS[f].scope}\t${FAULT_DEFS[f].about}`);
       return 0;
     case 'fault':
     case 'clear': {
@@ -35,21 +44,36 @@ async function main(): Promise<number> {
         console.error(`no lab "${prefix ?? ''}" (npm run lab -- list)`);
         return 2;
       }
-      const ops = faultOps(s.desc);
-      if (cmd === 'fault' && !FAULTS.includes(name as Fault)) {
+      if ((cmd === 'fault' || name) && !FAULTS.includes(name as Fault)) {
         console.error(`faults: ${FAULTS.join(', ')}`);
         return 2;
       }
-      const pick = nodes ? s.desc.nodes.filter((n) => nodes.split(',').includes(n.name)) : s.desc.nodes;
-      const clusterWide = name === 'coredns-down' || name === 'endpoint-down';
-      const targets = clusterWide ? [s.desc.nodes[0]!] : pick;
-      if (cmd === 'fault') for (const n of targets) ops.apply(name as Fault, n);
-      else for (const n of clusterWide || !name ? s.desc.nodes : pick) for (const f of name ? [name as Fault] : FAULTS) ops.lift(f, n);
-      console.error(`${cmd} ${name ?? 'all'} on ${targets.map((n) => n.name).join(',')}`);
+      const ops = faultOps(s.desc);
+      const all = s.desc.nodes;
+      const pick = nodes ? all.filter((n) => nodes.split(',').includes(n.name)) : all;
+      if (nodes && pick.length !== nodes.split(',').length) {
+        console.error(`nodes: ${all.map((n) => n.name).join(', ')}`);
+        return 2;
+      }
+      if (cmd === 'fault') {
+        const f = name as Fault;
+        const targets = faultTargets(f, all, pick);
+        for (const n of targets) ops.apply(f, n);
+        const missed = targets.filter((n) => !ops.ready(f, n));
+        console.error(`fault ${f} on ${targets.map((n) => n.name).join(',')}${missed.length ? ` — did not take hold on ${missed.map((n) => n.name).join(',')}` : ''}`);
+        return missed.length ? 1 : 0;
+      }
+      const lifted = new Set<string>();
+      for (const f of name ? [name as Fault] : [...FAULTS].reverse())
+        for (const n of faultTargets(f, all, pick)) {
+          ops.lift(f, n);
+          lifted.add(n.name);
+        }
+      console.error(`clear ${name ?? 'all'} on ${[...lifted].join(',')}`);
       return 0;
     }
     default:
-      console.error(`usage: npm run lab -- up [--nodes N] [--prefix P] [--bastion] | down [P | --all] | list | fault P NAME [node1,node2] | clear P [NAME] [nodes]\nfaults: ${FAULTS.join(', ')}`);
+      console.error(`${USAGE}\nfaults (npm run lab -- faults): ${FAULTS.join(', ')}`);
       return 2;
   }
 }

@@ -3,7 +3,8 @@
 import test from 'ava';
 import { diagnose } from '../../src/diagnose/index.js';
 import { safeFixes } from '../../src/fix/index.js';
-import type { CheckResult, Counters, DiagnoseInput, Endpoint, NodeFacts, ProbeResult, ProbeRole, Transport } from '../../src/types.js';
+import type { CheckResult, Counters, DiagnoseInput, Endpoint, IptablesRule, NodeFacts, ProbeResult, ProbeRole, Transport } from '../../src/types.js';
+import { parseIptablesSave } from '../../src/collect/iptables.js';
 import { CLUSTER } from './model.js';
 
 const HOSTS = ['node1', 'node2', 'node3'];
@@ -23,6 +24,8 @@ interface Scenario {
   down?: Record<string, string>; // host -> error
   endpoints?: Endpoint[] | null;
   errors?: (host: string, role: ProbeRole, tr: Transport) => Record<string, number>;
+  /** iptables-save output per host (parsed as the nft backend) */
+  iptables?: (host: string) => string;
 }
 
 function build(s: Scenario): DiagnoseInput {
@@ -49,13 +52,13 @@ function build(s: Scenario): DiagnoseInput {
     }
     const on = typeof s.offload === 'function' ? s.offload(h) : (s.offload ?? true);
     facts[h] = {
-      host: h, kernel: '6.1', links: [], iptables: { backends: ['nft'], rules: [] }, counters: {},
+      host: h, kernel: '6.1', links: [], iptables: { backends: ['nft'], rules: s.iptables ? (parseIptablesSave(s.iptables(h), 'nft') as IptablesRule[]) : [] }, counters: {},
       offload: { 'vxlan.calico': { features: { 'tx-checksumming': { on, fixed: false }, 'rx-checksumming': { on, fixed: false } } } },
     };
     counterDeltas[h] = s.counters?.(h) ?? {};
-    for (const id of ['nodelocaldns.iptables', 'nodelocaldns.interface', 'overlay.mtu']) {
+    for (const id of ['nodelocaldns.iptables', 'nodelocaldns.interface', 'overlay.mtu', 'sysctl.forwarding']) {
       const st = s.checks?.[h]?.[id] ?? 'pass';
-      results.push({ check: id, host: h, status: st, summary: `${id} ${st}`, evidence: st === 'fail' && id === 'nodelocaldns.iptables' ? { missing: ['raw PREROUTING -p tcp -d 169.254.25.10 --dport 53 -j NOTRACK'] } : st === 'fail' && id === 'overlay.mtu' ? { device: 'vxlan.calico', maxOverlayMtu: 1450 } : {} });
+      results.push({ check: id, host: h, status: st, summary: `${id} ${st}`, evidence: st === 'fail' && id === 'nodelocaldns.iptables' ? { missing: ['raw PREROUTING -p tcp -d 169.254.25.10 --dport 53 -j NOTRACK'] } : st === 'fail' && id === 'overlay.mtu' ? { device: 'vxlan.calico', maxOverlayMtu: 1450 } : id === 'sysctl.forwarding' ? { 'net.ipv4.ip_forward': st === 'fail' ? '0' : '1' } : {} });
     }
     for (const role of ['nodelocaldns', 'coredns-service', 'coredns-endpoint'] as const)
       for (const tr of ['udp', 'tcp'] as const) {
@@ -201,4 +204,70 @@ test('without endpoints, TCP-only failures to the service still point at the nod
 test('safe fixes only for checksum-offload, only on inspected hosts', (t) => {
   const i = build({ checks: { node2: { 'overlay.mtu': 'fail' } } });
   t.deepEqual(safeFixes(diagnose(i), i), []);
+});
+
+// Overlay blocked to one node: every path through its overlay dead on both transports.
+const blockedOn = (x: string): Behaviour => (h, role, _tr, ep) => {
+  if (role === 'coredns-endpoint') return ep !== h && (h === x || ep === x) ? 0 : 5;
+  if (role === 'coredns-service' || role === 'nodelocaldns') return h === x ? 2 : 5;
+  return 5;
+};
+const frozenRx = (x: string) => (h: string): Counters => (h === x ? { 'Link.vxlan.calico.rx_packets': 0, 'Link.vxlan.calico.tx_packets': 14, 'Tcp.RetransSegs': 6 } : { 'Link.vxlan.calico.rx_packets': 20, 'Link.vxlan.calico.tx_packets': 18 });
+
+test('overlay blocked to node3 (no CoreDNS pod): overlay-blocked on node3 from its frozen RX, none of the look-alikes', (t) => {
+  const i = build({ ok: blockedOn('node3'), counters: frozenRx('node3') });
+  t.deepEqual(ids(i), ['overlay-blocked']);
+  const d = find(i, 'overlay-blocked')!;
+  t.deepEqual(d.hosts, ['node3']);
+  t.true(d.evidence.some((e) => /vxlan\.calico received 0 packet\(s\) and sent 14/.test(e)));
+  t.true(d.evidence.some((e) => /not checksum offload/.test(e)));
+  t.regex(d.fix.join('\n'), /4789\/udp/);
+  t.deepEqual(safeFixes(diagnose(i), i), []);
+});
+
+test('overlay blocked to node2 (hosts a CoreDNS pod, reaches it itself): overlay-blocked on node2, not coredns-endpoint-down', (t) => {
+  const i = build({ ok: blockedOn('node2'), counters: frozenRx('node2') });
+  t.deepEqual(ids(i), ['overlay-blocked']);
+  t.deepEqual(find(i, 'overlay-blocked')!.hosts, ['node2']);
+  t.true(find(i, 'overlay-blocked')!.evidence.some((e) => /reaches its own CoreDNS pod/.test(e)));
+});
+
+test('overlay blocked by a rule found in INPUT: the rule is the evidence, even with RX counters unknown', (t) => {
+  const ipt = (h: string) => `*filter\n:INPUT ACCEPT [0:0]\n${h === 'node3' ? '-A INPUT -p udp -m udp --dport 4789 -j DROP\n' : ''}-A INPUT -p udp -m udp --dport 4789 -j ACCEPT\nCOMMIT\n`;
+  const i = build({ ok: blockedOn('node3'), iptables: ipt });
+  t.deepEqual(ids(i), ['overlay-blocked']);
+  t.true(find(i, 'overlay-blocked')!.evidence.some((e) => e.includes('"-A INPUT -p udp -m udp --dport 4789 -j DROP"')));
+});
+
+test('look-alike: the same dead paths but checksum errors counted -> not overlay-blocked', (t) => {
+  const i = build({ ok: blockedOn('node3'), counters: (h) => ({ ...frozenRx('node3')(h), 'Udp.InCsumErrors': h === 'node1' ? 4 : 0 }) });
+  t.falsy(find(i, 'overlay-blocked'));
+});
+
+test('look-alike: the same dead paths, RX still moving and no rule found -> not named, dns-unexplained', (t) => {
+  const i = build({ ok: blockedOn('node3'), counters: () => ({ 'Link.vxlan.calico.rx_packets': 9, 'Link.vxlan.calico.tx_packets': 9 }) });
+  t.deepEqual(ids(i), ['dns-unexplained']);
+});
+
+test('ip_forward=0 on node2: ip-forward-disabled on node2, its alive pod is not called dead', (t) => {
+  // the pod on node2 is unreachable from every node, node2 itself included
+  const i = build({ ok: (h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node2' ? 0 : role === 'coredns-service' ? 3 : 5), checks: { node2: { 'sysctl.forwarding': 'fail' } } });
+  t.deepEqual(ids(i), ['ip-forward-disabled']);
+  const d = find(i, 'ip-forward-disabled')!;
+  t.deepEqual(d.hosts, ['node2']);
+  t.true(d.evidence.some((e) => /ip_forward is 0/.test(e)));
+  t.true(d.evidence.some((e) => /10\.233\.65\.1.*alive but cannot be reached/.test(e)));
+  t.falsy(find(i, 'coredns-endpoint-down'));
+  // the same probes without the sysctl: a dead pod
+  t.deepEqual(ids(build({ ok: (h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node2' ? 0 : role === 'coredns-service' ? 3 : 5) })), ['coredns-endpoint-down']);
+});
+
+test('conntrack drops where UDP was intermittent: conntrack-drops (warn) on that node only', (t) => {
+  const flakyUdp: Behaviour = (h, _role, tr) => (h === 'node1' && tr === 'udp' ? 3 : 5);
+  const ct = (h: string): Counters => (h === 'node1' ? { 'Conntrack.insert_failed': 2 } : h === 'node2' ? { 'Conntrack.insert_failed': 5 } : {});
+  const d = diagnose(build({ ok: flakyUdp, counters: ct })).find((x) => x.id === 'conntrack-drops')!;
+  t.is(d.severity, 'warn');
+  t.deepEqual(d.hosts, ['node1'], 'node2 counted drops but its UDP answered every probe');
+  t.true(d.evidence.some((e) => /insert_failed \+2/.test(e)));
+  t.falsy(diagnose(build({ ok: flakyUdp })).find((x) => x.id === 'conntrack-drops'), 'no counter rise, no conntrack-drops');
 });

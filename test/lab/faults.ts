@@ -1,0 +1,236 @@
+// The lab's faults, one record each: its scope (a node, or the cluster: applied once, through the
+// first node), how it is applied and lifted, and how to read back that it holds. Adding a fault is
+// adding a record here; the lab, its CLI and the README's list all follow this table.
+//
+// Every fault is the real kernel mechanism (a rule, a sysctl, a dead process, a device setting),
+// never a scripted answer; the only simulated piece it may touch is the kubectl stand-in.
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, pidAlive, quiet, sh, waitPidFile } from './sys.js';
+import {
+  corednsPid, deleteNodeCacheRules, endpointsGoneMarker, nodeCacheUp, restartNodeCache, restartNodeCacheScript, restoreNodeCacheRules,
+  sshdPid, startCoredns, startNodeCache, startSshd, stopNodeCache,
+} from './services.js';
+import { overlayOf, type Desc, type LabNode } from './topology.js';
+
+export interface FaultDef {
+  scope: 'node' | 'cluster';
+  /** what it reproduces, one line (the CLI's usage prints it) */
+  about: string;
+  apply(d: Desc, node: LabNode): void;
+  /** idempotent, and harmless where the fault is not applied (`npm run lab -- clear` lifts blindly) */
+  lift(d: Desc, node: LabNode): void;
+  /** true once the fault holds on the node: its mechanism read back from the kernel, not a DNS answer */
+  ready(d: Desc, node: LabNode): boolean;
+}
+
+const ipt = (ns: string, ...args: string[]) => nsOk(ns, 'iptables', '-w', ...args);
+/** delete a rule until no copy is left */
+const iptDeleteAll = (ns: string, bin: string, table: string, rule: string[]) => {
+  for (let i = 0; i < 20 && nsOk(ns, bin, '-w', '-t', table, '-D', ...rule); i++);
+};
+const ethtoolK = (ns: string, dev: string) => nsRead(ns, 'ethtool', '-k', dev);
+const txOn = (ns: string, dev: string) => /^tx-checksumming: on/m.test(ethtoolK(ns, dev));
+/** the lab's default: checksum offload on, as a VXLAN device comes up (a fix under test may have
+ *  turned it off) */
+export const offloadDefault = (d: Desc, n: LabNode) => quiet('ip', ['netns', 'exec', n.ns, 'ethtool', '-K', overlayOf(d).device, 'tx', 'on', 'rx', 'on']);
+const restartNodeCaches = (d: Desc) => d.nodes.forEach((n) => restartNodeCache(d.dir, n));
+const podsOn = (d: Desc, n: LabNode) => d.endpoints.filter((e) => e.node === n.name);
+
+/** Broken TX checksum offload on the overlay device, the way it shows on the wire: every `proto`
+ *  segment leaving the device gets a wrong checksum while tx offload is on (nftables
+ *  `<proto> checksum set` on egress; veth would otherwise never compute one). A watcher lifts it the
+ *  moment tx offload is turned off — `ethtool --offload <dev> rx off tx off`, the fix under test. */
+function checksumFault(proto: 'tcp' | 'udp', table: string, watchFile: (ns: string) => string, about: string, restartCache: boolean): FaultDef {
+  return {
+    scope: 'node',
+    about,
+    apply(d, node) {
+      const { ns } = node;
+      const dev = overlayOf(d).device;
+      nsSh(ns, `/usr/sbin/nft add table inet ${table} && /usr/sbin/nft add chain inet ${table} post "{ type filter hook postrouting priority 0; }" && /usr/sbin/nft add rule inet ${table} post oifname "${dev}" meta l4proto ${proto} ${proto} checksum set 0xdead`);
+      nsSh(ns, `ethtool -K ${dev} tx on rx on`);
+      // once lifted, the lab's unbound (standing in for node-cache, whose forward plugin health-checks
+      // its upstream every 0.5 s) is restarted so it does not hold on to its backoff for minutes
+      const after = restartCache ? `; ${restartNodeCacheScript(d.dir, node)}` : '';
+      const script = `while ethtool -k ${dev} | grep -q "^tx-checksumming: on"; do sleep 0.2; done; /usr/sbin/nft delete table inet ${table}${after}`;
+      const w = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', script], { detached: true, stdio: 'ignore' });
+      if (w.pid) writeFileSync(join(d.dir, watchFile(ns)), String(w.pid));
+      w.unref();
+    },
+    lift(d, node) {
+      const watcher = join(d.dir, watchFile(node.ns));
+      // offload already off: the watcher is lifting the fault itself (and restarting node-cache);
+      // killed halfway, it would leave node-cache down
+      if (!txOn(node.ns, overlayOf(d).device)) waitPidFile(watcher, 3000);
+      killPidFile(watcher);
+      quiet('ip', ['netns', 'exec', node.ns, '/usr/sbin/nft', 'delete', 'table', 'inet', table]);
+      offloadDefault(d, node);
+      if (restartCache) restartNodeCache(d.dir, node);
+    },
+    ready: (d, node) => nsOk(node.ns, '/usr/sbin/nft', 'list', 'table', 'inet', table) && txOn(node.ns, overlayOf(d).device),
+  };
+}
+
+/** One node's whole ruleset moved between the iptables backends (iptables-nft <-> iptables-legacy),
+ *  as on a node whose `iptables` is the other one; the source backend's tables are emptied. */
+function moveRules(ns: string, from: 'nft' | 'legacy', to: 'nft' | 'legacy'): void {
+  const rules = sh('ip', ['netns', 'exec', ns, `iptables-${from}-save`]);
+  sh('ip', ['netns', 'exec', ns, `iptables-${to}-restore`, '-w'], rules);
+  for (const t of ['raw', 'nat', 'filter']) nsSh(ns, `iptables-${from} -w -t ${t} -F && iptables-${from} -w -t ${t} -X`);
+}
+
+const SHADOW = ['!', '-p', '253', '-j', 'ACCEPT'];
+const SHADOW_SAVED = '-A PREROUTING ! -p 253 -j ACCEPT';
+/** the first rule of raw PREROUTING in a backend is the shadowing ACCEPT */
+const shadowFirst = (ns: string, backend: 'nft' | 'legacy') => nsRead(ns, `iptables-${backend}-save`, '-t', 'raw').split('\n').find((l) => l.startsWith('-A PREROUTING ')) === SHADOW_SAVED;
+/** legacy tables exist in this namespace (reading them with iptables-legacy would create them) */
+const legacyRaw = (ns: string) => nsRead(ns, 'cat', '/proc/net/ip_tables_names').split('\n').includes('raw');
+
+const TABLE = {
+  checksum: checksumFault('tcp', 'ksvlab', (ns) => `watch-${ns}.pid`,
+    'TCP leaving the overlay device gets a bad checksum while its tx offload is on (the seed); turning offload off lifts it', true),
+  'rules-missing': {
+    scope: 'node',
+    about: "node-cache's 12 iptables rules deleted",
+    apply: (_d, n) => deleteNodeCacheRules(n.ns),
+    lift: (_d, n) => restoreNodeCacheRules(n.ns),
+    ready: (_d, n) => !nsRead(n.ns, 'iptables-save').includes('NodeLocal DNS Cache'),
+  },
+  'nodelocaldns-down': {
+    scope: 'node',
+    about: 'NodeLocalDNS (node-cache) not running',
+    apply: (d, n) => stopNodeCache(d.dir, n),
+    lift: (d, n) => {
+      if (!nodeCacheUp(d.dir, n)) startNodeCache(d.dir, n);
+    },
+    ready: (d, n) => !nodeCacheUp(d.dir, n),
+  },
+  'coredns-down': {
+    scope: 'cluster',
+    about: 'every CoreDNS pod dead',
+    apply: (d) => d.endpoints.forEach((e) => killNs(e.podNs)),
+    lift: (d) => {
+      for (const e of d.endpoints) if (!pidAlive(corednsPid(d.dir, e))) startCoredns(e, d.dir, d);
+      restartNodeCaches(d);
+    },
+    ready: (d) => d.endpoints.every((e) => !nsPids(e.podNs).length),
+  },
+  'endpoint-down': {
+    scope: 'cluster',
+    about: 'the first CoreDNS pod dead, the others answering',
+    apply: (d) => killNs(d.endpoints[0]!.podNs),
+    lift: (d) => {
+      if (!pidAlive(corednsPid(d.dir, d.endpoints[0]!))) startCoredns(d.endpoints[0]!, d.dir, d);
+      restartNodeCaches(d);
+    },
+    ready: (d) => !nsPids(d.endpoints[0]!.podNs).length,
+  },
+  'sshd-down': {
+    scope: 'node',
+    about: 'no sshd on the node',
+    apply: (d, n) => killPidFile(sshdPid(d.dir, n.ns)),
+    lift: (d, n) => startSshd(d.dir, n.ns),
+    ready: (d, n) => !pidAlive(sshdPid(d.dir, n.ns)),
+  },
+  mtu: {
+    scope: 'node',
+    // a vxlan cannot exceed its lower device's MTU - 50, so the parent is lowered to the overlay's
+    about: 'overlay MTU = parent NIC MTU (no room for the 50-byte VXLAN header); on veth large packets still pass, so only the MTU check finds it',
+    apply: (_d, n) => nsSh(n.ns, 'ip link set eth0 mtu 1450'),
+    lift: (_d, n) => nsSh(n.ns, 'ip link set eth0 mtu 1500'),
+    ready: (_d, n) => nsRead(n.ns, 'cat', '/sys/class/net/eth0/mtu').trim() === '1450',
+  },
+  'udp-blocked': {
+    scope: 'node',
+    about: 'an OUTPUT rule drops udp/53 leaving the node',
+    apply: (_d, n) => nsSh(n.ns, 'iptables -w -I OUTPUT -p udp -m udp --dport 53 -j DROP'),
+    lift: (_d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', ['OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP']),
+    ready: (_d, n) => ipt(n.ns, '-C', 'OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP'),
+  },
+  'overlay-blocked': {
+    scope: 'node',
+    about: "a host firewall drops the overlay's VXLAN packets arriving on the node's underlay (udp/4789 Calico, udp/8472 flannel): every path through its overlay fails, same-node paths work",
+    apply: (d, n) => nsSh(n.ns, `iptables -w -I INPUT 1 -i eth0 -p udp -m udp --dport ${overlayOf(d).port} -j DROP`),
+    lift: (d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', ['INPUT', '-i', 'eth0', '-p', 'udp', '-m', 'udp', '--dport', String(overlayOf(d).port), '-j', 'DROP']),
+    ready: (d, n) => ipt(n.ns, '-C', 'INPUT', '-i', 'eth0', '-p', 'udp', '-m', 'udp', '--dport', String(overlayOf(d).port), '-j', 'DROP'),
+  },
+  'ip-forward': {
+    scope: 'node',
+    about: "net.ipv4.ip_forward=0 (which turns every interface's forwarding off): nothing is forwarded to the node's pods, and in Calico mode proxy ARP stops answering their gateway 169.254.1.1, so they are unreachable even from the node",
+    apply: (d, n) => {
+      nsSh(n.ns, 'sysctl -qw net.ipv4.ip_forward=0');
+      // the pod's neighbour cache would remember the gateway for a while: forget it, as after a restart
+      for (const e of podsOn(d, n)) nsSh(e.podNs, 'ip neigh flush all');
+    },
+    lift: (d, n) => {
+      const perIf = podsOn(d, n).filter((e) => e.hostIf).map((e) => ` net.ipv4.conf.${e.hostIf}.forwarding=1`).join('');
+      nsSh(n.ns, `sysctl -qw net.ipv4.ip_forward=1${perIf}`);
+      for (const e of podsOn(d, n)) quiet('ip', ['netns', 'exec', e.podNs, 'ip', 'neigh', 'flush', 'all']);
+    },
+    ready: (_d, n) => nsRead(n.ns, 'cat', '/proc/sys/net/ipv4/ip_forward').trim() === '0',
+  },
+  'rules-shadowed': {
+    scope: 'node',
+    // kubernetes/dns#745: an ACCEPT first in raw PREROUTING (a tuning guide's `! -p 253 -j ACCEPT`)
+    // ends the chain before node-cache's NOTRACK rules: node-cache's rules are all present, and DNS
+    // from pods to NodeLocalDNS is connection-tracked again
+    about: "`iptables -t raw -I PREROUTING 1 ! -p 253 -j ACCEPT` ahead of node-cache's NOTRACK rules (kubernetes/dns#745): every rule present, pods' DNS to NodeLocalDNS conntracked",
+    apply: (_d, n) => nsSh(n.ns, 'iptables -w -t raw -I PREROUTING 1 ! -p 253 -j ACCEPT'),
+    lift: (_d, n) => iptDeleteAll(n.ns, 'iptables', 'raw', ['PREROUTING', ...SHADOW]),
+    ready: (_d, n) => shadowFirst(n.ns, 'nft'),
+  },
+  'rules-shadowed-legacy': {
+    scope: 'node',
+    about: 'rules-shadowed on a node whose iptables is iptables-legacy: its whole ruleset, node-cache\'s rules and the shadowing ACCEPT live in the legacy backend',
+    apply: (_d, n) => {
+      if (quiet('sh', ['-c', 'command -v iptables-legacy-restore']).status !== 0) throw new Error('lab: rules-shadowed-legacy needs iptables-legacy (apt-get install iptables)');
+      moveRules(n.ns, 'nft', 'legacy');
+      nsSh(n.ns, 'iptables-legacy -w -t raw -I PREROUTING 1 ! -p 253 -j ACCEPT');
+    },
+    lift: (_d, n) => {
+      if (!legacyRaw(n.ns) || !shadowFirst(n.ns, 'legacy')) return;
+      iptDeleteAll(n.ns, 'iptables-legacy', 'raw', ['PREROUTING', ...SHADOW]);
+      moveRules(n.ns, 'legacy', 'nft');
+    },
+    ready: (_d, n) => legacyRaw(n.ns) && shadowFirst(n.ns, 'legacy') && !nsRead(n.ns, 'iptables-nft-save').includes('NodeLocal DNS Cache'),
+  },
+  'checksum-udp': checksumFault('udp', 'ksvlab-udp', (ns) => `watch-udp-${ns}.pid`,
+    'UDP leaving the overlay device gets a bad checksum while its tx offload is on (projectcalico/calico#11197): UDP DNS across the overlay times out, TCP works; turning offload off lifts it', false),
+  'felix-tx-off': {
+    scope: 'node',
+    about: "the overlay device as Felix leaves it with ChecksumOffloadBroken: tx checksum offload off, rx on (healthy)",
+    apply: (d, n) => nsSh(n.ns, `ethtool -K ${overlayOf(d).device} tx off rx on`),
+    lift: (d, n) => offloadDefault(d, n),
+    ready: (d, n) => {
+      const k = ethtoolK(n.ns, overlayOf(d).device);
+      return /^tx-checksumming: off/m.test(k) && /^rx-checksumming: on/m.test(k);
+    },
+  },
+  'endpoints-gone': {
+    scope: 'cluster',
+    about: '`kubectl get endpoints` fails as on a server without v1 Endpoints (`error: the server doesn\'t have a resource type "endpoints"`); EndpointSlices still answer',
+    apply: (d) => writeFileSync(endpointsGoneMarker(d.dir), ''),
+    lift: (d) => rmSync(endpointsGoneMarker(d.dir), { force: true }),
+    ready: (d) => existsSync(endpointsGoneMarker(d.dir)),
+  },
+} satisfies Record<string, FaultDef>;
+
+export type Fault = keyof typeof TABLE;
+export const FAULTS = Object.keys(TABLE) as Fault[];
+export const FAULT_DEFS: Readonly<Record<Fault, FaultDef>> = TABLE;
+
+/** Apply, lift and read back each fault on one node (cluster-scoped faults: the first node). */
+export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; lift: (f: Fault, node: LabNode) => void; ready: (f: Fault, node: LabNode) => boolean } {
+  return {
+    apply: (f, node) => TABLE[f].apply(d, node),
+    lift: (f, node) => TABLE[f].lift(d, node),
+    ready: (f, node) => TABLE[f].ready(d, node),
+  };
+}
+
+/** The nodes a fault applies to: cluster-scoped faults once, through the first node. */
+export function faultTargets(f: Fault, nodes: LabNode[], chosen: LabNode[]): LabNode[] {
+  return TABLE[f].scope === 'cluster' ? [nodes[0]!] : chosen;
+}
