@@ -56,7 +56,7 @@ test('interrupted: the unfinished nodes are marked, the report says so, the CLI 
 });
 
 test('--limit without the control plane: a failing coredns.endpoints (filed under node1) still fails the run', async (t) => {
-  // the recorded lookup, with the coredns Endpoints object emptied (as kubectl prints it then)
+  // the recorded lookup, with the coredns EndpointSlices emptied (as kubectl prints them then)
   const d = join(work, 'no-endpoints');
   cpSync(join(DIR, 'limit-no-control-plane'), d, { recursive: true });
   const b = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8')) as Bundle;
@@ -64,12 +64,12 @@ test('--limit without the control plane: a failing coredns.endpoints (filed unde
   t.true(lookup.result.ok);
   if (lookup.result.ok) {
     const body = lookup.result.stdout;
-    const i = body.indexOf('@@endpoints\n');
+    const i = body.indexOf('@@slices\n');
     t.true(i >= 0);
     const j = body.indexOf('\n@@rc', i);
-    const ep = JSON.parse(body.slice(i + 12, j)) as { subsets: unknown[] };
-    ep.subsets = [];
-    lookup.result.stdout = body.slice(0, i + 12) + JSON.stringify(ep) + body.slice(j);
+    const list = JSON.parse(body.slice(i + 9, j)) as { items: { endpoints: unknown[] }[] };
+    for (const s of list.items) s.endpoints = [];
+    lookup.result.stdout = body.slice(0, i + 9) + JSON.stringify(list) + body.slice(j);
   }
   writeFileSync(join(d, 'bundle.json'), JSON.stringify(b));
   const { report } = await replay(d, { progress: 'none' });
@@ -80,8 +80,22 @@ test('--limit without the control plane: a failing coredns.endpoints (filed unde
   t.is(report.summary.exitCode, 1);
 });
 
-test('replay --strict overrides the recorded setting: warnings fail', async (t) => {
-  const { report } = await replay(join(DIR, 'healthy'), { progress: 'none', strict: true });
-  t.true(report.summary.warn > 0);
-  t.is(report.summary.exitCode, 1);
+test('replay --strict overrides the recorded setting: a healthy lab (offload on above kernel 5.7) has no warning; on a kernel Felix deems broken it warns, and warnings fail', async (t) => {
+  const green = await replay(join(DIR, 'healthy'), { progress: 'none', strict: true });
+  t.is(green.report.summary.warn, 0);
+  t.is(green.report.summary.exitCode, 0);
+  // the same run as a node with kernel 5.4 would have printed it
+  const d = join(work, 'old-kernel');
+  cpSync(join(DIR, 'healthy'), d, { recursive: true });
+  const b = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8')) as Bundle;
+  for (const node of Object.values(b.nodes)) {
+    for (const e of node!.execs) if (e.label === 'roundtrip' && e.result.ok) e.result.stdout = e.result.stdout.replace(/^@@kernel\n[^\n]*\n/m, '@@kernel\n5.4.0-150-generic\n');
+  }
+  writeFileSync(join(d, 'bundle.json'), JSON.stringify(b));
+  const lax = await replay(d, { progress: 'none', strict: false });
+  t.true(lax.report.results.filter((r) => r.check === 'overlay.offload').every((r) => r.status === 'warn' && /5\.4\.0-150-generic, in the range Felix itself treats as broken/.test(r.summary)));
+  t.is(lax.report.summary.exitCode, 0);
+  const strict = await replay(d, { progress: 'none', strict: true });
+  t.true(strict.report.summary.warn > 0);
+  t.is(strict.report.summary.exitCode, 1);
 });
