@@ -45,6 +45,7 @@ export default defineCheck({
       const k = f.offload[parent.name];
       if (!k) { parts.push({ status: 'skip', summary: `${parent.name} was not read with ethtool`, evidence: { device: dev.name, parent: parent.name } }); continue; }
       if (isParseError(k)) { parts.push({ status: /not installed/.test(k.parseError) ? 'skip' : 'error', summary: k.parseError, evidence: { parent: parent.name } }); continue; }
+      if (k.software) { parts.push({ status: 'pass', summary: `${parent.name} (parent of ${dev.name}) is a software device, no NIC driver behind it: not a known offender`, evidence: { device: dev.name, parent: parent.name, driver: null } }); continue; }
       const drv = k.driver && !isParseError(k.driver) ? k.driver : null;
       const tnl = udpTunnelOffloads(k);
       const ev = { device: dev.name, parent: parent.name, driver: drv?.driver ?? null, driverVersion: drv?.version ?? null, ...Object.fromEntries(tnl.map((x) => [x.name, x.on])) };

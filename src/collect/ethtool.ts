@@ -18,6 +18,8 @@ declare module '../types.js' {
   interface OffloadFacts {
     /** `ethtool -i` of the same interface, read for the overlay's parent NIC only */
     driver?: DriverInfo | { parseError: string };
+    /** the parent is a software device (no /sys/class/net/<nic>/device): no driver to ask for */
+    software?: boolean;
   }
 }
 
@@ -80,20 +82,28 @@ export function driverOf(f: NodeFacts, nic: string): string | null {
 
 /** `ethtool -k` of the overlay devices the plugin may create, each only where it exists, and of
  *  their parent NICs — the lower devices the kernel links them to (/sys/class/net/<dev>/lower_*),
- *  else the default route's device ($dev, set by the gather prelude) — with `ethtool -i` for
- *  those, whose driver decides whether the NIC is a known offender. */
+ *  else the default route's device ($dev, set by the gather prelude) — with `ethtool -i` for those
+ *  with a device behind them (whose driver decides whether the NIC is a known offender); a veth, a
+ *  bridge or a bond has none and is only marked so (`@@nodevice`), without starting a process. */
 export const offloadReader: Reader<'offload'> = {
   key: 'offload',
   script: ({ cluster }) => [
     'ksv_eth() { if command -v ethtool >/dev/null 2>&1; then ethtool "$@" 2>&1; echo "@@rc $?"; else echo "ethtool: not installed"; echo "@@rc 127"; fi; }',
     `ksv_par=; for i in ${overlayDevices(cluster).map(shQuote).join(' ')}; do if [ -e "/sys/class/net/$i" ]; then echo "@@ethtool $i"; ksv_eth -k "$i"; for l in "/sys/class/net/$i"/lower_*; do [ -e "$l" ] || continue; l=\${l##*/lower_}; case " $ksv_par " in *" $l "*) ;; *) ksv_par="$ksv_par $l";; esac; done; fi; done`,
     '[ -n "$ksv_par" ] || ksv_par=$dev',
-    'for i in $ksv_par; do if [ -e "/sys/class/net/$i" ]; then echo "@@ethtool $i"; ksv_eth -k "$i"; echo "@@ethtool-i $i"; ksv_eth -i "$i"; fi; done',
+    // a software device (veth, bridge, bond, VLAN) has no device behind it: no driver, no NIC
+    // offloads to ask about (two processes less)
+    'for i in $ksv_par; do if [ -e "/sys/class/net/$i/device" ]; then echo "@@ethtool $i"; ksv_eth -k "$i"; echo "@@ethtool-i $i"; ksv_eth -i "$i"; elif [ -e "/sys/class/net/$i" ]; then echo "@@nodevice $i"; echo "@@rc 0"; fi; done',
   ].join('\n'),
   parse(sections): NodeFacts['offload'] {
     const out: NodeFacts['offload'] = {};
     for (const s of sections.filter((x) => x.name === 'ethtool')) {
       out[s.arg] = s.code === 0 ? parseEthtoolK(s.body) : { parseError: `ethtool -k ${s.arg} failed: ${firstLine(s.body.trim())}` };
+    }
+    for (const s of sections.filter((x) => x.name === 'nodevice')) {
+      const o = out[s.arg];
+      if (!o) out[s.arg] = { features: {}, software: true };
+      else if (!isParseError(o)) o.software = true;
     }
     for (const s of sections.filter((x) => x.name === 'ethtool-i')) {
       const o = out[s.arg];

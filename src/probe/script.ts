@@ -58,8 +58,19 @@ def nsid(pid):
     finally:
         os.close(fd)
     return None
+def ip_int(a):
+    # an address as (family, integer, text); None when it is not one
+    for fam, n in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
+        try:
+            return (n, int.from_bytes(socket.inet_pton(fam, a), "big"), a)
+        except (OSError, ValueError):
+            pass
+    return None
+def in_nets(ip, nets):
+    v, x, _ = ip
+    bits = 32 if v == 4 else 128
+    return any(v == nv and (x >> (bits - p)) == (n >> (bits - p)) for nv, n, p in nets)
 def local_addrs(pid, nets):
-    import ipaddress
     got = []
     try:
         last = None
@@ -77,31 +88,27 @@ def local_addrs(pid, nets):
             for l in f:
                 h = l.split()[0] if l.split() else ""
                 if len(h) == 32:
-                    got.append(str(ipaddress.ip_address(bytes.fromhex(h))))
+                    got.append(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(h)))
     except (OSError, ValueError):
         pass
     out = []
     for a in got:
-        try:
-            ip = ipaddress.ip_address(a)
-        except ValueError:
-            continue
-        if str(ip) not in out and any(ip.version == n.version and ip in n for n in nets):
-            out.append(str(ip))
+        ip = ip_int(a)
+        if ip and ip[2] not in out and in_nets(ip, nets):
+            out.append(ip[2])
     return out
 def pod_namespaces(subnets):
     # The pods' network namespaces on this node, read-only: every namespace other than ours that a
-    # process under /proc is in, that holds an address in the pods' subnets, and that this node's
-    # namespace has an id for (its veth peer's); one process each, whose /proc/<pid>/net/snmp is
+    # process under /proc is in, that this node's namespace has an id for (its veth peer's), and
+    # that holds an address in the pods' subnets; one process each, whose /proc/<pid>/net/snmp is
     # that namespace's. A UDP datagram with a bad checksum is counted where it is received — in the
     # CoreDNS pod's namespace, not the node's.
-    import ipaddress
     nets = []
     for x in subnets:
-        try:
-            nets.append(ipaddress.ip_network(x, strict=False))
-        except ValueError:
-            pass
+        a, _, p = x.partition("/")
+        ip = ip_int(a)
+        if ip and p.isdigit() and int(p) <= (32 if ip[0] == 4 else 128):
+            nets.append((ip[0], ip[1], int(p)))
     try:
         own = os.stat("/proc/self/ns/net").st_ino
     except OSError:
