@@ -70,6 +70,10 @@ test('flannel: flannel.<vni> on flannel_vxlan_port (8472 by default), flannel-v6
   t.is(expectedOverlay(hg), null);
   t.regex(noOverlayReason(hg), /host-gw: routes without encapsulation/);
   t.throws(() => model({ kube_network_plugin: 'flannel', flannel_vxlan_port: 'x; reboot' }), { message: /flannel_vxlan_port must be a port/ });
+  t.throws(() => model({ kube_network_plugin: 'flannel', flannel_vxlan_vni: '1$(reboot)' }), { message: /flannel_vxlan_vni must be a whole number/ });
+  t.throws(() => model({ kube_network_plugin: 'cilium', cilium_tunnel_mode: 'vxlan; reboot' }), { message: /cilium_tunnel_mode .* is not a mode name/ });
+  // kube_pods_subnet only feeds the pod-namespace counters: Jinja this tool cannot evaluate leaves them unread, the run goes on
+  t.deepEqual(model({ kube_pods_subnet: "{{ lookup('file', '/x') }}" }).podsSubnets, []);
 });
 
 test('Cilium: cilium_vxlan on 8472 in tunnel mode, cilium_geneve on 6081, nothing when tunnelling is disabled; other plugins say they are not modelled', (t) => {
