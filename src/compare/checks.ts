@@ -34,7 +34,9 @@ export function offloadState(r: CheckResult): Offload | null {
   return { device: typeof e.device === 'string' ? e.device : 'the overlay device', tx, rx };
 }
 
-const onOff = (o: Offload) => (o.tx || o.rx ? 'on' : 'off');
+// TX checksum offload is what corrupts (Felix's own fix turns only TX off and leaves RX on): the
+// state that matters is TX's
+const onOff = (o: Offload) => (o.tx ? 'on' : 'off');
 const detail = (o: Offload) => `tx ${o.tx ? 'on' : 'off'}, rx ${o.rx ? 'on' : 'off'}`;
 
 function index(r: Report, scope: Scope): Map<string, CheckResult> {

@@ -45,3 +45,12 @@ export function finish(d: Draft): Diagnosis {
 export function explainsCheck(m: { explains: readonly string[] }, check: string): boolean {
   return m.explains.some((p) => (p.endsWith('*') ? check.startsWith(p.slice(0, -1)) : check === p));
 }
+
+/** Diagnoses that make some CoreDNS endpoints unreachable: the service and NodeLocalDNS (which
+ *  load-balance over the endpoints) then fail at random, on one transport as often as on the other,
+ *  which must not be read as a firewall on one transport (udp-blocked, tcp-blocked). */
+export const ENDPOINTS_UNREACHABLE = ['coredns-unreachable', 'coredns-endpoint-down', 'ip-forward-disabled', 'overlay-blocked'];
+
+export function endpointsUnreachable(earlier: readonly { id: string; severity: string }[]): boolean {
+  return earlier.some((d) => d.severity === 'fail' && ENDPOINTS_UNREACHABLE.includes(d.id));
+}

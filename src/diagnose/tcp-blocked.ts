@@ -1,7 +1,7 @@
 // tcp-blocked: DNS over TCP fails while UDP to the same servers works, including paths that do
 // not cross the overlay (the node's own CoreDNS pod, NodeLocalDNS): a firewall, not offload.
 import type { Diagnosis } from '../types.js';
-import { defineDiagnosis, type Draft } from './module.js';
+import { defineDiagnosis, endpointsUnreachable, type Draft } from './module.js';
 import type { View } from './view.js';
 import { isOk } from './view.js';
 
@@ -38,5 +38,5 @@ export default defineDiagnosis({
   id: 'tcp-blocked',
   rank: 50,
   explains: ['dns.*'],
-  run: (v, earlier: readonly Diagnosis[]) => tcpBlocked(v, earlier.filter((d) => d.id === 'checksum-offload').flatMap((d) => d.hosts)),
+  run: (v, earlier: readonly Diagnosis[]) => (endpointsUnreachable(earlier) ? [] : tcpBlocked(v, earlier.filter((d) => d.id === 'checksum-offload').flatMap((d) => d.hosts))),
 });

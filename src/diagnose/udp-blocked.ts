@@ -1,5 +1,5 @@
 // udp-blocked: DNS over UDP fails while TCP to the same servers works.
-import { defineDiagnosis, type Draft } from './module.js';
+import { defineDiagnosis, endpointsUnreachable, type Draft } from './module.js';
 import type { View } from './view.js';
 import { udpClaimedByOffload } from './checksum-offload.js';
 
@@ -33,4 +33,4 @@ export function udpBlocked(v: View, claimedByOffload: string[] = []): Draft[] {
   }];
 }
 
-export default defineDiagnosis({ id: 'udp-blocked', rank: 51, explains: ['dns.*'], run: (v, earlier) => udpBlocked(v, udpClaimedByOffload(v, earlier)) });
+export default defineDiagnosis({ id: 'udp-blocked', rank: 51, explains: ['dns.*'], run: (v, earlier) => (endpointsUnreachable(earlier) ? [] : udpBlocked(v, udpClaimedByOffload(v, earlier))) });

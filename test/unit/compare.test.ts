@@ -453,3 +453,13 @@ test('2,000 mutated reports: either one ReportFileError line, or a comparison th
   t.log(`${loaded} of 2000 mutated pairs were still reports and compared`);
   t.true(loaded > 200 && loaded < 2000);
 });
+
+test("Felix's own fix (TX off, RX on) is off: after the seed's fix it is no regression; TX on again is", (t) => {
+  const base = load('fixed-node3');
+  const felix = copy(base);
+  for (const r of felix.results) if (r.check === 'overlay.offload' && r.host === 'node3') r.evidence = { ...r.evidence, 'tx-checksumming': false, 'rx-checksumming': true };
+  t.deepEqual(compareReports(base, felix).regressions.filter((x) => x.id === 'overlay.offload'), []);
+  const txBack = copy(felix);
+  for (const r of txBack.results) if (r.check === 'overlay.offload' && r.host === 'node3') r.evidence = { ...r.evidence, 'tx-checksumming': true, 'rx-checksumming': true };
+  t.like(compareReports(felix, txBack).regressions.find((x) => x.id === 'overlay.offload'), { host: 'node3', before: 'off', after: 'on' });
+});

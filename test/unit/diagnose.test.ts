@@ -271,3 +271,13 @@ test('conntrack drops where UDP was intermittent: conntrack-drops (warn) on that
   t.true(d.evidence.some((e) => /insert_failed \+2/.test(e)));
   t.falsy(diagnose(build({ ok: flakyUdp })).find((x) => x.id === 'conntrack-drops'), 'no counter rise, no conntrack-drops');
 });
+
+test('a dead endpoint behind the service: random DNAT losing UDP on one path is not read as udp-blocked', (t) => {
+  // node2's pod unreachable (ip_forward=0 there): node3's UDP queries through the service and
+  // NodeLocalDNS happened to land on it every time, its TCP ones on the live pod
+  const i = build({
+    ok: (h, role, tr, ep) => (role === 'coredns-endpoint' && ep === 'node2' ? 0 : role !== 'coredns-endpoint' && h === 'node3' && tr === 'udp' ? 0 : role !== 'coredns-endpoint' && tr === 'tcp' && h !== 'node3' ? 3 : 5),
+    checks: { node2: { 'sysctl.forwarding': 'fail' } },
+  });
+  t.deepEqual(ids(i), ['ip-forward-disabled']);
+});
