@@ -93,6 +93,18 @@ function diagnosisLines(d: Diagnosis, color: boolean): string[] {
   return lines;
 }
 
+/** Facts worth knowing that are not faults, said once for the cluster rather than per node: TX
+ *  checksum offload left on where nothing points at it (Calico >= 3.28 leaves it on above kernel
+ *  5.7; the probes decide). */
+export function infoNotes(report: Report): string[] {
+  const on = report.results.filter((r) => r.check === 'overlay.offload' && r.status === 'pass' && r.evidence['tx-checksumming'] === true);
+  if (!on.length) return [];
+  const devs = [...new Set(on.map((r) => String(r.evidence.device ?? 'the overlay device')))].join(', ');
+  const hosts = on.map((r) => r.host);
+  const why = typeof on[0]!.evidence.felix === 'string' ? ` (${on[0]!.evidence.felix})` : '';
+  return [`TX checksum offload is on for ${devs} on ${hosts.length} node(s): ${hosts.slice(0, 8).join(', ')}${hosts.length > 8 ? ', …' : ''} — not a fault by itself, the probes decide${why}`];
+}
+
 export function renderHuman(report: Report, opts: HumanOptions): string {
   const c = paint(opts.color);
   const k = report.cluster;
@@ -132,6 +144,11 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   if (warns.length) {
     out.push('', c.bold('Warnings'));
     for (const r of warns) out.push(`  ${c.yellow('WARN ')} ${r.host}  ${r.check} — ${r.summary}`);
+  }
+  const notes = infoNotes(report);
+  if (notes.length) {
+    out.push('', c.bold('Notes'));
+    for (const n of notes) out.push(`  ${c.dim('i')} ${n}`);
   }
   if (report.diagnoses.length) {
     out.push('', c.bold('Diagnoses'));

@@ -115,3 +115,13 @@ test('JSON report round-trips and carries the contract fields', (t) => {
   t.deepEqual(Object.keys(parsed).sort(), ['cluster', 'diagnoses', 'durationMs', 'hosts', 'probes', 'results', 'schemaVersion', 'startedAt', 'summary', 'tool']);
   t.is(parsed.summary.exitCode, 1);
 });
+
+test('human: offload left on without a fault is one note for the cluster, not a warning per node', (t) => {
+  const r = report();
+  const rs = ['node1', 'node2', 'node3'].map((host) => ({ check: 'overlay.offload', host, status: 'pass' as const, summary: 'TX checksum offload is on for vxlan.calico', evidence: { device: 'vxlan.calico', 'tx-checksumming': true, 'rx-checksumming': true } }));
+  const out = renderHuman({ ...r, results: [...r.results, ...rs] }, { color: false, strict: false });
+  t.is(out.match(/TX checksum offload is on for vxlan\.calico on 3 node\(s\): node1, node2, node3/g)?.length, 1);
+  t.notRegex(out, /WARN .*overlay\.offload/);
+  const off = rs.map((x) => ({ ...x, evidence: { ...x.evidence, 'tx-checksumming': false } }));
+  t.notRegex(renderHuman({ ...r, results: [...r.results, ...off] }, { color: false, strict: false }), /checksum offload is on/);
+});
