@@ -61,6 +61,10 @@ export interface ProbeResult {
   endpointHost?: string | null; // node hosting the endpoint, when known
   ok?: number; // answers that were NOERROR with records of the asked type
   internal?: boolean; // a cluster name (must resolve) vs an external one (warns only)
+  // CONTRACT.md: where the query started — the node's own network namespace, or a pod's on that node
+  from?: 'host' | 'pod';
+  netns?: string | null; // from a pod: its network namespace's name (cni-…), null when unnamed
+  podIp?: string; // from a pod: its address
 }
 
 export type Severity = 'fail' | 'warn';
@@ -125,6 +129,8 @@ export interface ComparisonPath {
   server: string;
   name: string;
   type: string;
+  /** the queries started in a pod's network namespace on the node (absent: the node's own) */
+  from?: 'pod';
 }
 
 export interface Change {
@@ -215,6 +221,7 @@ export interface ClusterModel {
   flannelVxlanPort?: number | null; // flannel_vxlan_port
   ciliumTunnelMode?: string | null; // cilium_tunnel_mode
   podsSubnets?: string[]; // kube_pods_subnet (+ kube_pods_subnet_ipv6), where the pods' addresses are
+  calicoEndpointToHostAction?: string | null; // calico_endpoint_to_host_action (Felix's DefaultEndpointToHostAction)
   kubeProxyMode: string; // kube_proxy_mode
   binDir: string; // bin_dir
   kubeConfigDir: string; // kube_config_dir

@@ -65,6 +65,8 @@ interface Base<Id extends string> {
   readers?: readonly Reader[];
   /** the module needs the DNS probes (and the counters around them) to run */
   probes?: boolean;
+  /** it also needs the probes from a pod's network namespace on each node (probe/pod.ts) */
+  podProbes?: boolean;
   /** where its results come in a host's list (lower first; default 50) */
   rank?: number;
 }

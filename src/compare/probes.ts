@@ -34,10 +34,11 @@ function paths(r: Report, scope: Scope, poolEndpoints: boolean): Map<string, Pat
   for (const p of r.probes) {
     if (!scope.both.has(p.host)) continue;
     const server = poolEndpoints && p.role === 'coredns-endpoint' ? '*' : p.server;
-    const key = [p.host, p.role, p.transport, server, p.name, p.type].join('\u0000');
+    const pod = p.from === 'pod';
+    const key = [p.host, pod ? 'pod' : 'host', p.role, p.transport, server, p.name, p.type].join('\u0000');
     const prev = m.get(key);
     const p50 = p.answered > 0 ? p.latencyMs.p50 : null;
-    if (!prev) m.set(key, { host: p.host, path: { role: p.role, transport: p.transport, server, name: p.name, type: p.type }, sent: p.sent, good: good(p), answered: p.answered, p50 });
+    if (!prev) m.set(key, { host: p.host, path: { role: p.role, transport: p.transport, server, name: p.name, type: p.type, ...(pod ? { from: 'pod' as const } : {}) }, sent: p.sent, good: good(p), answered: p.answered, p50 });
     else {
       prev.sent += p.sent;
       prev.good += good(p);
@@ -53,7 +54,7 @@ const ms = (x: number) => `${x < 10 ? x.toFixed(2).replace(/\.?0+$/, '') : x.toF
 
 export function describePath(p: ProbePath): string {
   const server = p.server === '*' ? 'the CoreDNS endpoints' : p.server;
-  return `DNS over ${p.transport.toUpperCase()} to ${server} (${p.role}) for ${p.name} ${p.type}`;
+  return `DNS over ${p.transport.toUpperCase()}${p.from === 'pod' ? ' from a pod' : ''} to ${server} (${p.role}) for ${p.name} ${p.type}`;
 }
 
 export function compareProbes(base: Report, now: Report, scope: Scope, t: Thresholds): ProbeComparison {
@@ -74,7 +75,7 @@ export function compareProbes(base: Report, now: Report, scope: Scope, t: Thresh
     }
     if (!(pb.sent > 0 && pc.sent > 0)) continue;
     out.compared++;
-    const id = `dns.${pc.path.role}.${pc.path.transport}`;
+    const id = `dns.${pc.path.from === 'pod' ? 'pod.' : ''}${pc.path.role}.${pc.path.transport}`;
     const what = `${pc.host}: ${describePath(pc.path)}`;
     // share of good answers, compared exactly (cross-multiplied), so 3/3 vs 5/5 is no change
     const diff = pc.good * pb.sent - pb.good * pc.sent;

@@ -3,14 +3,17 @@
 // pods (ip-forward-disabled) is explained by that, not named here.
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
+import { ownPodProbe } from './pod-to-host-blocked.js';
 
-export function corednsEndpointDown(v: View, unrouted: readonly string[] = []): Draft[] {
+export function corednsEndpointDown(v: View, unrouted: readonly string[] = [], podToHost: readonly string[] = []): Draft[] {
   const eps = (v.input.endpoints ?? []).filter((e) => !(e.nodeName && unrouted.includes(e.nodeName)));
+  // a node whose pods' replies to it are dropped (pod-to-host-blocked) does not count its own pods dead
+  const own = ownPodProbe(new Set(podToHost), new Map(eps.map((e) => [e.ip, e.nodeName])));
   if (eps.length < 2) return [];
   const dead: typeof eps = [];
   const alive: typeof eps = [];
   for (const e of eps) {
-    const ps = v.probes(undefined, 'coredns-endpoint', undefined, e.ip);
+    const ps = v.probes(undefined, 'coredns-endpoint', undefined, e.ip).filter((p) => !own(p));
     if (!ps.length) continue;
     if (v.allDead(ps)) dead.push(e);
     else if (v.allOk(ps) || v.okCount(ps) > 0) alive.push(e);
@@ -32,4 +35,6 @@ export function corednsEndpointDown(v: View, unrouted: readonly string[] = []): 
   }];
 }
 
-export default defineDiagnosis({ id: 'coredns-endpoint-down', rank: 30, explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*'], run: (v, earlier) => corednsEndpointDown(v, earlier.filter((d) => d.id === 'ip-forward-disabled').flatMap((d) => d.hosts)) });
+const named = (earlier: readonly { id: string; hosts: string[] }[], id: string) => earlier.filter((d) => d.id === id).flatMap((d) => d.hosts);
+
+export default defineDiagnosis({ id: 'coredns-endpoint-down', rank: 30, explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*', 'dns.pod.*'], run: (v, earlier) => corednsEndpointDown(v, named(earlier, 'ip-forward-disabled'), named(earlier, 'pod-to-host-blocked')) });

@@ -49,7 +49,7 @@ export function explainsCheck(m: { explains: readonly string[] }, check: string)
 /** Diagnoses that make some CoreDNS endpoints unreachable: the service and NodeLocalDNS (which
  *  load-balance over the endpoints) then fail at random, on one transport as often as on the other,
  *  which must not be read as a firewall on one transport (udp-blocked, tcp-blocked). */
-export const ENDPOINTS_UNREACHABLE = ['coredns-unreachable', 'coredns-endpoint-down', 'ip-forward-disabled', 'overlay-blocked'];
+export const ENDPOINTS_UNREACHABLE = ['coredns-unreachable', 'coredns-endpoint-down', 'ip-forward-disabled', 'overlay-blocked', 'pod-to-host-blocked'];
 
 export function endpointsUnreachable(earlier: readonly { id: string; severity: string }[]): boolean {
   return earlier.some((d) => d.severity === 'fail' && ENDPOINTS_UNREACHABLE.includes(d.id));

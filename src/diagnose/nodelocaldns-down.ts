@@ -40,4 +40,4 @@ export function nodelocaldnsDown(v: View): Draft[] {
   }];
 }
 
-export default defineDiagnosis({ id: 'nodelocaldns-down', rank: 61, explains: ['nodelocaldns.interface', 'dns.nodelocaldns.*'], run: (v) => nodelocaldnsDown(v) });
+export default defineDiagnosis({ id: 'nodelocaldns-down', rank: 61, explains: ['nodelocaldns.interface', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'], run: (v) => nodelocaldnsDown(v) });

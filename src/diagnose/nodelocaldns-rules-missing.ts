@@ -31,4 +31,4 @@ export function nodelocaldnsRulesMissing(v: View): Draft[] {
   }];
 }
 
-export default defineDiagnosis({ id: 'nodelocaldns-rules-missing', rank: 60, explains: ['nodelocaldns.iptables', 'dns.nodelocaldns.*'], run: (v) => nodelocaldnsRulesMissing(v) });
+export default defineDiagnosis({ id: 'nodelocaldns-rules-missing', rank: 60, explains: ['nodelocaldns.iptables', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'], run: (v) => nodelocaldnsRulesMissing(v) });

@@ -2,6 +2,7 @@
 import type { Diagnosis } from '../types.js';
 import { defineDiagnosis, type Draft } from './module.js';
 import { checksumSuspects } from './checksum-offload.js';
+import { podToHostSuspects } from './pod-to-host-blocked.js';
 import type { View } from './view.js';
 
 export function unexplained(v: View, named: readonly Diagnosis[], explains: (id: string, check: string) => boolean): Draft[] {
@@ -12,6 +13,7 @@ export function unexplained(v: View, named: readonly Diagnosis[], explains: (id:
   const hosts = [...new Set(failing.map((r) => r.host))];
   const evidence = failing.slice(0, 12).map((r) => `${r.host}: ${r.check}: ${r.summary}`);
   for (const s of checksumSuspects(v)) evidence.push(`${s.host} looks like checksum offload, but: ${s.missing.join('; ')}`);
+  for (const s of podToHostSuspects(v)) if (s.missing.length) evidence.push(`${s.host}: its pods get no answer from NodeLocalDNS while the node does (as with pod-to-host-blocked), but: ${s.missing.join('; ')}`);
   return [{
     id: 'dns-unexplained',
     severity: 'fail',

@@ -11,9 +11,15 @@ export class View {
     return this.input.hosts.filter((h) => h.inspected).map((h) => h.name);
   }
 
-  /** Cluster-name probes only: an external name depends on the way out, not the cluster. */
+  /** Cluster-name probes only: an external name depends on the way out, not the cluster. The
+   *  node's own probes (from its network namespace); podProbes() gives those from its pod's. */
   probes(host?: string, role?: ProbeRole, transport?: Transport, server?: string): ProbeResult[] {
-    return this.input.probes.filter((p) => p.internal !== false && (!host || p.host === host) && (!role || p.role === role) && (!transport || p.transport === transport) && (!server || p.server === server));
+    return this.input.probes.filter((p) => p.from !== 'pod' && p.internal !== false && (!host || p.host === host) && (!role || p.role === role) && (!transport || p.transport === transport) && (!server || p.server === server));
+  }
+
+  /** The same from the pod network namespace probed on each node (`from: "pod"`). */
+  podProbes(host?: string, role?: ProbeRole, transport?: Transport, server?: string): ProbeResult[] {
+    return this.input.probes.filter((p) => p.from === 'pod' && p.internal !== false && (!host || p.host === host) && (!role || p.role === role) && (!transport || p.transport === transport) && (!server || p.server === server));
   }
 
   check(host: string, id: string): CheckResult | undefined {

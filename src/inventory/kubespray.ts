@@ -36,6 +36,8 @@ export const KUBESPRAY_DEFAULTS: Vars = {
   calico_vxlan_port: 4789,
   calico_vxlan_vni: 4096,
   calico_feature_detect_override: '',
+  // Kubespray's calico-node template: FELIX_DEFAULTENDPOINTTOHOSTACTION, `| default('RETURN')`
+  calico_endpoint_to_host_action: 'RETURN',
   flannel_backend_type: 'vxlan',
   flannel_vxlan_vni: 1,
   flannel_vxlan_port: 8472,
@@ -389,6 +391,7 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     flannelVxlanPort: flannel ? port(r, 'flannel_vxlan_port') : null,
     ciliumTunnelMode: cilium ? word('cilium_tunnel_mode') : null,
     podsSubnets: podsSubnets(r, ipv4, ipv6Stack),
+    calicoEndpointToHostAction: calico ? word('calico_endpoint_to_host_action').toUpperCase() : null,
     kubeProxyMode,
     binDir,
     kubeConfigDir,

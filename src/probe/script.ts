@@ -8,6 +8,7 @@ import type { ProbePath } from './plan.js';
 import { shQuote } from '../transport/quote.js';
 import { countersScript } from '../collect/counters.js';
 import { isIP, isPort, parseCidr } from '../inventory/validate.js';
+import { NO_PYTHON, parsePodSection, type PodOutcome } from './pod.js';
 
 export interface ProbeOptions {
   count: number;
@@ -25,6 +26,19 @@ export interface ProbeOptions {
   /** the pods' subnets (kube_pods_subnet): with them the python prober also reads the UDP/TCP
    *  counters of the node's pod network namespaces around the probes (see PY: pod_namespaces) */
   podSubnets?: string[];
+  /** also probe from one of the node's pod network namespaces (needs markers and podSubnets; python3
+   *  only): the same paths, encoded by a second encoder with its own ids, run by the same program
+   *  started under nsenter in that namespace (see PY: spawn_pod). Decoded by decodePod(). */
+  pod?: PodProbeOptions;
+}
+
+export interface PodProbeOptions {
+  /** first DNS id of the pod side (a replay passes the recorded one) */
+  idSeed?: number;
+  /** the markers of the pod section and of the pod program's own counters and probes */
+  markers: { section: string; before: string; probes: string; after: string };
+  /** pod addresses to probe from when the node has them (pods created by --pod-probes create) */
+  prefer?: string[];
 }
 
 // The counters of the node's pod network namespaces (python; needs os, socket, struct, errno):
@@ -149,18 +163,187 @@ def pod_counters(out, pods):
             out.append("@@rc 1")
 `;
 
+// Probing from a pod's network namespace (python; after POD_PY): one of the node's pod namespaces
+// (pod_namespaces: linked to this node, holding an address in the pods' subnets) is entered with
+// nsenter — nothing is created — and the same program runs there with the node's own python3, on
+// the probe lines marked "P" (its initial ones on stdin, the streamed ones relayed to its fd 4).
+// Its output is kept and printed after the node's, under its own markers.
+const POD_PROBE_PY = String.raw`
+def ns_names():
+    # the names runtimes give network namespaces (containerd, CRI-O: /var/run/netns/cni-...), by
+    # the namespace's inode
+    names = {}
+    for d in ("/var/run/netns", "/run/netns"):
+        try:
+            entries = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for n in entries:
+            try:
+                st = os.stat(os.path.join(d, n))
+            except OSError:
+                continue
+            names.setdefault((st.st_dev, st.st_ino), (n, os.path.join(d, n)))
+    return names
+def route_dev(a):
+    # the node's interface towards an IPv4 address: the longest match in /proc/net/route
+    try:
+        x = struct.unpack("=I", socket.inet_aton(a))[0]
+        best = None
+        with open("/proc/net/route") as f:
+            next(f)
+            for l in f:
+                c = l.split()
+                if len(c) < 8:
+                    continue
+                d, m = int(c[1], 16), int(c[7], 16)
+                if x & m == d and (best is None or bin(m).count("1") > best[0]):
+                    best = (bin(m).count("1"), c[0])
+        return best[1] if best else "-"
+    except (OSError, ValueError, StopIteration, struct.error):
+        return "-"
+def start_pod(spec, pods, lines, t, w):
+    # spec: section marker, the pod program's three markers, preferred addresses
+    st = {"spec": spec, "fd": None, "pid": None, "late": None, "buf": b"", "head": None, "note": None}
+    if pods is None:
+        st["head"] = "none the pods' subnets (kube_pods_subnet) are not known, so no pod namespace was looked for"
+        return st
+    if not pods:
+        st["head"] = "none no pod network namespace on this node (no process in a namespace linked to it holding an address in the pods' subnets)"
+        return st
+    prefer = [x for x in (spec[4] if len(spec) > 4 else "").split(",") if x]
+    try:
+        dev = os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        dev = None
+    names = ns_names()
+    best = None
+    for pid, ino, addrs in pods:
+        al = addrs.split(",")
+        nm = names.get((dev, ino))
+        key = (0 if any(a in prefer for a in al) else 1, 0 if nm else 1, nm[0] if nm else "", int(pid))
+        if best is None or key < best[0]:
+            best = (key, pid, al, nm)
+    _, pid, al, nm = best
+    path = nm[1] if nm else "/proc/%s/ns/net" % pid
+    st["head"] = "ns %s %s %s %s" % (nm[0] if nm else "-", pid, ",".join(al), route_dev(al[0]) if "." in al[0] else "-")
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        code = argv[argv.index(b"-c") + 1].decode()
+    except (OSError, ValueError, IndexError):
+        st["note"] = "the probe program could not read its own text (/proc/self/cmdline)"
+        return st
+    count = 1 + max([int(x.split()[1]) for x in lines if len(x.split()) == 6] or [0])
+    cmd = [sys.executable or "python3", "-I", "-S", "-c", code, t, w, spec[1], spec[2], spec[3], "-", "-"]
+    i_r, i_w = os.pipe()
+    l_r, l_w = os.pipe()
+    o_r, o_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.dup2(i_r, 0)
+            os.dup2(o_w, 1)
+            os.dup2(o_w, 2)
+            os.dup2(l_r, 4)
+            try:
+                os.execvp("nsenter", ["nsenter", "--net=" + path, "--"] + cmd)
+            except OSError:
+                pass
+            if nm:
+                os.execvp("ip", ["ip", "netns", "exec", nm[0]] + cmd)
+            os.write(2, b"neither nsenter nor ip netns exec could be started\n")
+        finally:
+            os._exit(127)
+    for x in (i_r, l_r, o_w):
+        os.close(x)
+    os.set_blocking(o_r, False)
+    st.update(fd=o_r, pid=child, late=l_w, until=time.monotonic() + float(w) / 1000.0 + float(t) / 1000.0 * count + 3.0)
+    try:
+        os.write(i_w, ("\n".join(lines) + "\n").encode())
+    except OSError:
+        pass
+    os.close(i_w)
+    return st
+def pod_feed(st, line):
+    if st.get("late") is not None:
+        try:
+            os.write(st["late"], (line + "\n").encode())
+        except OSError:
+            pass
+def pod_end_late(st):
+    if st.get("late") is not None:
+        os.close(st["late"])
+        st["late"] = None
+def pod_read(st, poller):
+    try:
+        d = os.read(st["fd"], 65536)
+    except (BlockingIOError, InterruptedError):
+        return
+    except OSError:
+        d = b""
+    if d:
+        st["buf"] += d
+        return
+    poller.unregister(st["fd"])
+    os.close(st["fd"])
+    st["fd"] = None
+def pod_kill(st):
+    if st.get("killed"):
+        # killed and still not closed: give up on the rest of its output
+        poller.unregister(st["fd"])
+        os.close(st["fd"])
+        st["fd"] = None
+        return
+    st["killed"] = True
+    st["note"] = "stopped: it ran past its time"
+    try:
+        os.kill(st["pid"], 9)
+    except OSError:
+        pass
+    # its output so far is kept; what is still in the pipe is read now
+    st["until"] = time.monotonic() + 1.0
+def pod_wait(st):
+    pod_end_late(st)
+    code = None
+    if st.get("pid"):
+        if st.get("fd") is not None:
+            try:
+                os.kill(st["pid"], 9)
+            except OSError:
+                pass
+            os.close(st["fd"])
+            st["fd"] = None
+        try:
+            _, status = os.waitpid(st["pid"], 0)
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        except OSError:
+            pass
+    lines = [st["spec"][0], st["head"]]
+    if st.get("pid"):
+        lines.append("exit %s" % ("-" if code is None else code))
+    if st.get("note"):
+        lines.append("note " + st["note"])
+    if st["buf"]:
+        lines.append(st["buf"].decode("utf-8", "replace").rstrip("\n"))
+    return lines
+`;
+
 // One thread, non-blocking sockets and poll(): every path's current probe is in flight at once, a
 // path's next probe starts when its last one ends. With markers (argv 2..4) it also reads the kernel
 // counters right before and after the probes, so the node starts no other process for them.
 const PY = String.raw`
 import socket, sys, time, errno, select, os, struct
 ${POD_PY}
+${POD_PROBE_PY}
 T = float(sys.argv[1]) / 1000.0
 W = float(sys.argv[2]) / 1000.0
 marks = sys.argv[3:6]
-# the pods' subnets ("-": none), then more files read with the counters: pairs of a section header and a path
+# the pods' subnets ("-": none), the pod side ("-": none; else its markers and preferred addresses,
+# "|"-separated), then more files read with the counters: pairs of a section header and a path
 subnets = sys.argv[6].split(",") if len(sys.argv) > 6 and sys.argv[6] != "-" else []
-extra = list(zip(sys.argv[7::2], sys.argv[8::2]))
+podspec = sys.argv[7].split("|") if len(sys.argv) > 7 and sys.argv[7] != "-" else None
+extra = list(zip(sys.argv[8::2], sys.argv[9::2]))
 out = []
 pods = pod_namespaces(subnets) if marks and subnets else None
 def counters(mark):
@@ -177,8 +360,13 @@ def counters(mark):
     if pods is not None:
         pod_counters(out, pods)
 jobs = {}
+pod_lines = []
 def add(line):
     f = line.split()
+    if len(f) == 7 and f[0] == "P":
+        # a probe for the program in the pod's namespace
+        pod_lines.append(" ".join(f[1:]))
+        return None
     if len(f) == 6:
         jobs.setdefault(int(f[0]), [f[2], int(f[3]), f[4], []])[3].append(bytes.fromhex(f[5]))
         return int(f[0])
@@ -266,6 +454,13 @@ def step(st, ev):
 if marks:
     counters(marks[0])
     out.append(marks[1])
+# the same probes from a pod's network namespace: a second program, started now, its output kept
+pod = None
+pod_out = []
+if podspec is not None:
+    pod = start_pod(podspec, pods, pod_lines, sys.argv[1], sys.argv[2])
+    if pod.get("fd") is not None:
+        poller.register(pod["fd"], POLLIN | POLLERR)
 for p in sorted(jobs):
     start(p, 0)
 # more paths may stream in on fd 4 (the CoreDNS endpoints, found while the first probes run),
@@ -287,6 +482,8 @@ def stop_late():
         poller.unregister(4)
     except (KeyError, ValueError, OSError):
         pass
+    if pod is not None:
+        pod_end_late(pod)
     for p in fresh:
         start(p, 0)
     del fresh[:]
@@ -306,23 +503,36 @@ def feed():
         line = line.decode("ascii", "replace").strip()
         if line == "END":
             return stop_late()
+        if line.startswith("P "):
+            if pod is not None:
+                pod_feed(pod, line[2:])
+            continue
         known = set(jobs)
         p = add(line)
         if p is not None and p not in known:
             fresh.append(p)
-while live or late:
+if not late and pod is not None:
+    pod_end_late(pod)
+def pod_open():
+    return pod is not None and pod.get("fd") is not None
+while live or late or pod_open():
     now = time.monotonic()
     if late and now >= late_until:
         stop_late()
     for st in [x for x in live.values() if now - x["t0"] >= T]:
         finish(st, "timeout", keep=st["tcp"])
-    if not live and not late:
+    if pod_open() and now >= pod["until"]:
+        pod_kill(pod)
+    if not live and not late and not pod_open():
         break
-    ends = [x["t0"] + T for x in live.values()] + ([late_until] if late else [])
+    ends = [x["t0"] + T for x in live.values()] + ([late_until] if late else []) + ([pod["until"]] if pod_open() else [])
     wait = min(ends) - time.monotonic()
     for fd, ev in poller.poll(max(0, int(wait * 1000) + 1)):
         if fd == 4 and late:
             feed()
+            continue
+        if pod_open() and fd == pod["fd"]:
+            pod_read(pod, poller)
             continue
         st = live.get(fd)
         if st is not None:
@@ -335,8 +545,12 @@ if linger:
         s.close()
 out.extend(res)
 out.append("DONE")
+# the pod program has ended (or was stopped): the node's counters after it include its traffic
+pod_done = pod_wait(pod) if pod is not None else None
 if marks:
     counters(marks[2])
+if pod_done is not None:
+    out.extend(pod_done)
 sys.stdout.write("\n".join(out) + "\n")
 `;
 
@@ -359,6 +573,8 @@ probe() {
   if [ -n "$out" ]; then echo "R $p $k $(( (t1-t0)/1000 )) $out" | awk '{printf "R %s %s %.3f %s\n", $2, $3, $4/1000, $5}'; else echo "E $p $k timeout"; fi
 }
 queue() {
+  # lines marked P are for the program in a pod's namespace (python3 only)
+  [ "$1" != P ] || return 0
   [ -n "$6" ] || return 0
   eval "Q_$1=\"\%{Q_$1} $2:$3:$4:$5:$6\""
   case " $PATHS $NEW " in *" $1 "*) ;; *) NEW="$NEW $1";; esac
@@ -407,6 +623,8 @@ export interface ProbeProgram {
   /** Paths found while the program runs (lateWaitMs > 0): the lines to write to its fd 4, END included. */
   extend(paths: ProbePath[]): string;
   decode(host: string, stdout: string): ProbeResult[];
+  /** The pod side's section of the output (from its section marker on; see probe/pod.ts). */
+  decodePod(host: string, section: string): PodOutcome;
 }
 
 function pct(sorted: number[], p: number): number | null {
@@ -434,16 +652,17 @@ export function judgeReply(bytes: Buffer, id: number, name: string, type: string
   return { answered: true, rcode, good: rcode === 'NOERROR' && answers.length > 0 };
 }
 
-export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram {
+/** One set of probes: the paths, the ids sent, the lines the program reads, and their decoding. */
+function encoder(count: number, idSeed: number | undefined) {
   const paths: ProbePath[] = [];
   const sent: Sent[] = [];
-  let nextId = (o.idSeed ?? (Math.random() * 0xffff)) & 0xffff;
+  let nextId = (idSeed ?? (Math.random() * 0xffff)) & 0xffff;
   const encode = (list: ProbePath[]): string[] => {
     const lines: string[] = [];
     for (const p of list) {
       if (!isIP(p.server) || !isPort(p.port)) throw new Error(`refusing to probe ${p.server}:${p.port}`);
       const i = paths.push(p) - 1;
-      for (let k = 0; k < o.count; k++) {
+      for (let k = 0; k < count; k++) {
         const id = (nextId = (nextId + 1) & 0xffff);
         const q = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: p.type, name: p.name, class: 'IN' }] });
         sent.push({ path: i, probe: k, id });
@@ -452,36 +671,12 @@ export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram
     }
     return lines;
   };
-  const lines = encode(initial);
-  const extend = (more: ProbePath[]) => [...encode(more), 'END'].join('\n') + '\n';
-  const input = lines.join('\n');
-  const t = `${o.timeoutMs} ${Math.max(0, Math.round(o.lateWaitMs ?? 0))}`;
-  const runner = o.runner ?? 'auto';
-  const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
-  const m = o.markers;
-  const files = o.counterFiles ?? [];
-  const subnets = (o.podSubnets ?? []).map((x) => parseCidr(x)).filter((x) => x !== null).map((x) => `${x.address}/${x.prefix}`);
-  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)} ${shQuote(subnets.join(',') || '-')}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}` : '';
-  const shCounters = countersScript(files);
-  const script = [
-    `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} 4<&0 <<'KSV_PROBES'`,
-    input,
-    'KSV_PROBES',
-    'else',
-    ...(m ? [`echo ${shQuote(m.before)}`, shCounters, `echo ${shQuote(m.probes)}`] : []),
-    `bash -c ${shQuote(SH)} probe ${t} 4<&0 <<'KSV_PROBES'`,
-    input,
-    'KSV_PROBES',
-    ...(m ? [`echo ${shQuote(m.after)}`, shCounters] : []),
-    'fi',
-  ].join('\n');
-
-  const decode = (host: string, stdout: string): ProbeResult[] => {
+  const decode = (host: string, stdout: string, from: 'host' | 'pod' = 'host'): ProbeResult[] => {
     const bySlot = new Map(sent.map((x) => [`${x.path}:${x.probe}`, x]));
     const results: ProbeResult[] = paths.map((p) => ({
       host, server: p.server, role: p.role, transport: p.transport, name: p.name, type: p.type,
-      sent: o.count, answered: 0, rcodes: {}, latencyMs: { p50: null, max: null }, errors: {}, endpointHost: p.endpointHost,
-      ok: 0, internal: p.internal,
+      sent: count, answered: 0, rcodes: {}, latencyMs: { p50: null, max: null }, errors: {}, endpointHost: p.endpointHost,
+      ok: 0, internal: p.internal, from,
     }));
     const lat: number[][] = paths.map(() => []);
     const seen = new Set<string>();
@@ -524,5 +719,42 @@ export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram
     });
     return results;
   };
-  return { script, extend, decode };
+  return { encode, decode };
 }
+
+export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram {
+  const own = encoder(o.count, o.idSeed);
+  const m = o.markers;
+  // the pod side needs the markers (its output is cut out of the node's by them)
+  const pod = o.pod && m ? encoder(o.count, o.pod.idSeed) : null;
+  const lines = [...own.encode(initial), ...(pod ? pod.encode(initial).map((l) => `P ${l}`) : [])];
+  // the pod's lines first: the node's program stops relaying at END
+  const extend = (more: ProbePath[]) => [...(pod ? pod.encode(more).map((l) => `P ${l}`) : []), ...own.encode(more), 'END'].join('\n') + '\n';
+  const input = lines.join('\n');
+  const t = `${o.timeoutMs} ${Math.max(0, Math.round(o.lateWaitMs ?? 0))}`;
+  const runner = o.runner ?? 'auto';
+  const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
+  const files = o.counterFiles ?? [];
+  const subnets = (o.podSubnets ?? []).map((x) => parseCidr(x)).filter((x) => x !== null).map((x) => `${x.address}/${x.prefix}`);
+  const pm = pod ? o.pod!.markers : null;
+  const prefer = (o.pod?.prefer ?? []).filter((x) => isIP(x));
+  const podSpec = pm ? [pm.section, pm.before, pm.probes, pm.after, prefer.join(',')].join('|') : '-';
+  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)} ${shQuote(subnets.join(',') || '-')} ${shQuote(podSpec)}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}` : '';
+  const shCounters = countersScript(files);
+  const script = [
+    `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} 4<&0 <<'KSV_PROBES'`,
+    input,
+    'KSV_PROBES',
+    'else',
+    ...(m ? [`echo ${shQuote(m.before)}`, shCounters, `echo ${shQuote(m.probes)}`] : []),
+    `bash -c ${shQuote(SH)} probe ${t} 4<&0 <<'KSV_PROBES'`,
+    input,
+    'KSV_PROBES',
+    ...(m ? [`echo ${shQuote(m.after)}`, shCounters] : []),
+    ...(pm ? [`echo ${shQuote(pm.section)}`, `echo ${shQuote(`none ${NO_PYTHON}`)}`] : []),
+    'fi',
+  ].join('\n');
+  const decodePod = (host: string, section: string): PodOutcome => parsePodSection(host, section, pm, (h, out) => (pod ? pod.decode(h, out, 'pod') : []));
+  return { script, extend, decode: (host, stdout) => own.decode(host, stdout), decodePod };
+}
+

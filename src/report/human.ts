@@ -42,21 +42,37 @@ export function probeTable(report: Report, color: boolean): string[] {
   const c = paint(color);
   const hosts = [...new Set(report.probes.map((p) => p.host))];
   if (!hosts.length) return [];
-  const width = Math.max(6, ...hosts.map((h) => h.length)) + 2;
+  // under each node, the same probes from its pod's network namespace (or why there were none)
+  const podLabel = (h: string) => {
+    const p = report.probes.find((x) => x.host === h && x.from === 'pod');
+    return p ? `  pod ${p.podIp ?? ''}`.trimEnd() : '  pod';
+  };
+  const podSkip = (h: string) => report.results.find((r) => r.host === h && r.check.startsWith('dns.pod.') && (r.status === 'skip' || r.status === 'error'));
+  const withPods = hosts.filter((h) => report.probes.some((x) => x.host === h && x.from === 'pod') || podSkip(h));
+  const width = Math.max(6, ...hosts.map((h) => h.length), ...withPods.map((h) => podLabel(h).length)) + 2;
   const head1 = pad('node', width) + ROLES.map(([, t]) => pad(t, 20)).join('');
   const head2 = pad('', width) + ROLES.map(() => pad('udp      tcp', 20)).join('');
-  const lines = [c.bold('DNS probes (NOERROR with records / sent)'), head1, c.dim(head2)];
-  for (const h of hosts) {
-    let row = pad(h, width);
+  const lines = [c.bold(`DNS probes (NOERROR with records / sent)${withPods.length ? ', from each node and from a pod on it' : ''}`), head1, c.dim(head2)];
+  const row = (label: string, ps: ProbeResult[]) => {
+    let out = pad(label, width);
     for (const [role] of ROLES) {
-      const parts = (['udp', 'tcp'] as const).map((t) => probeCell(report.probes.filter((p) => p.host === h && p.role === role && p.transport === t)));
+      const parts = (['udp', 'tcp'] as const).map((t) => probeCell(ps.filter((p) => p.role === role && p.transport === t)));
       const txt = parts.map((p) => {
         const s = pad(p.text, 9);
         return p.state === null ? c.dim(s) : p.state === 'ok' ? c.green(s) : p.state === 'warn' ? c.yellow(s) : c.red(s);
       });
-      row += txt.join('') + '  ';
+      out += txt.join('') + '  ';
     }
-    lines.push(row.trimEnd());
+    return out.trimEnd();
+  };
+  for (const h of hosts) {
+    lines.push(row(h, report.probes.filter((p) => p.host === h && p.from !== 'pod')));
+    const mine = report.probes.filter((p) => p.host === h && p.from === 'pod');
+    if (mine.length) lines.push(row(podLabel(h), mine));
+    else {
+      const why = podSkip(h);
+      if (why) lines.push(c.dim(`${pad(podLabel(h), width)}${why.status === 'error' ? 'error: ' : ''}${why.summary.replace(/ \(.*$/, '')}`));
+    }
   }
   return lines;
 }

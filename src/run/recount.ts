@@ -42,7 +42,8 @@ export function udpLostAcrossOverlay(probes: ProbeResult[], lookup: EndpointLook
 export async function recountPodNamespaces(states: RecountState[], lookup: EndpointLookup, cluster: ClusterModel): Promise<void> {
   const subnets = cluster.podsSubnets ?? [];
   if (!subnets.length || !(lookup.endpoints ?? []).length) return;
-  if (!udpLostAcrossOverlay(states.flatMap((s) => s.probes), lookup)) return;
+  // the node's own probes (a pod's cross the same overlay, but the window is the nodes')
+  if (!udpLostAcrossOverlay(states.flatMap((s) => s.probes.filter((p) => p.from !== 'pod')), lookup)) return;
   const hosting = new Set((lookup.endpoints ?? []).map((e) => e.nodeName).filter((n): n is string => !!n));
   const script = podCountersScript(subnets);
   await Promise.all(states.filter((s) => hosting.has(s.target.name) && s.session && !s.error && s.before && s.after && 'Netns.pods' in s.after).map(async (s) => {

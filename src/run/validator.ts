@@ -20,7 +20,7 @@ import type { NodeSession, Report, Target } from '../types.js';
 import type { RunEnv } from '../transport/transport.js';
 import { assemble, type NodeState } from './assemble.js';
 import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoints.js';
-import { MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
+import { MARK, POD_MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
 import { recountPodNamespaces } from './recount.js';
 import type { Plan } from './plan.js';
 
@@ -163,6 +163,7 @@ export class Validator {
       s.facts = null; s.before = null; s.after = null; s.probes = [];
     }
     const probing = o.selection.modules.some((m) => m.probes);
+    const podProbing = probing && o.selection.modules.some((m) => m.podProbes);
     const ctx = { cluster };
     const planOpts = { externalName: o.externalName };
     // every node's random draw is made now, in inventory order, so a replay draws the same
@@ -181,7 +182,10 @@ export class Validator {
       let probe: ProbeProgram | null = null;
       let input: Promise<string> | undefined;
       if (probing) {
-        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seeds.get(s.target.name), lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)), podSubnets: cluster.podsSubnets });
+        const seed = seeds.get(s.target.name)!;
+        // the pod side's ids follow from the same draw, half the id space away: a replay draws the same
+        const pod = podProbing ? { idSeed: (seed + 0x8000) & 0xffff, markers: POD_MARK } : undefined;
+        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seed, lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)), podSubnets: cluster.podsSubnets, pod });
         const program = probe;
         input = lookup.then((ep) => program.extend(endpointPaths(cluster, ep.endpoints, planOpts)));
       }

@@ -79,8 +79,9 @@ test.serial('checksum fault on one node names that node only', async (t) => {
 // fault, nodes, diagnosis, its hosts, exit code, and the checks that must flip (fail/error) — only
 // on the touched nodes — for node-scoped faults
 const cases: [Parameters<ReturnType<typeof lab>['fault']>[0], string[] | undefined, string, string[] | null, number, string[] | null][] = [
-  ['rules-missing', ['node2'], 'nodelocaldns-rules-missing', ['node2'], 1, ['dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp', 'nodelocaldns.iptables']],
-  ['nodelocaldns-down', ['node2'], 'nodelocaldns-down', ['node2'], 1, ['dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp']],
+  // node2's pod loses NodeLocalDNS as node2 does
+  ['rules-missing', ['node2'], 'nodelocaldns-rules-missing', ['node2'], 1, ['dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp', 'dns.pod.nodelocaldns.tcp', 'dns.pod.nodelocaldns.udp', 'nodelocaldns.iptables']],
+  ['nodelocaldns-down', ['node2'], 'nodelocaldns-down', ['node2'], 1, ['dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp', 'dns.pod.nodelocaldns.tcp', 'dns.pod.nodelocaldns.udp']],
   ['coredns-down', undefined, 'coredns-unreachable', null, 1, null],
   ['endpoint-down', undefined, 'coredns-endpoint-down', null, 1, null],
   ['mtu', ['node2'], 'overlay-mtu', ['node2'], 1, ['overlay.mtu']],

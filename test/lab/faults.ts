@@ -156,6 +156,16 @@ const TABLE = {
     lift: (d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', ['INPUT', '-i', 'eth0', '-p', 'udp', '-m', 'udp', '--dport', String(overlayOf(d).port), '-j', 'DROP']),
     ready: (d, n) => ipt(n.ns, '-C', 'INPUT', '-i', 'eth0', '-p', 'udp', '-m', 'udp', '--dport', String(overlayOf(d).port), '-j', 'DROP'),
   },
+  'pod-to-host-blocked': {
+    scope: 'node',
+    // what Calico's DefaultEndpointToHostAction=DROP or a host firewall trusting only lo and the NIC
+    // does: everything a pod sends to the node itself is dropped in INPUT, ahead of node-cache's
+    // ACCEPT rules; forwarded pod traffic (FORWARD) and the node's own queries (lo) pass
+    about: "a host firewall drops what pods send to the node itself (`iptables -I INPUT 1 -i cali+ -j DROP`; cni0 with flannel): pods get nothing from NodeLocalDNS while the node does, and the node's queries to its own pods get no reply",
+    apply: (d, n) => nsSh(n.ns, `iptables -w -I INPUT 1 -i ${overlayOf(d).podInputIf} -j DROP`),
+    lift: (d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', ['INPUT', '-i', overlayOf(d).podInputIf, '-j', 'DROP']),
+    ready: (d, n) => ipt(n.ns, '-C', 'INPUT', '-i', overlayOf(d).podInputIf, '-j', 'DROP'),
+  },
   'ip-forward': {
     scope: 'node',
     about: "net.ipv4.ip_forward=0 (which turns every interface's forwarding off): nothing is forwarded to the node's pods, and in Calico mode proxy ARP stops answering their gateway 169.254.1.1, so they are unreachable even from the node",

@@ -39,6 +39,9 @@ try {
   await lab.fault('endpoint-down');
   console.error('endpoint-down:', await run([...base, ...rec('endpoint-down')]));
   await lab.clear();
+  await lab.fault('pod-to-host-blocked', { nodes: ['node2'] });
+  console.error('pod-to-host-node2:', await run([...base, ...rec('pod-to-host-node2')]));
+  await lab.clear();
   await lab.fault('sshd-down', { nodes: ['node3'] });
   console.error('sshd-down-node3:', await run([...base, ...rec('sshd-down-node3')]));
   await lab.clear();

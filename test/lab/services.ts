@@ -102,22 +102,35 @@ export function nodeCacheRules(): { raw: string[]; filter: string[] } {
 }
 
 /** A node's whole ruleset for iptables-restore: node-cache's rules, kube-proxy-like random DNAT of
- *  the CoreDNS service to its pods, and a hardened INPUT chain that lets in SSH, the overlay's VXLAN
- *  port and ICMP only. */
+ *  the CoreDNS service to its pods (a chain per endpoint that marks a pod's own queries, hairpinned
+ *  back to it through the service, for masquerade — as kube-proxy's KUBE-SEP chains do — so a pod's
+ *  query to the service answers even when the service picks that pod), and a hardened INPUT chain
+ *  that lets in SSH, the overlay's VXLAN port and ICMP only. */
 export function iptablesRestore(svc: string, pods: string[], vxlanPort: number): string {
   const nc = nodeCacheRules();
+  const sep = (j: number) => `KUBE-SEP-DNS${j}`;
   const dnat: string[] = [];
   for (const p of ['udp', 'tcp']) {
-    pods.forEach((pod, j) => {
+    pods.forEach((_pod, j) => {
       const left = pods.length - j;
       const stat = left > 1 ? `-m statistic --mode random --probability ${(1 / left).toFixed(11)} ` : '';
-      dnat.push(`-A KUBE-SVC-DNS -p ${p} -m ${p} --dport 53 ${stat}-j DNAT --to-destination ${pod}:53`);
+      dnat.push(`-A KUBE-SVC-DNS -p ${p} -m ${p} --dport 53 ${stat}-j ${sep(j)}`);
     });
   }
+  const seps = pods.flatMap((pod, j) => [
+    `-A ${sep(j)} -s ${pod}/32 -j KUBE-MARK-MASQ`,
+    ...['udp', 'tcp'].map((p) => `-A ${sep(j)} -p ${p} -m ${p} -j DNAT --to-destination ${pod}:53`),
+  ]);
   return [
     '*raw', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...nc.raw, 'COMMIT',
     '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', ':KUBE-SVC-DNS - [0:0]',
-    `-A PREROUTING -d ${svc}/32 -j KUBE-SVC-DNS`, `-A OUTPUT -d ${svc}/32 -j KUBE-SVC-DNS`, ...dnat, 'COMMIT',
+    ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]', ...pods.map((_p, j) => `:${sep(j)} - [0:0]`),
+    `-A PREROUTING -d ${svc}/32 -j KUBE-SVC-DNS`, `-A OUTPUT -d ${svc}/32 -j KUBE-SVC-DNS`, '-A POSTROUTING -j KUBE-POSTROUTING',
+    '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
+    '-A KUBE-POSTROUTING -j MASQUERADE',
+    ...dnat, ...seps, 'COMMIT',
     '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]',
     ...nc.filter.filter((l) => l.startsWith('-A INPUT')),
     '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',

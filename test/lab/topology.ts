@@ -82,6 +82,9 @@ export interface Overlay {
   podIp(k: number, i: number): string;
   /** the node-side veth name the plugin's CNI gives a pod */
   hostIf(pod: string): string;
+  /** what a pod's traffic to the node itself arrives on, as an iptables `-i` match: its veth
+   *  (cali+) with Calico, the bridge (cni0) with flannel */
+  podInputIf: string;
   /** create and wire the veth pair between a node and a pod namespace */
   attachPod(k: number, node: LabNode, ep: Required<LabEndpoint>): void;
 }
@@ -95,6 +98,7 @@ export const OVERLAYS: Record<PluginName, Overlay> = {
     podIp: (k, i) => `198.19.${k}.${4 * i + 1}`,
     // Calico's VethNameForWorkload: "cali" + the first 11 hex digits of sha1("<namespace>.<pod>")
     hostIf: (pod) => `cali${createHash('sha1').update(`kube-system.${pod}`).digest('hex').slice(0, 11)}`,
+    podInputIf: 'cali+',
     attachPod(_k, node, ep) {
       const cali = ep.hostIf;
       sh('ip', ['-n', node.ns, 'link', 'add', cali, 'address', 'ee:ee:ee:ee:ee:ee', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ep.podNs]);
@@ -121,6 +125,7 @@ export const OVERLAYS: Record<PluginName, Overlay> = {
     podIp: (k, i) => `198.19.${k}.${4 * i + 2}`,
     // the bridge CNI plugin: "veth" + 4 random bytes in hex
     hostIf: () => `veth${randomBytes(4).toString('hex')}`,
+    podInputIf: 'cni0',
     attachPod(k, node, ep) {
       const gw = `198.19.${k}.${4 * node.index + 1}`;
       // the bridge plugin (flannel's delegate): cni0 holds the gateway address of the node's block
@@ -129,7 +134,9 @@ export const OVERLAYS: Record<PluginName, Overlay> = {
         `ip addr replace ${gw}/30 dev cni0`,
       ].join(' && '));
       sh('ip', ['-n', node.ns, 'link', 'add', ep.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ep.podNs]);
-      nsSh(node.ns, [`ip link set ${ep.hostIf} master cni0`, `ip link set ${ep.hostIf} up`, `ethtool -K ${ep.hostIf} tx off rx off`].join(' && '));
+      // flannel's CNI config delegates to the bridge plugin with hairpinMode: a pod's query to the
+      // service that picks the pod itself goes back out of the port it came in on
+      nsSh(node.ns, [`ip link set ${ep.hostIf} master cni0`, `ip link set ${ep.hostIf} up`, `ethtool -K ${ep.hostIf} tx off rx off`, `bridge link set dev ${ep.hostIf} hairpin on`].join(' && '));
       nsSh(ep.podNs, [
         'ip link set lo up', `ip addr add ${ep.ip}/30 dev eth0`, 'ip link set eth0 up', 'ethtool -K eth0 tx off rx off',
         `ip route add default via ${gw} dev eth0`,

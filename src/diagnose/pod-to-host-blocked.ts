@@ -1,0 +1,128 @@
+// pod-to-host-blocked: what pods send to their own node is dropped — Calico's workload-to-host
+// policy (Felix's DefaultEndpointToHostAction, Kubespray's calico_endpoint_to_host_action: the
+// Kubespray Calico guide says traffic from pods to host-network endpoints on the same node is
+// dropped unless it is allowed) or a host firewall that trusts lo and the NIC but not the pod
+// interfaces. The node's own queries to NodeLocalDNS never cross it (they leave through OUTPUT and
+// arrive on lo), so every probe from the node stays green; the pods get nothing. Named only with
+// all of its evidence:
+//  1. from the pod namespace probed on the node, NodeLocalDNS answered nothing, over UDP and TCP;
+//  2. the node itself got answers from NodeLocalDNS (so the cache is up: not nodelocaldns-down);
+//  3. the rule or policy that drops it was found: a rule that surely drops udp/tcp 53 to
+//     nodelocaldns_ip arriving on the pod's interface (host-input.ts walks raw/mangle PREROUTING,
+//     mangle/filter INPUT through every jump), Felix's "Configured DefaultEndpointToHostAction"
+//     DROP rule, or calico_endpoint_to_host_action: DROP in the inventory.
+// Nodes whose node-cache rules are missing or shadowed (nodelocaldns-rules-missing) or that do not
+// route (ip-forward-disabled) are left to those. The same rule drops the replies of the node's own
+// pods to the node: its probes to its own CoreDNS pods fail too, and are explained here.
+import type { IptablesRule, ProbeResult } from '../types.js';
+import { isParseError } from '../types.js';
+import { iptablesReader } from '../collect/iptables.js';
+import { defineDiagnosis, type Draft } from './module.js';
+import { inputDrop, stateAfterRaw, type Packet, type Verdict } from './host-input.js';
+import type { View } from './view.js';
+import '../probe/pod.js';
+
+export interface PodToHostSuspect {
+  host: string;
+  evidence: string[];
+  /** why it is not named, when it is not */
+  missing: string[];
+}
+
+const FELIX_MARK = /DefaultEndpointToHostAction/i;
+
+function rulesOf(v: View, host: string): IptablesRule[] | null {
+  const ipt = v.input.facts[host]?.iptables;
+  return ipt && !isParseError(ipt) ? ipt.rules : null;
+}
+
+const where = (x: Verdict) => `${x.rules[x.rules.length - 1]!.backend}, ${x.table} ${x.chain}${x.rules.length > 1 ? ` via ${x.rules.slice(0, -1).map((r) => r.target).join(' → ')}` : ''}`;
+
+/** Nodes whose pods NodeLocalDNS does not answer while the node itself gets answers, with the
+ *  evidence for and against naming pod-to-host-blocked. */
+export function podToHostSuspects(v: View, aside: ReadonlySet<string> = new Set()): PodToHostSuspect[] {
+  const c = v.input.cluster;
+  if (!c.nodelocaldnsEnabled) return [];
+  const out: PodToHostSuspect[] = [];
+  for (const h of v.inspected()) {
+    if (aside.has(h) || v.check(h, 'nodelocaldns.iptables')?.status === 'fail') continue;
+    const podNl = v.podProbes(h, 'nodelocaldns');
+    const hostNl = v.probes(h, 'nodelocaldns');
+    if (!v.allDead(podNl) || v.okCount(hostNl) === 0) continue;
+    const ns = v.input.facts[h]?.podProbe?.netns ?? null;
+    const podIp = ns?.addresses[0] ?? podNl[0]?.podIp ?? null;
+    const nsName = ns?.name ?? (ns ? `/proc/${ns.pid}/ns/net` : null);
+    const errs = [...new Set(podNl.flatMap((p) => Object.keys(p.errors ?? {})))];
+    const evidence = [
+      `${h}: from the pod ${podIp ?? '?'}${nsName ? ` (network namespace ${nsName}${ns?.hostIf ? `, behind ${ns.hostIf}` : ''})` : ''}, NodeLocalDNS ${c.nodelocaldnsIp} answered ${v.ratio(podNl)} over UDP and TCP${errs.length ? ` (${errs.join(', ')})` : ''}`,
+      `${h}: the node itself gets answers from NodeLocalDNS: ${v.ratio(hostNl)}`,
+    ];
+    const missing: string[] = [];
+    const rules = rulesOf(v, h);
+    const found: string[] = [];
+    if (rules) {
+      const verdicts = (['udp', 'tcp'] as const).map((proto) => {
+        const pk: Packet = { proto, src: podIp, dst: c.nodelocaldnsIp, dport: 53, sport: null, inIface: ns?.hostIf ?? null, dstLocal: true };
+        return { proto, verdict: inputDrop(rules, { ...pk, state: stateAfterRaw(rules, pk) }) };
+      });
+      const dropping = verdicts.filter((x) => x.verdict);
+      const seen = new Set<string>();
+      for (const { verdict } of dropping) {
+        const last = verdict!.rules[verdict!.rules.length - 1]!;
+        if (seen.has(last.line)) continue;
+        seen.add(last.line);
+        found.push(`${h}: "${last.line}" (${where(verdict!)}) drops ${dropping.filter((x) => x.verdict!.rules[x.verdict!.rules.length - 1]!.line === last.line).map((x) => `${x.proto}/53`).join(' and ')} arriving on ${ns?.hostIf ?? 'the pod\'s interface'} for ${c.nodelocaldnsIp}`);
+      }
+      const felix = rules.filter((r) => r.table === 'filter' && (r.target === 'DROP' || r.target === 'REJECT') && FELIX_MARK.test(r.comment ?? r.line));
+      for (const r of felix) if (!seen.has(r.line)) found.push(`${h}: Felix drops what workloads send to the host: "${r.line}" (${r.backend}, ${r.table} ${r.chain}: DefaultEndpointToHostAction is DROP)`);
+      // the replies of the node's own CoreDNS pods to the node arrive the same way
+      if (ns?.hostIf && dropping.length) {
+        for (const e of (v.input.endpoints ?? []).filter((x) => x.nodeName === h && ns.addresses.includes(x.ip))) {
+          const own = v.probes(h, 'coredns-endpoint', undefined, e.ip);
+          if (!own.length || !v.allDead(own)) continue;
+          const reply: Packet = { proto: 'udp', src: e.ip, dst: v.input.hosts.find((x) => x.name === h)?.address ?? '0.0.0.0', dport: null, sport: 53, inIface: ns.hostIf, state: 'ESTABLISHED', dstLocal: true };
+          if (inputDrop(rules, reply)) evidence.push(`${h}: its own probes to its CoreDNS pod ${e.ip}${e.podName ? ` (${e.podName})` : ''} fail too (${v.ratio(own)}): the pod's replies arrive on ${ns.hostIf} and are dropped the same way (not a dead pod: other nodes reach it)`);
+        }
+      }
+    } else missing.push(`the iptables rules of ${h} could not be read`);
+    if (c.networkPlugin === 'calico' && (c.calicoEndpointToHostAction ?? 'RETURN') === 'DROP') found.push(`the inventory sets calico_endpoint_to_host_action: "DROP" (Felix's DefaultEndpointToHostAction): Calico drops what pods send to their own node`);
+    if (found.length) evidence.push(...found);
+    else if (rules) missing.push(`no rule or policy that drops pod traffic to ${c.nodelocaldnsIp} was found on ${h} (iptables INPUT in both backends lets it through or cannot be judged; rules in native nftables tables and eBPF programs are not read)`);
+    out.push({ host: h, evidence, missing });
+  }
+  return out;
+}
+
+export function podToHostBlocked(v: View, aside: ReadonlySet<string>): Draft[] {
+  const named = podToHostSuspects(v, aside).filter((s) => !s.missing.length);
+  if (!named.length) return [];
+  const c = v.input.cluster;
+  const hosts = named.map((s) => s.host);
+  const podIf = c.networkPlugin === 'calico' ? 'cali+' : c.networkPlugin === 'flannel' ? 'cni0' : '<pod interfaces>';
+  const allow = (proto: 'udp' | 'tcp') => ['iptables', '-I', 'INPUT', '1', '-i', podIf, '-d', `${c.nodelocaldnsIp}/32`, '-p', proto, '-m', proto, '--dport', '53', '-j', 'ACCEPT'];
+  return [{
+    id: 'pod-to-host-blocked',
+    severity: 'fail',
+    hosts,
+    summary: `pods on ${hosts.join(', ')} get no answer from NodeLocalDNS ${c.nodelocaldnsIp} while the node itself does: what pods send to their own node is dropped`,
+    evidence: named.flatMap((s) => s.evidence),
+    remediations: [
+      ...(c.networkPlugin === 'calico' ? [{ text: 'Calico: set calico_endpoint_to_host_action: "ACCEPT" in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml (or: kubectl patch felixconfiguration default --type merge -p \'{"spec":{"defaultEndpointToHostAction":"Accept"}}\')', safe: false }] : []),
+      ...(['udp', 'tcp'] as const).map((p) => ({ text: `or let pods reach NodeLocalDNS ahead of the dropping rule on ${hosts.join(', ')}: ${allow(p).join(' ')}`, argv: allow(p), hosts, safe: false })),
+      { text: 'make it last in the host firewall\'s own configuration (firewalld: put the pod interfaces in a trusted zone; ufw: allow in on them to port 53)', safe: false },
+    ],
+  }];
+}
+
+export default defineDiagnosis({
+  id: 'pod-to-host-blocked',
+  rank: 28,
+  explains: ['dns.*'],
+  readers: [iptablesReader],
+  run: (v, earlier) => podToHostBlocked(v, new Set(earlier.filter((d) => d.severity === 'fail' && d.id === 'ip-forward-disabled').flatMap((d) => d.hosts))),
+});
+
+/** The probes of a node to its own pods on a node pod-to-host-blocked names: explained by it. */
+export function ownPodProbe(blocked: ReadonlySet<string>, epNode: ReadonlyMap<string, string | null>) {
+  return (p: ProbeResult) => blocked.has(p.host) && epNode.get(p.server) === p.host;
+}
