@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError, firstLine } from './errors.js';
-import { isDomainName } from './inventory/validate.js';
+import { isDomainName, isImageRef } from './inventory/validate.js';
 import { VERSION } from './version.js';
 import { EXIT } from './report/summary.js';
 
@@ -68,6 +68,13 @@ function compareOptions(y: Argv) {
   return y
     .option('latency-factor', { type: 'number', default: 3, describe: "a DNS path's p50 latency is a regression when it grew this many times …" })
     .option('latency-increase-ms', { type: 'number', default: 5, describe: '… and by more than this many milliseconds' });
+}
+
+function podImage(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  if (!isImageRef(s)) throw new UsageError(`--pod-image "${s.slice(0, 80)}" is not an image reference (registry/name:tag)`);
+  return s;
 }
 
 /** SIGINT/SIGTERM: abort the run (a partial report is still written), a second one ends it. */
@@ -139,6 +146,8 @@ async function runValidate(argv: Record<string, unknown>): Promise<number> {
     checks: list(argv.check),
     skips: list(argv.skip),
     record: argv.record === undefined ? undefined : String(argv.record),
+    podProbes: argv['pod-probes'] === 'create' ? 'create' : 'existing',
+    podImage: podImage(argv['pod-image']),
     signal: abort.signal,
   });
   if (baseline) {
@@ -210,6 +219,8 @@ async function main(): Promise<void> {
           .option('strict', { type: 'boolean', default: false, describe: 'warnings (and, with --baseline, regressions) fail the run' })
           .option('fix', { type: 'boolean', default: false, describe: 'apply the safe remediations the diagnoses name, then check again' })
           .option('record', { type: 'string', describe: 'also write a capture bundle (raw node output, no secrets) to DIR for `replay`', requiresArg: true })
+          .option('pod-probes', { choices: ['existing', 'create'], default: 'existing', describe: "probe DNS from a pod's network namespace on every node: the pods already there, or also make a short-lived pause pod (kubectl, nodeName, no image pull; always deleted) on nodes without one" })
+          .option('pod-image', { type: 'string', describe: 'with --pod-probes create: the pause image the kubelet already has [default: pod_infra_image_repo:pod_infra_image_tag, else registry.k8s.io/pause:3.10]', requiresArg: true })
           .option('check', { type: 'string', array: true, describe: 'run only these checks (id or prefix*, repeatable; see `checks`)', requiresArg: true })
           .option('skip', { type: 'string', array: true, describe: 'leave out these checks (id or prefix*, repeatable)', requiresArg: true })
           .option('baseline', { type: 'string', describe: 'compare with an earlier JSON report (--report FILE of a good run): the report gains `comparison`; with --strict a regression fails the run', requiresArg: true })

@@ -221,6 +221,7 @@ export interface ClusterModel {
   flannelVxlanPort?: number | null; // flannel_vxlan_port
   ciliumTunnelMode?: string | null; // cilium_tunnel_mode
   podsSubnets?: string[]; // kube_pods_subnet (+ kube_pods_subnet_ipv6), where the pods' addresses are
+  podInfraImage?: string | null; // pod_infra_image_repo:pod_infra_image_tag (the kubelet's pause image), when the inventory sets them
   calicoEndpointToHostAction?: string | null; // calico_endpoint_to_host_action (Felix's DefaultEndpointToHostAction)
   kubeProxyMode: string; // kube_proxy_mode
   binDir: string; // bin_dir

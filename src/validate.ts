@@ -25,14 +25,22 @@ export interface ValidateOptions extends PlanInput {
   skips?: string[];
   /** write a capture bundle here */
   record?: string;
+  /** --pod-probes create: make a pod to probe from on nodes without one */
+  podProbes?: 'existing' | 'create';
+  podImage?: string;
   signal?: AbortSignal;
 }
 
 /** Runs the validator and races it against the abort signal (a partial report on abort). */
+// on a signal, the pods made by --pod-probes create are deleted within this (the CLI ends the
+// process 2 s after the signal whatever happens)
+const SHUTDOWN_MS = 1500;
+
 async function runRace(v: Validator, signal: AbortSignal | undefined, onAbort?: () => void): Promise<Report> {
   if (signal?.aborted) {
     const r = v.partial(String(signal.reason ?? 'interrupted'));
     onAbort?.();
+    await v.shutdown(SHUTDOWN_MS);
     return r;
   }
   let listener = () => {};
@@ -41,7 +49,7 @@ async function runRace(v: Validator, signal: AbortSignal | undefined, onAbort?: 
       const r = v.partial(String(signal?.reason ?? 'interrupted'));
       // what the closed connections report after this is not part of the run
       onAbort?.();
-      resolve(r);
+      void v.shutdown(SHUTDOWN_MS).then(() => resolve(r));
     };
     signal?.addEventListener('abort', listener, { once: true });
   });
@@ -65,12 +73,13 @@ export async function validate(opts: ValidateOptions): Promise<Report> {
   }));
   const recorder = opts.record ? new Recorder(live) : null;
   const env: RunEnv = recorder ? recorder.env() : live;
-  const runOpts: RunOptions = { forks: opts.forks, probeCount: opts.probeCount, probeTimeoutMs: opts.probeTimeoutMs, externalName: opts.externalName, strict: opts.strict, fix: opts.fix, selection };
+  const runOpts: RunOptions = { forks: opts.forks, probeCount: opts.probeCount, probeTimeoutMs: opts.probeTimeoutMs, externalName: opts.externalName, strict: opts.strict, fix: opts.fix, selection, podProbes: opts.podProbes, podImage: opts.podImage };
   const v = new Validator(runOpts, p, env, new Progress(opts.progress, opts.forks));
   const report = await runRace(v, opts.signal, () => recorder?.freeze());
+  if (v.pods && v.podsLeft) process.stderr.write(`kubespray-validate: the probe pods (-n default -l kubespray-validate/run=${v.pods.run}) may be left: ${v.podsLeft}; each stops by itself within 10 minutes (activeDeadlineSeconds)\n`);
   if (recorder && opts.record) {
     recorder.freeze();
-    const options: RecordedOptions = { limit: opts.limit ?? null, probeCount: opts.probeCount, probeTimeoutMs: opts.probeTimeoutMs, externalName: opts.externalName, strict: opts.strict, fix: opts.fix, forks: opts.forks, checks: opts.checks ?? [], skips: opts.skips ?? [] };
+    const options: RecordedOptions = { limit: opts.limit ?? null, probeCount: opts.probeCount, probeTimeoutMs: opts.probeTimeoutMs, externalName: opts.externalName, strict: opts.strict, fix: opts.fix, forks: opts.forks, checks: opts.checks ?? [], skips: opts.skips ?? [], podProbes: opts.podProbes ?? 'existing', podImage: opts.podImage ?? null };
     try {
       writeBundle(opts.record, recorder.bundle({ options, cluster: p.cluster, targets: p.targets, controlPlane: p.controlPlane, interrupted: report.interrupted ?? null }), report);
     } catch (err) {
@@ -95,7 +104,7 @@ export async function replay(dir: string, o: ReplayOptions): Promise<{ report: R
   // a bundle from another version: read only what its round trips ran
   const commands = Object.values(b.nodes).flatMap((n) => n.execs.filter((e) => e.label === 'roundtrip').map((e) => e.command));
   const recordedCommand = (script: string) => !commands.length || commands.some((c) => c.includes(script));
-  const runOpts: RunOptions = { forks: rec.forks, probeCount: rec.probeCount, probeTimeoutMs: rec.probeTimeoutMs, externalName: rec.externalName, strict: o.strict ?? rec.strict, fix: rec.fix, selection, recordedCommand };
+  const runOpts: RunOptions = { forks: rec.forks, probeCount: rec.probeCount, probeTimeoutMs: rec.probeTimeoutMs, externalName: rec.externalName, strict: o.strict ?? rec.strict, fix: rec.fix, selection, recordedCommand, podProbes: rec.podProbes, podImage: rec.podImage ?? undefined, replay: true };
   const p = { cluster: b.cluster, targets: b.targets.map(replayTarget), controlPlane: b.controlPlane.map(replayTarget) };
   const v = new Validator(runOpts, p, player.env(), new Progress(o.progress, rec.forks));
   // an interrupted recording ends where the live run was cut short: once everything it holds was

@@ -22,12 +22,17 @@ export default defineCheck({
     const all = (status: 'skip' | 'error', summary: string, evidence: Record<string, unknown> = {}) => IDS.map((id) => emit(id, host, status, summary, evidence));
     if (!facts) return [];
     if (!pod) return all('skip', 'not in this recording (recorded by a version without probes from pod namespaces)');
+    const made = pod.created;
+    const madeEv = made ? { created: made } : {};
     if (pod.skipped) {
-      const create = /no pod network namespace/.test(pod.skipped) ? ' (--pod-probes create runs a short-lived pod there for the probes)' : '';
-      return all('skip', `${pod.skipped.replace(/\bthis node\b/, host)}${create}`);
+      const none = /no pod network namespace/.test(pod.skipped);
+      const create = made?.error ? `; --pod-probes create: ${made.error}`
+        : made?.name ? `; the pod made for it (${made.name}${made.ip ? `, ${made.ip}` : ''}) was not among them`
+        : none && !made ? ' (--pod-probes create runs a short-lived pod there for the probes)' : '';
+      return all('skip', `${pod.skipped.replace(/\bthis node\b/, host)}${create}`, madeEv);
     }
     const ns = pod.netns;
-    const evidence = ns ? { netns: ns.name ?? `/proc/${ns.pid}/ns/net`, podIp: ns.addresses[0] ?? null, hostInterface: ns.hostIf } : {};
+    const evidence = ns ? { netns: ns.name ?? `/proc/${ns.pid}/ns/net`, podIp: ns.addresses[0] ?? null, hostInterface: ns.hostIf, ...(made?.name && made.ip && ns.addresses.includes(made.ip) ? { pod: `${made.name} (made by --pod-probes create)` } : {}) } : {};
     const mine = probes.filter((p) => p.from === 'pod');
     if (!mine.length) return all('error', pod.error ?? 'the probes from the pod namespace gave no result', evidence);
     const from = ns ? ` from the pod ${ns.addresses[0] ?? ''}${ns.name ? ` (${ns.name})` : ''}` : ' from a pod';

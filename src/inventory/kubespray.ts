@@ -4,7 +4,7 @@ import { InventoryError } from '../errors.js';
 import type { ClusterModel, Inventory, Vars } from '../types.js';
 import { groupHosts } from './load.js';
 import { isSecretKey } from './listing.js';
-import { isDomainName, isIP, isIPv4, isPort, isSafePath, nthAddress, parseCidr } from './validate.js';
+import { isDomainName, isImageRef, isIP, isIPv4, isPort, isSafePath, nthAddress, parseCidr } from './validate.js';
 
 // Kubespray's role defaults, from kubernetes-sigs/kubespray at 46dbdd39 (v2.31.0-96):
 // roles/kubespray_defaults/defaults/main/main.yml,
@@ -42,7 +42,15 @@ export const KUBESPRAY_DEFAULTS: Vars = {
   flannel_vxlan_vni: 1,
   flannel_vxlan_port: 8472,
   cilium_tunnel_mode: 'vxlan',
+  // roles/kubespray_defaults/defaults/main/download.yml: the kubelet's sandbox (pause) image; its tag
+  // (pod_infra_version) comes from a per-Kubernetes-version table: DEFAULT_POD_TAG stands in for it
+  kube_image_repo: 'registry.k8s.io',
+  pod_infra_image_repo: '{{ kube_image_repo }}/pause',
+  pod_infra_image_tag: '{{ pod_infra_version }}',
 };
+
+/** pod_infra_supported_versions for Kubernetes 1.31–1.33 */
+const DEFAULT_POD_TAG = '3.10';
 
 const GROUP_NAMES = {
   controlPlane: ['kube_control_plane', 'kube-master'],
@@ -301,6 +309,26 @@ function podsSubnets(r: VarResolver, ipv4: boolean, ipv6: boolean): string[] {
   return out;
 }
 
+/** The pause image (pod_infra_image_repo:pod_infra_image_tag) where the inventory sets it in a form
+ *  this resolves (Kubespray's own default picks the tag from a per-Kubernetes-version table). */
+function podInfraImage(r: VarResolver): string | null {
+  try {
+    const repo = r.get('pod_infra_image_repo');
+    let tag: unknown = DEFAULT_POD_TAG;
+    try {
+      tag = r.get('pod_infra_image_tag');
+    } catch (e) {
+      if (!(e instanceof Unresolvable || e instanceof InventoryError)) throw e;
+    }
+    if (typeof repo !== 'string' || (typeof tag !== 'string' && typeof tag !== 'number')) return null;
+    const image = `${repo}:${String(tag)}`;
+    return isImageRef(image) ? image : null;
+  } catch (e) {
+    if (e instanceof Unresolvable || e instanceof InventoryError) return null;
+    throw e;
+  }
+}
+
 export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const g = kubesprayGroups(inv);
   const ref = g.controlPlane[0] ?? hosts?.[0] ?? g.k8sCluster[0];
@@ -391,6 +419,7 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     flannelVxlanPort: flannel ? port(r, 'flannel_vxlan_port') : null,
     ciliumTunnelMode: cilium ? word('cilium_tunnel_mode') : null,
     podsSubnets: podsSubnets(r, ipv4, ipv6Stack),
+    podInfraImage: podInfraImage(r),
     calicoEndpointToHostAction: calico ? word('calico_endpoint_to_host_action').toUpperCase() : null,
     kubeProxyMode,
     binDir,

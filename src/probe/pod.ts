@@ -6,6 +6,7 @@
 import type { Counters, ProbeResult } from '../types.js';
 import { parseCounters } from '../collect/counters.js';
 import { isIP } from '../inventory/validate.js';
+import type { CreatedPod } from './pods.js';
 
 /** The pod network namespace a node's pod-side probes ran in. */
 export interface PodNetns {
@@ -26,6 +27,8 @@ export interface PodProbeFacts {
   skipped: string | null;
   /** the pod-side program did not run through (nsenter failed, stopped past its time) */
   error: string | null;
+  /** with --pod-probes create: the pod made for this node (or why none runs); absent otherwise */
+  created?: CreatedPod;
 }
 
 export interface PodOutcome extends PodProbeFacts {

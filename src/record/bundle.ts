@@ -25,6 +25,9 @@ export interface RecordedOptions {
   forks: number;
   checks: string[];
   skips: string[];
+  /** --pod-probes and --pod-image (absent in bundles from before them: existing) */
+  podProbes?: 'existing' | 'create';
+  podImage?: string | null;
 }
 
 export interface RecordedTarget {

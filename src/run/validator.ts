@@ -23,6 +23,8 @@ import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoints.js';
 import { MARK, POD_MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
 import { recountPodNamespaces } from './recount.js';
 import type { Plan } from './plan.js';
+import { ProbePods } from './pods.js';
+import { DEFAULT_POD_IMAGE, type CreatedPod } from '../probe/pods.js';
 
 export interface RunOptions {
   forks: number;
@@ -34,6 +36,13 @@ export interface RunOptions {
   selection: Selection;
   /** replay: keep only the readers the recorded command ran (a bundle from another version) */
   recordedCommand?: (readerScript: string) => boolean;
+  /** --pod-probes: probe from the pods already on a node (default), or also make one where there
+   *  is none (run/pods.ts) */
+  podProbes?: 'existing' | 'create';
+  /** --pod-image: the pause image for the pods made */
+  podImage?: string;
+  /** a replay: nothing is cleaned up after an interruption (nothing was made) */
+  replay?: boolean;
 }
 
 interface HostState extends NodeState {
@@ -56,6 +65,10 @@ export class Validator {
   private startedAt = 0;
   private readonly readers: Reader[];
   private readonly unread = new Set<string>();
+  /** --pod-probes create: the pods made (and always deleted) */
+  readonly pods: ProbePods | null;
+  /** why the pods made could not be deleted, once tried */
+  podsLeft: string | null = null;
 
   constructor(
     private readonly opts: RunOptions,
@@ -68,6 +81,8 @@ export class Validator {
     const ctx = { cluster: p.cluster };
     this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx))) : all;
     for (const r of all) if (!this.readers.includes(r)) this.unread.add(r.key);
+    const podSide = opts.selection.modules.some((m) => m.podProbes);
+    this.pods = opts.podProbes === 'create' && podSide ? new ProbePods(p.cluster, p.controlPlane, (t) => this.sessionFor(t), env, opts.podImage ?? p.cluster.podInfraImage ?? DEFAULT_POD_IMAGE) : null;
   }
 
   /** Run one validation pass, then (with --fix) apply the safe fixes and run a second one. */
@@ -102,21 +117,41 @@ export class Validator {
       const second = await this.pass(this.env.now());
       return { ...second.report, startedAt: new Date(this.startedAt).toISOString(), durationMs: this.env.now() - this.startedAt, fix: { applied, before: first.report } };
     } finally {
+      await this.removePods();
       this.close();
     }
   }
 
-  /** The report as it stands, hosts not finished marked so (SIGINT/SIGTERM). */
-  partial(signal: string): Report {
+  private async removePods(): Promise<void> {
+    if (this.pods) this.podsLeft = await this.pods.remove();
+  }
+
+  /** After partial(): delete the pods made (bounded: a signal must end the run soon), then close. */
+  async shutdown(maxMs: number): Promise<void> {
+    if (this.pods && !this.opts.replay) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(() => {
+        this.podsLeft ??= `not deleted within ${maxMs} ms of the signal`;
+        r();
+      }, maxMs)));
+      await Promise.race([this.removePods(), late]);
+      clearTimeout(timer);
+    }
     this.close();
+  }
+
+  /** The report as it stands, hosts not finished marked so (SIGINT/SIGTERM). Every connection but
+   *  the one the pods were made through is closed (shutdown() closes that one). */
+  partial(signal: string): Report {
+    this.close(this.pods ? this.pods.session : null);
     for (const s of this.states) if (!s.facts && !s.error) s.error = `interrupted (${signal}) before ${s.target.name} was finished`;
     const r = this.assemble(this.startedAt).report;
     return { ...r, interrupted: signal };
   }
 
-  close(): void {
-    for (const s of this.states) s.session?.close();
-    for (const s of this.extraSessions) s.close();
+  close(keep: NodeSession | null = null): void {
+    for (const s of this.states) if (s.session !== keep) s.session?.close();
+    for (const s of this.extraSessions) if (s !== keep) s.close();
   }
 
   private assemble(startedAt: number) {
@@ -175,16 +210,21 @@ export class Validator {
     // control-plane nodes first: the endpoint lookup uses the first one's connection
     const cp = new Set(this.p.controlPlane.map((t) => t.name));
     const order = [...this.states].sort((x, y) => Number(cp.has(y.target.name)) - Number(cp.has(x.target.name)));
+    if (podProbing) this.pods?.start(this.states.map((s) => s.target.name));
     const verb = o.fix && this.states.some((s) => s.session) ? 'Check again' : 'Validate';
     await this.progress.phase(`${verb} ${this.states.length} node(s): connect, inspect, probe DNS over UDP and TCP`, order, (s) => s.target.name, async (s) => {
       const session = await this.ensureConnected(s);
       if (!session || s.error) throw new Error(s.error ?? 'not connected');
       let probe: ProbeProgram | null = null;
       let input: Promise<string> | undefined;
+      let created: CreatedPod | null = null;
       if (probing) {
         const seed = seeds.get(s.target.name)!;
         // the pod side's ids follow from the same draw, half the id space away: a replay draws the same
-        const pod = podProbing ? { idSeed: (seed + 0x8000) & 0xffff, markers: POD_MARK } : undefined;
+        // --pod-probes create: a node without a pod of its own waits for the one made for it
+        const made = podProbing && this.pods ? await this.pods.forHost(s.target.name) : null;
+        created = made?.name ? made : made?.error ? made : null;
+        const pod = podProbing ? { idSeed: (seed + 0x8000) & 0xffff, markers: POD_MARK, prefer: made?.ip ? [made.ip] : [] } : undefined;
         probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seed, lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)), podSubnets: cluster.podsSubnets, pod });
         const program = probe;
         input = lookup.then((ep) => program.extend(endpointPaths(cluster, ep.endpoints, planOpts)));
@@ -204,6 +244,7 @@ export class Validator {
         throw outcome;
       }
       Object.assign(s, outcome);
+      if (created && s.facts?.podProbe) s.facts.podProbe.created = created;
       const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
       return !probing ? 'inspected' : bad ? `${bad} of ${s.probes.length} DNS paths failed` : `${s.probes.length} DNS paths answered`;
     });

@@ -160,7 +160,7 @@ function build(opts: LabOptions, n: number, plugin: PluginName, prefix: string, 
     startSshd(dir, b.ns);
     bastion = { name: 'bastion', ...b };
   }
-  writeKubectl(dir, binDir, endpoints);
+  writeKubectl(dir, binDir, endpoints, savedPath(prefix));
   const inventoryDir = writeInventory(dir, nodes, bastion, { keyFile, binDir, serviceCidr, podCidr: plan.podCidr, plugin });
 
   const byName = (name: string) => {

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { killPidFile, nsSh, nsx, pidAlive, quiet, sh } from './sys.js';
 import { NLD_IP, type LabEndpoint, type LabNode } from './topology.js';
 
@@ -288,7 +289,7 @@ function kubectlJson(v: unknown): string {
  *    discovery.k8s.io/v1 EndpointSlices in the v1 List kubectl wraps every list in;
  *  - `get --raw /apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices?labelSelector=…`:
  *    the API's own EndpointSliceList. */
-export function writeKubectl(dir: string, binDir: string, endpoints: LabEndpoint[]): void {
+export function writeKubectl(dir: string, binDir: string, endpoints: LabEndpoint[], statePath: string): void {
   mkdirSync(binDir, { recursive: true });
   const labels = { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'coredns' };
   const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -333,6 +334,8 @@ export function writeKubectl(dir: string, binDir: string, endpoints: LabEndpoint
     `me=$(ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)`,
     `if [ -n "$me" ] && [ -e '${dir}/kubectl-fail-'"$me" ]; then echo "error: the server could not find the requested resource" >&2; exit 1; fi`,
     'a=" $* "',
+    // pods (--pod-probes create): kubectl-pods.ts makes and removes real pod sandboxes in the lab
+    `case "$a" in *" run "*|*" get pods "*|*" get pod "*|*" delete pods "*|*" delete pod "*) exec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(new URL('./kubectl-pods.ts', import.meta.url))}' '${statePath}' "$@" ;; esac`,
     'case "$a" in *" get endpoints coredns "*) what=endpoints ;; *" get endpointslices "*|*" get endpointslice "*|*" get endpointslices.discovery.k8s.io "*) what=slices ;; *" get --raw /apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dcoredns "*) what=raw ;; *) what= ;; esac',
     'case "$a" in *" -l kubernetes.io/service-name=coredns "*|*" -l=kubernetes.io/service-name=coredns "*|*" --selector kubernetes.io/service-name=coredns "*|*" --selector=kubernetes.io/service-name=coredns "*) ;; *) [ "$what" = slices ] && what= ;; esac',
     'case "$what" in',

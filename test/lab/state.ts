@@ -29,7 +29,20 @@ export function savedPath(prefix: string): string {
 
 /** Tear down whatever a lab (possibly from a crashed run) left: processes, namespaces, links, files. */
 export function destroySaved(s: Saved): void {
+  // the kubectl stand-in adds the pod namespaces it makes (kubectl-pods.ts) to the file
+  try {
+    const disk = JSON.parse(readFileSync(savedPath(s.prefix), 'utf8')) as Saved;
+    if (disk.index === s.index) for (const ns of disk.namespaces) if (!s.namespaces.includes(ns)) s.namespaces.push(ns);
+  } catch {
+    /* none on disk */
+  }
   for (const ns of s.namespaces) for (const pid of nsPids(ns)) quiet('kill', ['-9', pid]);
+  // pods the kubectl stand-in made (kubectl-pods.ts): named in a node's mount namespace only
+  try {
+    for (const p of JSON.parse(readFileSync(join(s.dir, 'pods.json'), 'utf8')) as { lab?: { pid?: number } }[]) if (p.lab?.pid) quiet('kill', ['-9', String(p.lab.pid)]);
+  } catch {
+    /* none made */
+  }
   for (const l of s.links) quiet('ip', ['link', 'del', l]);
   for (const ns of s.namespaces) quiet('ip', ['netns', 'del', ns]);
   for (const u of s.users ?? []) quiet('userdel', ['-f', u]);
