@@ -4,12 +4,16 @@
 // its INPUT chain, exactly pod-to-host-blocked on exactly that node, none of the look-alikes; and a
 // recording of it replays to the same report.
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useLab } from '../lab/lab.js';
 import { withFault } from '../lab/probe.js';
-import { failing, runCli, tempKnownHosts, validateJson } from './helpers.js';
+import { podsFile, podsPendingMarker } from '../lab/kubectl-pods.js';
+import { procAlive } from '../lab/sys.js';
+import { CLI, failing, runCli, tempKnownHosts, validateJson } from './helpers.js';
 import type { Bundle } from '../../src/record/bundle.js';
 import type { Report } from '../../src/types.js';
 
@@ -97,4 +101,84 @@ test.serial('pod interfaces dropped on node3, which has no pod: nothing to see f
     t.is(run.code, 0, why(report));
     t.true(report.results.filter((r) => r.host === 'node3' && r.check.startsWith('dns.pod.')).every((r) => r.status === 'skip'));
   });
+});
+
+// --pod-probes create -----------------------------------------------------------------------------
+
+interface LabPod { metadata: { name: string; labels: Record<string, string> }; spec: { nodeName: string }; status: { podIP?: string }; lab?: { netns: string; pid: number } }
+const labPods = (dir: string): LabPod[] => (existsSync(podsFile(dir)) ? (JSON.parse(readFileSync(podsFile(dir), 'utf8')) as LabPod[]) : []);
+const netnsNames = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+
+test.serial('--pod-probes create: a pause pod on node3 only (the others have pods), probed from like any pod, then deleted; the recording replays', async (t) => {
+  const l = lab();
+  const bundle = join(work, 'create');
+  const before = labPods(l.dir).length;
+  const { run, report } = await validateJson(l.inventoryDir, kh.file, ['--pod-probes', 'create', '--record', bundle]);
+  t.is(run.code, 0, why(report) + run.stderr);
+  const b = JSON.parse(readFileSync(join(bundle, 'bundle.json'), 'utf8')) as Bundle;
+  const cp = b.nodes.node1!.execs;
+  const created = cp.find((e) => e.label === 'pods-create')!;
+  t.truthy(created, 'kubectl run on the control-plane node');
+  t.regex(created.command, / run ksv-probe-[a-z0-9]{6}-node3 -n default --image=registry\.k8s\.io\/pause:3\.10 --restart=Never --image-pull-policy=Never /);
+  t.false(/node1|node2/.test(created.command.replace(/--kubeconfig \S+/, '')), 'no pod for the nodes that have one');
+  const overrides = JSON.parse(/'--overrides=([^']+)'/.exec(created.command)![1]!) as { spec: { nodeName: string; containers: { imagePullPolicy: string }[]; activeDeadlineSeconds: number } };
+  t.is(overrides.spec.nodeName, 'node3');
+  t.is(overrides.spec.containers[0]!.imagePullPolicy, 'Never');
+  t.true(overrides.spec.activeDeadlineSeconds > 0);
+  t.truthy(cp.find((e) => e.label === 'pods-delete'), 'and deleted');
+  // node3 probed from the pod made for it: its address, a cni- namespace named on node3
+  const mine = report.probes.filter((p) => p.host === 'node3' && p.from === 'pod');
+  t.true(mine.length > 0);
+  const r = result(report, 'dns.pod.nodelocaldns.udp', 'node3')!;
+  t.is(r.status, 'pass', r.summary);
+  t.regex(String(r.evidence.pod), /^ksv-probe-[a-z0-9]{6}-node3 \(made by --pod-probes create\)$/);
+  t.regex(String(r.evidence.netns), /^cni-/);
+  t.true(mine.every((p) => p.podIp === r.evidence.podIp && p.ok === p.sent));
+  // gone: the API object, its sandbox process and its namespace
+  t.is(labPods(l.dir).length, before);
+  t.false(netnsNames().includes(String(r.evidence.netns)));
+  const replayed = await runCli(['replay', bundle, '-o', 'json']);
+  t.is(replayed.code, 0);
+  t.deepEqual(JSON.parse(replayed.stdout), report, 'replay gives the same report');
+});
+
+test.serial('--pod-probes create finds pod-to-host-blocked on node3, which has no pod of its own; without the flag node3 is skipped and nothing is made', async (t) => {
+  const l = lab();
+  await withFault(l, 'pod-to-host-blocked', ['node3'], async () => {
+    const { run, report } = await validateJson(l.inventoryDir, kh.file, ['--pod-probes', 'create']);
+    t.is(run.code, 1, why(report));
+    t.deepEqual(failing(report), ['pod-to-host-blocked'], why(report));
+    t.deepEqual(report.diagnoses.find((d) => d.id === 'pod-to-host-blocked')!.hosts, ['node3']);
+    t.is(labPods(l.dir).length, 0, 'the pod is deleted after a failing run too');
+    const plain = await validateJson(l.inventoryDir, kh.file, ['--record', join(work, 'plain')]);
+    t.is(plain.run.code, 0);
+    const b = JSON.parse(readFileSync(join(work, 'plain', 'bundle.json'), 'utf8')) as Bundle;
+    t.false(Object.values(b.nodes).some((n) => n.execs.some((e) => e.label.startsWith('pods-'))), 'without --pod-probes create nothing on the cluster is asked or changed');
+  });
+});
+
+test.serial('--pod-probes create, SIGINT while the pod is still being created: exit 130 and the pod is deleted', async (t) => {
+  const l = lab();
+  writeFileSync(podsPendingMarker(l.dir), '');
+  try {
+    const child = spawn(process.execPath, [CLI, '-i', l.inventoryDir, '--known-hosts', kh.file, '-o', 'json', '--progress', 'none', '--pod-probes', 'create'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const until = Date.now() + 30_000;
+    while (!labPods(l.dir).length && Date.now() < until) await sleep(100);
+    const made = labPods(l.dir);
+    t.is(made.length, 1, 'the pod was made (and waits in ContainerCreating)');
+    await sleep(1500);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    t.is(code, 130, err);
+    t.is((JSON.parse(out) as Report).interrupted, 'SIGINT');
+    t.deepEqual(labPods(l.dir), [], 'deleted on SIGINT');
+    t.false(procAlive(made[0]!.lab!.pid), 'its sandbox is gone');
+    t.false(netnsNames().includes(made[0]!.lab!.netns));
+  } finally {
+    rmSync(podsPendingMarker(l.dir), { force: true });
+  }
 });
