@@ -5,8 +5,7 @@
 // node-cache rule from acting (kubernetes/dns#745: `-t raw -A PREROUTING ! -p 253 -j ACCEPT`
 // ahead of the NOTRACK rules). Pure. Shared by nodelocaldns.iptables and iptables.backend.
 import type { IptablesRule } from '../types.js';
-import { ruleWords } from '../collect/iptables.js';
-import { ipv4ToInt, isIPv4, parseCidr } from '../inventory/validate.js';
+import { inCidr, portIn, ruleWords } from '../collect/iptables.js';
 
 export interface ExpectedRule {
   table: string;
@@ -65,25 +64,6 @@ export function findNodeCacheRule(rules: IptablesRule[], e: ExpectedRule, ip: st
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 const ENDS = new Set(['ACCEPT', 'DROP', 'REJECT']);
-
-function inCidr(ip: string, spec: string): boolean | null {
-  const c = parseCidr(spec.includes('/') ? spec : `${spec}/32`);
-  if (!c || c.family !== 4 || !isIPv4(ip)) return null;
-  const size = 2 ** (32 - c.prefix);
-  return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(c.address) / size);
-}
-
-function portIn(port: number, spec: string): boolean | null {
-  let any = false;
-  for (const part of spec.split(',')) {
-    const m = /^(\d+)(?::(\d+))?$/.exec(part);
-    if (!m) return null;
-    const lo = Number(m[1]);
-    const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    if (port >= lo && port <= hi) any = true;
-  }
-  return any;
-}
 
 /**
  * Does `r` surely match every packet of `e`'s traffic to/from `ip`? Only matches this can decide

@@ -4,6 +4,7 @@ import type { IptablesRule, NodeFacts, ParseError, Parsed } from '../types.js';
 import { isParseError } from '../types.js';
 import type { Reader } from './reader.js';
 import { firstLine } from '../errors.js';
+import { ipv4ToInt, isIPv4, parseCidr } from '../inventory/validate.js';
 
 /** Split an iptables-save rule line into words, honouring double quotes as iptables-save writes them. */
 export function ruleWords(line: string): string[] {
@@ -121,3 +122,23 @@ export const iptablesReader: Reader<'iptables'> = {
     return err && !backends.length ? err : { backends, rules };
   },
 };
+
+/** Is the IPv4 address `ip` in an iptables address match (`10.0.0.0/8`, `10.1.2.3`)? null when
+ *  either cannot be judged (IPv6, a malformed spec). */
+export function inCidr(ip: string, spec: string): boolean | null {
+  const c = parseCidr(spec.includes('/') ? spec : `${spec}/32`);
+  if (!c || c.family !== 4 || !isIPv4(ip)) return null;
+  const size = 2 ** (32 - c.prefix);
+  return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(c.address) / size);
+}
+
+/** Is `port` in a port match (`53`, `1:1024`, multiport `53,853`)? null when it cannot be read. */
+export function portIn(port: number, spec: string): boolean | null {
+  let any = false;
+  for (const part of spec.split(',')) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(part);
+    if (!m) return null;
+    if (port >= Number(m[1]) && port <= Number(m[2] ?? m[1])) any = true;
+  }
+  return any;
+}

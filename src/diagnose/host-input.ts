@@ -6,8 +6,7 @@
 // jumps that lead there): a Felix chain whose policy rules test marks is "may", never a guess.
 // Pure. Chain policies are not in the parsed rules: falling off a built-in chain is "may".
 import type { IptablesRule } from '../types.js';
-import { ruleWords } from '../collect/iptables.js';
-import { ipv4ToInt, isIPv4, parseCidr } from '../inventory/validate.js';
+import { inCidr, portIn, ruleWords } from '../collect/iptables.js';
 
 export interface Packet {
   proto: 'udp' | 'tcp';
@@ -36,23 +35,6 @@ export interface Walk {
 const PROTO_NUM: Record<string, string> = { tcp: '6', udp: '17' };
 // targets that let the packet go on to the next rule
 const GOES_ON = new Set(['LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'NOTRACK', 'CT', 'TRACE', 'AUDIT', 'CHECKSUM', 'TCPMSS', 'DSCP', 'TOS', 'TTL', 'SET', 'CLASSIFY', 'SECMARK', 'CONNSECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'HMARK', 'TEE']);
-
-function inCidr(ip: string, spec: string): boolean | null {
-  const c = parseCidr(spec.includes('/') ? spec : `${spec}/32`);
-  if (!c || c.family !== 4 || !isIPv4(ip)) return null;
-  const size = 2 ** (32 - c.prefix);
-  return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(c.address) / size);
-}
-
-function portIn(port: number, spec: string): boolean | null {
-  let any = false;
-  for (const part of spec.split(',')) {
-    const m = /^(\d+)(?::(\d+))?$/.exec(part);
-    if (!m) return null;
-    if (port >= Number(m[1]) && port <= Number(m[2] ?? m[1])) any = true;
-  }
-  return any;
-}
 
 const tri = (b: boolean | null): Tri => (b === null ? 'maybe' : b ? 'yes' : 'no');
 
