@@ -45,6 +45,8 @@ interface Scenario {
   /** good answers out of 5 per probe */
   ok?: (host: string, from: 'host' | 'pod', role: ProbeRole, tr: Transport, epNode: string | null) => number;
   iptables?: (host: string) => string;
+  /** why the probes that failed failed (default timeout) */
+  error?: (host: string, from: 'host' | 'pod', role: ProbeRole) => string;
   checks?: Record<string, Record<string, CheckResult['status']>>;
   cluster?: Partial<ClusterModel>;
   inspected?: string[];
@@ -73,7 +75,7 @@ function build(s: Scenario): DiagnoseInput {
         const n = Math.max(0, Math.min(5, ok(h, from, role, tr, epNode)));
         probes.push({
           host: h, server, role, transport: tr, name, type, sent: 5, answered: n, ok: n, internal: true, rcodes: n ? { NOERROR: n } : {},
-          latencyMs: { p50: n ? 1 : null, max: n ? 2 : null }, errors: n < 5 ? { timeout: 5 - n } : {}, endpointHost: epNode, from,
+          latencyMs: { p50: n ? 1 : null, max: n ? 2 : null }, errors: n < 5 ? { [s.error?.(h, from, role) ?? 'timeout']: 5 - n } : {}, endpointHost: epNode, from,
           ...(from === 'pod' ? { netns: pod!.ns, podIp: pod!.ip } : {}),
         });
       };
@@ -196,8 +198,22 @@ test('look-alikes: a node that does not route, missing node-cache rules, a dead 
   const missing = build({ ok: blockedOn('node2'), iptables: () => LAB_DROP, checks: { node2: { 'nodelocaldns.iptables': 'fail' } } });
   t.falsy(find(missing, 'pod-to-host-blocked'));
   t.true(failing(missing).includes('nodelocaldns-rules-missing'));
-  const down = build({ ok: (h, from, role, tr, ep) => (h === 'node2' && role === 'nodelocaldns' ? 0 : blockedOn('node2')!(h, from, role, tr, ep)), iptables: () => LAB_DROP });
-  t.falsy(find(down, 'pod-to-host-blocked'), 'the node gets nothing from NodeLocalDNS either: not this');
+  // NodeLocalDNS gone on node2 (nothing listens: refused), and the rule: the node's own failures are not the rule's
+  const deadOk = (h: string, from: 'host' | 'pod', role: ProbeRole, tr: Transport, ep: string | null) => (h === 'node2' && role === 'nodelocaldns' ? 0 : blockedOn('node2')!(h, from, role, tr, ep));
+  const down = build({ ok: deadOk, iptables: () => LAB_DROP, error: (h, _f, role) => (h === 'node2' && role === 'nodelocaldns' ? 'refused' : 'timeout') });
+  t.falsy(find(down, 'pod-to-host-blocked'), 'the node gets nothing from NodeLocalDNS either, refused: not this');
+  t.true(failing(down).includes('nodelocaldns-down'));
+  const gone = build({ ok: deadOk, iptables: () => LAB_DROP, checks: { node2: { 'nodelocaldns.interface': 'fail' } } });
+  t.falsy(find(gone, 'pod-to-host-blocked'), 'its interface is gone: not this');
+});
+
+test('node-cache\'s own upstream sticks to the CoreDNS pod on its node, whose replies the rule drops: the node\'s own queries time out too, and that is explained', (t) => {
+  const sticky = (h: string, from: 'host' | 'pod', role: ProbeRole, tr: Transport, ep: string | null) => (h === 'node2' && role === 'nodelocaldns' ? 0 : blockedOn('node2')!(h, from, role, tr, ep));
+  const i = build({ ok: sticky, iptables: (h) => (h === 'node2' ? LAB_DROP : rules()) });
+  t.deepEqual(failing(i), ['pod-to-host-blocked']);
+  const d = find(i, 'pod-to-host-blocked')!;
+  t.deepEqual(d.hosts, ['node2']);
+  t.true(d.evidence.some((e) => /node2: the node's own queries to NodeLocalDNS fail too \(0\/10\): it forwards to the CoreDNS service, and the replies of the CoreDNS pod\(s\) on node2 \(10\.233\.65\.1 \(coredns-b\)\) are dropped by the same rule/.test(e)), d.evidence.join('\n'));
 });
 
 test('pods that reach NodeLocalDNS in part are not blocked', (t) => {
