@@ -42,6 +42,10 @@ try {
   await lab.fault('pod-to-host-blocked', { nodes: ['node2'] });
   console.error('pod-to-host-node2:', await run([...base, ...rec('pod-to-host-node2')]));
   await lab.clear();
+  // node3 has no pod of its own: --pod-probes create makes one there (kubectl run/get/delete recorded)
+  await lab.fault('pod-to-host-blocked', { nodes: ['node3'] });
+  console.error('pod-create-node3:', await run([...base, '--pod-probes', 'create', ...rec('pod-create-node3')]));
+  await lab.clear();
   await lab.fault('sshd-down', { nodes: ['node3'] });
   console.error('sshd-down-node3:', await run([...base, ...rec('sshd-down-node3')]));
   await lab.clear();

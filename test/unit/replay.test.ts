@@ -25,6 +25,7 @@ const EXPECT: Record<string, { exit: number; failing: string[] }> = {
   'endpoint-down': { exit: 1, failing: ['coredns-endpoint-down'] },
   'sshd-down-node3': { exit: 3, failing: ['host-unreachable'] },
   'pod-to-host-node2': { exit: 1, failing: ['pod-to-host-blocked'] },
+  'pod-create-node3': { exit: 1, failing: ['pod-to-host-blocked'] },
 };
 
 test('every committed bundle has an expectation here', (t) => {
