@@ -65,14 +65,21 @@ export function probeTable(report: Report, color: boolean): string[] {
     }
     return out.trimEnd();
   };
+  // nodes with no pod to probe from: one line for all of them (most workers right after cluster.yml)
+  const none: string[] = [];
   for (const h of hosts) {
     lines.push(row(h, report.probes.filter((p) => p.host === h && p.from !== 'pod')));
     const mine = report.probes.filter((p) => p.host === h && p.from === 'pod');
     if (mine.length) lines.push(row(podLabel(h), mine));
     else {
       const why = podSkip(h);
-      if (why) lines.push(c.dim(`${pad(podLabel(h), width)}${why.status === 'error' ? 'error: ' : ''}${why.summary.replace(/ \(.*$/, '')}`));
+      if (why && why.status === 'skip' && /^no pod network namespace on /.test(why.summary) && !why.evidence.created) none.push(h);
+      else if (why) lines.push(c.dim(`${pad(podLabel(h), width)}${why.status === 'error' ? 'error: ' : ''}${why.summary.replace(/ \(.*$/, '')}`));
     }
+  }
+  if (none.length) {
+    const list = none.length > 8 ? `${none.slice(0, 8).join(', ')} and ${none.length - 8} more` : none.join(', ');
+    lines.push(c.dim(`no pod to probe from on ${list} (dns.pod.* skipped; --pod-probes create makes one)`));
   }
   return lines;
 }

@@ -114,5 +114,14 @@ test('the human table: a row under each node for its pod, or why there is none',
   t.true(at('node2') >= 0 && lines[at('node2') + 1]!.startsWith('  pod 10.233.65.1'));
   t.regex(lines[at('node2') + 1]!, /^ {2}pod 10\.233\.65\.1\s+0\/3/);
   t.regex(lines[at('node2')]!, /^node2\s+3\/3/);
-  t.regex(lines[at('node3') + 1]!, /^ {2}pod\s+no pod network namespace on node3$/);
+  t.is(lines[lines.length - 1], 'no pod to probe from on node3 (dns.pod.* skipped; --pod-probes create makes one)', 'nodes without a pod: one line for all');
+  // a hundred of them is still one line
+  const many = { ...report, probes: [...report.probes, ...Array.from({ length: 100 }, (_, i) => p(`w${i}`, 'host', 3))], results: [...report.results, ...Array.from({ length: 100 }, (_, i) => ({ check: 'dns.pod.nodelocaldns.udp', host: `w${i}`, status: 'skip', summary: `no pod network namespace on w${i} (…)`, evidence: {} }))] } as unknown as Report;
+  const ml = probeTable(many, false);
+  t.is(ml.filter((l) => l.startsWith('no pod to probe from')).length, 1);
+  t.regex(ml[ml.length - 1]!, /^no pod to probe from on node3, w0, w1, w2, w3, w4, w5, w6 and 93 more \(/);
+  // a pod side that failed is said on its node
+  const err = { ...report, results: [{ check: 'dns.pod.nodelocaldns.udp', host: 'node3', status: 'error', summary: 'the probe program in cni-y exited 1: nsenter: reassociate to namespace \'ns/net\' failed', evidence: {} }] } as unknown as Report;
+  const el = probeTable(err, false);
+  t.regex(el[el.findIndex((l) => l.startsWith('node3')) + 1]!, /^ {2}pod\s+error: the probe program in cni-y exited 1/);
 });
