@@ -9,6 +9,7 @@ import type { ClusterModel, ExecResult } from '../types.js';
 import { shJoin } from '../transport/quote.js';
 import { isImageRef, isIP } from '../inventory/validate.js';
 import { firstLine } from '../errors.js';
+import { splitSections } from '../collect/sections.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by=kubespray-validate';
 export const RUN_LABEL = 'kubespray-validate/run';
@@ -54,21 +55,35 @@ export function podName(run: string, node: string): string {
   return `ksv-probe-${run}-${n}`.slice(0, 63).replace(/-+$/, '');
 }
 
-/** Every node with a running pod that is not on the host network (so it has a network namespace
- *  of its own). One line per pod: `<node> <hostNetwork>`. */
+/** The cluster's node names, then every node with a running pod that is not on the host network
+ *  (so it has a network namespace of its own): one line per pod, `<node> <hostNetwork>`. */
 export function podNodesCommand(c: ClusterModel): string {
-  return shJoin([...kubectl(c), 'get', 'pods', '-A', '--field-selector=status.phase=Running', '-o', 'custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork', '--no-headers', '--request-timeout=20s']);
+  const nodes = shJoin([...kubectl(c), 'get', 'nodes', '-o', 'custom-columns=NAME:.metadata.name', '--no-headers', '--request-timeout=20s']);
+  const pods = shJoin([...kubectl(c), 'get', 'pods', '-A', '--field-selector=status.phase=Running', '-o', 'custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork', '--no-headers', '--request-timeout=20s']);
+  return `echo @@nodes; ${nodes}; echo "@@rc $?"; echo @@pods; ${pods}; echo "@@rc $?"`;
 }
 
-export function parsePodNodes(r: ExecResult): Set<string> | { error: string } {
-  if (r.code !== 0) return { error: `kubectl get pods exited ${r.code}: ${firstLine(r.stderr.split('\n').filter((l) => !/^warning:/i.test(l.trim())).join('\n') || r.stdout)}` };
-  const out = new Set<string>();
-  for (const line of r.stdout.split('\n')) {
+export interface PodNodes {
+  /** the cluster's node names; null when they could not be listed */
+  nodes: Set<string> | null;
+  /** the nodes with a pod of their own */
+  withPods: Set<string>;
+}
+
+export function parsePodNodes(r: ExecResult): PodNodes | { error: string } {
+  const sections = splitSections(r.stdout);
+  const said = () => firstLine(r.stderr.split('\n').filter((l) => l.trim() && !/^warning:/i.test(l.trim())).pop() ?? '');
+  const pods = sections.find((x) => x.name === 'pods');
+  if (!pods || pods.code !== 0) return { error: `kubectl get pods ${pods ? `exited ${pods.code ?? '?'}` : `did not run (exit ${r.code})`}${said() ? `: ${said()}` : ''}` };
+  const withPods = new Set<string>();
+  for (const line of pods.body.split('\n')) {
     const [node, hostNet] = line.trim().split(/\s+/);
     if (!node || node === '<none>') continue;
-    if (hostNet !== 'true') out.add(node);
+    if (hostNet !== 'true') withPods.add(node);
   }
-  return out;
+  const n = sections.find((x) => x.name === 'nodes');
+  const names = n && n.code === 0 ? n.body.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  return { nodes: names.length ? new Set(names) : null, withPods };
 }
 
 /** The pod object (as `kubectl run --overrides` merges it). */

@@ -8,7 +8,7 @@ import type { RunEnv } from '../transport/transport.js';
 import { firstLine } from '../errors.js';
 import {
   createPodsCommand, deletePodsCommand, parseCreate, parsePodNodes, parsePodStatus, podName, podNodesCommand, podStatusCommand,
-  type CreatedPod, type PodRequest, type PodStatus,
+  type CreatedPod, type PodNodes, type PodRequest, type PodStatus,
 } from '../probe/pods.js';
 
 const POLL_MS = 1000;
@@ -18,7 +18,7 @@ const DELETE_MS = 10_000;
 
 export class ProbePods {
   readonly run: string;
-  private listing: Promise<Set<string>> | null = null;
+  private listing: Promise<PodNodes> | null = null;
   private creation: Promise<Map<string, CreatedPod>> | null = null;
   private creating: Promise<unknown> | null = null;
   private made = false;
@@ -42,7 +42,7 @@ export class ProbePods {
   start(hosts: string[]): void {
     if (this.listing) return;
     this.listing = this.list();
-    this.creation = this.listing.then((has) => this.make(hosts.filter((h) => !has.has(h))));
+    this.creation = this.listing.then((l) => this.make(hosts.filter((h) => !l.withPods.has(h)), l.nodes));
     // failures are reported per node by forHost()
     this.creation.catch(() => undefined);
   }
@@ -53,7 +53,7 @@ export class ProbePods {
     const fail = (err: unknown): CreatedPod => ({ name: null, ip: null, error: firstLine(err) });
     if (!this.listing || !this.creation) return fail('not started');
     try {
-      if ((await this.listing).has(h)) return { name: null, ip: null, error: null };
+      if ((await this.listing).withPods.has(h)) return { name: null, ip: null, error: null };
       return (await this.creation).get(h) ?? fail('no pod was asked for');
     } catch (err) {
       return fail(err);
@@ -73,16 +73,20 @@ export class ProbePods {
     throw new Error(tried.length ? `no control-plane node to run kubectl on (${tried.join('; ')})` : 'no control-plane host in the inventory');
   }
 
-  private async list(): Promise<Set<string>> {
+  private async list(): Promise<PodNodes> {
     const session = (this.session = await this.kubectlSession());
     const listed = parsePodNodes(await session.exec(podNodesCommand(this.cluster), { timeoutMs: 30_000, label: 'pods-list' }));
     if ('error' in listed) throw new Error(listed.error);
     return listed;
   }
 
-  private async make(hosts: string[]): Promise<Map<string, CreatedPod>> {
+  private async make(hosts: string[], nodes: Set<string> | null): Promise<Map<string, CreatedPod>> {
     const out = new Map<string, CreatedPod>();
-    const want: PodRequest[] = hosts.map((h) => ({ name: podName(this.run, h), node: h }));
+    // a pod pinned to a name no node has would wait for a kubelet that never comes
+    const unknown = nodes ? hosts.filter((h) => !nodes.has(h)) : [];
+    const known = [...nodes ?? []].sort();
+    for (const h of unknown) out.set(h, { name: null, ip: null, error: `no Kubernetes node is named "${h}" (the cluster has ${known.slice(0, 5).join(', ')}${known.length > 5 ? ', …' : ''}; Kubespray names nodes after the inventory unless kube_override_hostname says otherwise): no pod was made` });
+    const want: PodRequest[] = hosts.filter((h) => !unknown.includes(h)).map((h) => ({ name: podName(this.run, h), node: h }));
     if (!want.length) return out;
     if (this.stopped) throw new Error('stopped before any pod was made');
     const session = this.session!;

@@ -120,6 +120,21 @@ function main(): void {
   const created = load(d.dir);
   const save = (pods: Pod[]) => writeFileSync(podsFile(d.dir), JSON.stringify(pods, null, 1));
   const [verb, what, name] = args;
+  const columns = (objs: unknown[]) => {
+    const cc = /^custom-columns=(.*)$/.exec(opt['-o'] ?? opt['--output'] ?? '');
+    if (!cc) fail('error: the lab kubectl prints with -o custom-columns=… only');
+    const cols = cc[1]!.split(',').map((c) => c.split(':') as [string, string]);
+    const lines = objs.map((p) => cols.map(([, path]) => {
+      const v = at(p, path);
+      return v === undefined || v === null ? '<none>' : String(v);
+    }).join('   '));
+    if (opt['--no-headers'] !== 'true') lines.unshift(cols.map(([h]) => h).join('   '));
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
+  };
+  if (verb === 'get' && (what === 'nodes' || what === 'node')) {
+    columns(d.nodes.map((n) => ({ metadata: { name: n.name, labels: n.controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {} }, status: { addresses: [{ type: 'InternalIP', address: n.address }] } })));
+    return;
+  }
   if (verb === 'get' && (what === 'pods' || what === 'pod')) {
     // the slow kubelet caught up: pods left in ContainerCreating run now
     if (!existsSync(podsPendingMarker(d.dir)) && created.some((p) => p.status.containerStatuses[0]?.state.waiting?.reason === 'ContainerCreating')) {
@@ -132,16 +147,8 @@ function main(): void {
     const all = opt['-A'] === 'true' || opt['--all-namespaces'] === 'true';
     const phase = /^status\.phase=(\w+)$/.exec(opt['--field-selector'] ?? '')?.[1];
     const pods = [...standing(d), ...created].filter((p) => (all || p.metadata.namespace === ns) && selects(sel, p.metadata.labels) && (!phase || p.status.phase === phase));
-    const cc = /^custom-columns=(.*)$/.exec(opt['-o'] ?? opt['--output'] ?? '');
-    if (!cc) fail('error: the lab kubectl prints pods with -o custom-columns=… only');
-    const cols = cc[1]!.split(',').map((c) => c.split(':') as [string, string]);
-    const lines = pods.map((p) => cols.map(([, path]) => {
-      const v = at(p, path);
-      return v === undefined || v === null ? '<none>' : String(v);
-    }).join('   '));
-    if (opt['--no-headers'] !== 'true') lines.unshift(cols.map(([h]) => h).join('   '));
     if (!pods.length) process.stderr.write(`No resources found${all ? '' : ` in ${ns} namespace`}.\n`);
-    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
+    columns(pods);
     return;
   }
   if (verb === 'run' && what) {

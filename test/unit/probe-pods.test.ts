@@ -11,7 +11,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { clusterModel } from '../../src/inventory/kubespray.js';
 import { isImageRef } from '../../src/inventory/validate.js';
 import {
-  DEFAULT_POD_IMAGE, createPodsCommand, deletePodsCommand, parseCreate, parsePodNodes, parsePodStatus, podName, podNodesCommand, podOverrides, podStatusCommand,
+  DEFAULT_POD_IMAGE, type PodNodes, createPodsCommand, deletePodsCommand, parseCreate, parsePodNodes, parsePodStatus, podName, podNodesCommand, podOverrides, podStatusCommand,
 } from '../../src/probe/pods.js';
 import { ProbePods, POD_WAIT_MS } from '../../src/run/pods.js';
 import type { ClusterModel, ExecOptions, ExecResult, NodeSession, Target } from '../../src/types.js';
@@ -49,7 +49,10 @@ test('pod names: ksv-probe-<run>-<node>, a DNS label whatever the node is called
 
 test('the commands: Kubespray\'s kubectl and admin.conf, every value quoted, the pod pinned, no pull, labelled, bounded', (t) => {
   const c = { ...CLUSTER, binDir: '/usr/local/bin', kubeConfigDir: '/etc/kubernetes' };
-  t.is(podNodesCommand(c), '/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -A --field-selector=status.phase=Running -o custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork --no-headers --request-timeout=20s');
+  t.is(podNodesCommand(c), [
+    'echo @@nodes; /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o custom-columns=NAME:.metadata.name --no-headers --request-timeout=20s; echo "@@rc $?"; ',
+    'echo @@pods; /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -A --field-selector=status.phase=Running -o custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork --no-headers --request-timeout=20s; echo "@@rc $?"',
+  ].join(''));
   const cmd = createPodsCommand(c, 'abc123', [{ name: 'ksv-probe-abc123-node3', node: 'node3' }], 'registry.k8s.io/pause:3.10');
   t.true(cmd.startsWith('/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf run ksv-probe-abc123-node3 -n default --image=registry.k8s.io/pause:3.10 --restart=Never --image-pull-policy=Never --labels=app.kubernetes.io/managed-by=kubespray-validate,kubespray-validate/run=abc123 '));
   t.true(cmd.includes(`'--overrides=${JSON.stringify(podOverrides('node3', 'registry.k8s.io/pause:3.10'))}'`), 'the JSON in single quotes');
@@ -70,18 +73,24 @@ test('the commands: Kubespray\'s kubectl and admin.conf, every value quoted, the
   t.regex(deletePodsCommand(c, 'abc123'), / delete pods -n default -l kubespray-validate\/run=abc123 --wait=false --ignore-not-found /);
 });
 
-test('which nodes have a pod of their own: running, off the host network', (t) => {
-  const out = [
+test('which nodes have a pod of their own: running, off the host network; the cluster\'s node names', (t) => {
+  const pods = [
     'node1   <none>', // coredns
     'node1   true', // nodelocaldns, calico-node, kube-proxy
     'node2   <none>',
     'node3   true',
     'node3   true',
     '<none>   <none>', // not scheduled
-    '',
   ].join('\n');
-  t.deepEqual([...(parsePodNodes(ok(out)) as Set<string>)].sort(), ['node1', 'node2']);
-  t.deepEqual(parsePodNodes({ code: 1, stdout: '', stderr: 'Warning: something\nerror: You must be logged in to the server (Unauthorized)\n' }), { error: 'kubectl get pods exited 1: error: You must be logged in to the server (Unauthorized)' });
+  const got = parsePodNodes(ok(`@@nodes\nnode1\nnode2\nnode3\n@@rc 0\n@@pods\n${pods}\n@@rc 0\n`)) as PodNodes;
+  t.deepEqual([...got.withPods].sort(), ['node1', 'node2']);
+  t.deepEqual([...got.nodes!].sort(), ['node1', 'node2', 'node3']);
+  // nodes not listable (RBAC): the pods still decide
+  const noNodes = parsePodNodes({ code: 0, stdout: `@@nodes\n@@rc 1\n@@pods\n${pods}\n@@rc 0\n`, stderr: 'Error from server (Forbidden): nodes is forbidden\n' }) as PodNodes;
+  t.is(noNodes.nodes, null);
+  t.deepEqual([...noNodes.withPods].sort(), ['node1', 'node2']);
+  t.deepEqual(parsePodNodes({ code: 0, stdout: '@@nodes\n@@rc 1\n@@pods\n@@rc 1\n', stderr: 'Warning: something\nerror: You must be logged in to the server (Unauthorized)\n' }), { error: 'kubectl get pods exited 1: error: You must be logged in to the server (Unauthorized)' });
+  t.deepEqual(parsePodNodes({ code: 255, stdout: '', stderr: '' }), { error: 'kubectl get pods did not run (exit 255)' });
 });
 
 test('kubectl run and get pods as kubectl prints them', (t) => {
@@ -108,6 +117,8 @@ test('kubectl run and get pods as kubectl prints them', (t) => {
 
 interface Script {
   list: string;
+  /** the cluster's node names, one a line (default node1..node4) */
+  nodes?: string;
   /** status output per poll (the last repeats) */
   status: string[];
   create?: (cmd: string) => ExecResult;
@@ -125,7 +136,7 @@ function fake(s: Script) {
     exec: async (cmd: string, o: ExecOptions = {}) => {
       calls.push(o.label ?? 'command');
       await s.hold?.(o.label ?? '');
-      if (o.label === 'pods-list') return ok(s.list);
+      if (o.label === 'pods-list') return ok(`@@nodes\n${s.nodes ?? 'node1\nnode2\nnode3\nnode4'}\n@@rc 0\n@@pods\n${s.list}\n@@rc 0\n`);
       if (o.label === 'pods-create') return s.create ? s.create(cmd) : ok(cmd.split('\n').map((l) => { const n = /@@run (\S+)/.exec(l)![1]; return `pod/${n} created\n@@run ${n} 0`; }).join('\n'));
       if (o.label === 'pods-status') return ok(s.status[Math.min(polls++, s.status.length - 1)]!);
       if (o.label === 'pods-delete') return ok('pod "x" deleted\n');
@@ -182,6 +193,14 @@ test('ProbePods: a pod that never runs is given up on after the wait (or at once
   t.deepEqual(refused.calls, ['pods-list', 'pods-create']);
   await refused.pods.remove();
   t.is(refused.calls[refused.calls.length - 1], 'pods-delete', 'deleted even when kubectl run said no (it may have made some)');
+});
+
+test('ProbePods: no pod for a host no Kubernetes node is named after (kube_override_hostname): said at once, nothing made', async (t) => {
+  const f = fake({ list: '', status: [], nodes: 'k8s-a\nk8s-b' });
+  f.pods.start(['node3']);
+  t.regex((await f.pods.forHost('node3')).error!, /^no Kubernetes node is named "node3" \(the cluster has k8s-a, k8s-b; Kubespray names nodes after the inventory unless kube_override_hostname says otherwise\): no pod was made$/);
+  await f.pods.remove();
+  t.deepEqual(f.calls, ['pods-list']);
 });
 
 test('ProbePods: deletion begun before anything was made (SIGINT during the listing) makes nothing; during kubectl run it waits for it and deletes', async (t) => {
