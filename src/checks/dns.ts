@@ -6,8 +6,8 @@ import { defineCheck, type Emit } from './module.js';
 import type { CheckResult, ProbeResult, ProbeRole, Transport } from '../types.js';
 import { describeProbe, isOk } from '../probe/results.js';
 
-export const ROLES: ProbeRole[] = ['nodelocaldns', 'coredns-service', 'coredns-endpoint'];
-export const TRANSPORTS: Transport[] = ['udp', 'tcp'];
+const ROLES: ProbeRole[] = ['nodelocaldns', 'coredns-service', 'coredns-endpoint'];
+const TRANSPORTS: Transport[] = ['udp', 'tcp'];
 
 /** One result per role and transport that was probed: `id(role, transport)` names it, `from` says
  *  where the queries started (in the summary), `evidence` is added to each. */

@@ -9,8 +9,11 @@ import { isIP } from '../inventory/validate.js';
 import { splitSections } from '../collect/sections.js';
 import { firstLine } from '../errors.js';
 
+/** Kubespray's own kubectl and its admin kubeconfig on a control-plane node. */
+export const kubectlArgv = (c: ClusterModel): string[] => [`${c.binDir}/kubectl`, '--kubeconfig', `${c.kubeConfigDir}/admin.conf`];
+
 export function endpointsCommand(c: ClusterModel): string {
-  const k = [`${c.binDir}/kubectl`, '--kubeconfig', `${c.kubeConfigDir}/admin.conf`, '-n', 'kube-system'];
+  const k = [...kubectlArgv(c), '-n', 'kube-system'];
   const slices = shJoin([...k, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=coredns', '-o', 'json', '--request-timeout=20s']);
   const eps = shJoin([...k, 'get', 'endpoints', 'coredns', '-o', 'json', '--request-timeout=20s']);
   return [

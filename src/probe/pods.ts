@@ -10,6 +10,7 @@ import { shJoin } from '../transport/quote.js';
 import { isImageRef, isIP } from '../inventory/validate.js';
 import { firstLine } from '../errors.js';
 import { splitSections } from '../collect/sections.js';
+import { kubectlArgv } from './endpoints.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by=kubespray-validate';
 export const RUN_LABEL = 'kubespray-validate/run';
@@ -21,7 +22,6 @@ export const DEFAULT_POD_IMAGE = 'registry.k8s.io/pause:3.10';
 /** a pod nothing deleted (a second SIGINT, a lost connection) stops by itself after this */
 export const POD_DEADLINE_S = 600;
 
-const kubectl = (c: ClusterModel) => [`${c.binDir}/kubectl`, '--kubeconfig', `${c.kubeConfigDir}/admin.conf`];
 
 /** A pod to make: its name and the Kubernetes node it is pinned to. */
 export interface PodRequest {
@@ -58,8 +58,8 @@ export function podName(run: string, node: string): string {
 /** The cluster's node names, then every node with a running pod that is not on the host network
  *  (so it has a network namespace of its own): one line per pod, `<node> <hostNetwork>`. */
 export function podNodesCommand(c: ClusterModel): string {
-  const nodes = shJoin([...kubectl(c), 'get', 'nodes', '-o', 'custom-columns=NAME:.metadata.name', '--no-headers', '--request-timeout=20s']);
-  const pods = shJoin([...kubectl(c), 'get', 'pods', '-A', '--field-selector=status.phase=Running', '-o', 'custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork', '--no-headers', '--request-timeout=20s']);
+  const nodes = shJoin([...kubectlArgv(c), 'get', 'nodes', '-o', 'custom-columns=NAME:.metadata.name', '--no-headers', '--request-timeout=20s']);
+  const pods = shJoin([...kubectlArgv(c), 'get', 'pods', '-A', '--field-selector=status.phase=Running', '-o', 'custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork', '--no-headers', '--request-timeout=20s']);
   return `echo @@nodes; ${nodes}; echo "@@rc $?"; echo @@pods; ${pods}; echo "@@rc $?"`;
 }
 
@@ -116,7 +116,7 @@ export function createPodsCommand(c: ClusterModel, run: string, pods: PodRequest
   if (!/^[a-z0-9]{1,16}$/.test(run)) throw new Error('bad run id');
   return pods.map((p) => {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.name)) throw new Error(`bad pod name ${p.name.slice(0, 80)}`);
-    const argv = [...kubectl(c), 'run', p.name, '-n', POD_NAMESPACE, `--image=${image}`, '--restart=Never', '--image-pull-policy=Never',
+    const argv = [...kubectlArgv(c), 'run', p.name, '-n', POD_NAMESPACE, `--image=${image}`, '--restart=Never', '--image-pull-policy=Never',
       `--labels=${MANAGED_BY},${RUN_LABEL}=${run}`, `--overrides=${JSON.stringify(podOverrides(p.node, image))}`, '--request-timeout=20s'];
     return `${shJoin(argv)} 2>&1; echo "@@run ${p.name} $?"`;
   }).join('\n');
@@ -144,7 +144,7 @@ const COLUMNS = 'NAME:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase,IP:
 
 /** The run's pods, one line each. */
 export function podStatusCommand(c: ClusterModel, run: string): string {
-  return shJoin([...kubectl(c), 'get', 'pods', '-n', POD_NAMESPACE, '-l', `${RUN_LABEL}=${run}`, '-o', `custom-columns=${COLUMNS}`, '--no-headers', '--request-timeout=10s']);
+  return shJoin([...kubectlArgv(c), 'get', 'pods', '-n', POD_NAMESPACE, '-l', `${RUN_LABEL}=${run}`, '-o', `custom-columns=${COLUMNS}`, '--no-headers', '--request-timeout=10s']);
 }
 
 export function parsePodStatus(r: ExecResult): PodStatus[] | { error: string } {
@@ -162,5 +162,5 @@ export function parsePodStatus(r: ExecResult): PodStatus[] | { error: string } {
 
 /** Delete the run's pods without waiting for them to go. */
 export function deletePodsCommand(c: ClusterModel, run: string): string {
-  return `${shJoin([...kubectl(c), 'delete', 'pods', '-n', POD_NAMESPACE, '-l', `${RUN_LABEL}=${run}`, '--wait=false', '--ignore-not-found', '--request-timeout=10s'])} 2>&1`;
+  return `${shJoin([...kubectlArgv(c), 'delete', 'pods', '-n', POD_NAMESPACE, '-l', `${RUN_LABEL}=${run}`, '--wait=false', '--ignore-not-found', '--request-timeout=10s'])} 2>&1`;
 }

@@ -223,7 +223,8 @@ export class Validator {
         // the pod side's ids follow from the same draw, half the id space away: a replay draws the same
         // --pod-probes create: a node without a pod of its own waits for the one made for it
         const made = podProbing && this.pods ? await this.pods.forHost(s.target.name) : null;
-        created = made?.name ? made : made?.error ? made : null;
+        // kept for the report where a pod was made or could not be
+        created = made && (made.name || made.error) ? made : null;
         const pod = podProbing ? { idSeed: (seed + 0x8000) & 0xffff, markers: POD_MARK, prefer: made?.ip ? [made.ip] : [] } : undefined;
         probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seed, lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)), podSubnets: cluster.podsSubnets, pod });
         const program = probe;
