@@ -21,7 +21,13 @@ const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const PROBE_COUNT = 3;
 const PROBE_TIMEOUT_MS = 1000;
 
-interface Sample { wallS: number; cpuS: number; rssMiB: number; code: number | null; machineS: number }
+interface Sample {
+  wallS: number;
+  cpuS: number;
+  rssMiB: number;
+  code: number | null;
+  machineS: number;
+}
 
 /** CPU-seconds the whole machine has been busy (every process: the lab's nodes too), from /proc/stat. */
 function machineBusyS(): number {
@@ -41,11 +47,16 @@ function timed(argv: string[], env: NodeJS.ProcessEnv = {}): Sample {
   const dir = mkdtempSync(join(tmpdir(), 'ksv-bench-t-'));
   const out = join(dir, 'time');
   const m0 = machineBusyS();
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, ...argv], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, ...argv], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
   const machineS = machineBusyS() - m0;
   const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
   rmSync(dir, { recursive: true, force: true });
-  if (r.status !== 0 && r.status !== 1) process.stderr.write(`  (exit ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')})\n`);
+  if (r.status !== 0 && r.status !== 1)
+    process.stderr.write(`  (exit ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')})\n`);
   return { wallS: e!, cpuS: u! + s!, rssMiB: m! / 1024, code: r.status, machineS };
 }
 
@@ -58,21 +69,30 @@ const median = (xs: number[]) => {
 /** The raw data the validator collects, gathered the way an operator would with Ansible: the same
  *  commands, and one `dig` per probe path of the validator's own plan (same servers, names, types). */
 function collectScript(lab: Lab): string {
-  const cluster = { dnsDomain: lab.clusterDomain, serviceCidr: lab.serviceCidr, nodelocaldnsEnabled: true, nodelocaldnsIp: lab.nodelocaldnsIp, corednsIp: lab.corednsIp } as ClusterModel;
+  const cluster = {
+    dnsDomain: lab.clusterDomain,
+    serviceCidr: lab.serviceCidr,
+    nodelocaldnsEnabled: true,
+    nodelocaldnsIp: lab.nodelocaldnsIp,
+    corednsIp: lab.corednsIp,
+  } as ClusterModel;
   const endpoints = lab.endpoints.map((e) => ({ ip: e.ip, port: 53, nodeName: e.node, podName: e.pod, ready: true }));
   const digs = planProbes(cluster, endpoints, { externalName: lab.externalName }).map(
-    (p) => `dig @${p.server} -p ${p.port} ${p.transport === 'tcp' ? '+tcp' : '+notcp'} +tries=1 +time=1 ${p.name} ${p.type} || true`,
+    (p) =>
+      `dig @${p.server} -p ${p.port} ${p.transport === 'tcp' ? '+tcp' : '+notcp'} +tries=1 +time=1 ${p.name} ${p.type} || true`,
   );
-  return [
-    '#!/bin/bash',
-    'for s in iptables-legacy-save iptables-nft-save; do command -v $s >/dev/null && $s; done',
-    'ip -d -j link; ip -j addr; ip -j route show default',
-    'ethtool -k vxlan.calico || true; ethtool -k eth0 || true',
-    'cat /proc/net/snmp /proc/net/netstat',
-    'uname -r',
-    ...digs,
-    'cat /proc/net/snmp /proc/net/netstat',
-  ].join('\n') + '\n';
+  return (
+    [
+      '#!/bin/bash',
+      'for s in iptables-legacy-save iptables-nft-save; do command -v $s >/dev/null && $s; done',
+      'ip -d -j link; ip -j addr; ip -j route show default',
+      'ethtool -k vxlan.calico || true; ethtool -k eth0 || true',
+      'cat /proc/net/snmp /proc/net/netstat',
+      'uname -r',
+      ...digs,
+      'cat /proc/net/snmp /proc/net/netstat',
+    ].join('\n') + '\n'
+  );
 }
 
 async function benchN(n: number, reps: number, fault: boolean): Promise<string[]> {
@@ -87,33 +107,73 @@ async function benchN(n: number, reps: number, fault: boolean): Promise<string[]
     writeFileSync(ansibleCfg, '[defaults]\n');
     const script = join(work, 'collect.sh');
     writeFileSync(script, collectScript(lab), { mode: 0o755 });
-    const base = ['-i', lab.inventoryDir, '--known-hosts', kh, '--host-key-checking', 'off', '-o', 'json', '--progress', 'none', '--probe-count', String(PROBE_COUNT), '--probe-timeout', String(PROBE_TIMEOUT_MS), '--forks', String(Math.max(20, n))];
-    const a: Sample[] = [], b: Sample[] = [], c: Sample[] = [];
+    const base = [
+      '-i',
+      lab.inventoryDir,
+      '--known-hosts',
+      kh,
+      '--host-key-checking',
+      'off',
+      '-o',
+      'json',
+      '--progress',
+      'none',
+      '--probe-count',
+      String(PROBE_COUNT),
+      '--probe-timeout',
+      String(PROBE_TIMEOUT_MS),
+      '--forks',
+      String(Math.max(20, n)),
+    ];
+    const a: Sample[] = [],
+      b: Sample[] = [],
+      c: Sample[] = [];
     for (let i = 0; i < reps; i++) {
       a.push(timed([process.execPath, CLI, ...base]));
       b.push(timed([process.execPath, CLI, ...base, '--limit', lab.nodes[n - 1]!.name]));
       const cp = mkdtempSync(join(tmpdir(), 'ksv-cp-'));
       c.push(
-        timed(['ansible', 'all', '-i', lab.inventoryDir, '-m', 'ansible.builtin.script', '-a', script, '-f', String(n)], {
-          ANSIBLE_CONFIG: ansibleCfg, ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_LOCALHOST_WARNING: 'False',
-          ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${cp}/%C`, ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',
-        }),
+        timed(
+          ['ansible', 'all', '-i', lab.inventoryDir, '-m', 'ansible.builtin.script', '-a', script, '-f', String(n)],
+          {
+            ANSIBLE_CONFIG: ansibleCfg,
+            ANSIBLE_HOST_KEY_CHECKING: 'False',
+            ANSIBLE_LOCALHOST_WARNING: 'False',
+            ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${cp}/%C`,
+            ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',
+          },
+        ),
       );
       rmSync(cp, { recursive: true, force: true });
-      process.stderr.write(`  rep ${i + 1}: validator ${a[i]!.wallS}s, --limit 1 ${b[i]!.wallS}s, ansible ${c[i]!.wallS}s\n`);
+      process.stderr.write(
+        `  rep ${i + 1}: validator ${a[i]!.wallS}s, --limit 1 ${b[i]!.wallS}s, ansible ${c[i]!.wallS}s\n`,
+      );
     }
     const row = (name: string, s: Sample[]) =>
       `| ${n} | ${name} | ${median(s.map((x) => x.wallS)).toFixed(2)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ${median(s.map((x) => x.machineS)).toFixed(2)} | ${median(s.map((x) => x.rssMiB)).toFixed(0)} | ${s.map((x) => x.code).join(',')} |`;
-    const wa = median(a.map((x) => x.wallS)), wb = median(b.map((x) => x.wallS)), wc = median(c.map((x) => x.wallS));
-    const lines = [row('(a) validator, all nodes', a), row('(b) validator, --limit 1 node', b), row('(c) ansible -m script', c)];
-    lines.push(`| ${n} | ratios | (c)/(a) = **${(wc / wa).toFixed(1)}x** | (a)/(b) = **${(wa / wb).toFixed(2)}x** | | | |`);
+    const wa = median(a.map((x) => x.wallS)),
+      wb = median(b.map((x) => x.wallS)),
+      wc = median(c.map((x) => x.wallS));
+    const lines = [
+      row('(a) validator, all nodes', a),
+      row('(b) validator, --limit 1 node', b),
+      row('(c) ansible -m script', c),
+    ];
+    lines.push(
+      `| ${n} | ratios | (c)/(a) = **${(wc / wa).toFixed(1)}x** | (a)/(b) = **${(wa / wb).toFixed(2)}x** | | | |`,
+    );
     // all N simulated nodes share this machine's cores: (a) cannot end before the machine has done
     // its busy CPU-seconds on them, whatever the validator does
     const cores = cpus().length;
     const floor = median(a.map((x) => x.machineS)) / cores;
     const nodesOnly = median(a.map((x) => x.machineS - x.cpuS)) / cores;
-    lines.push(`| ${n} | floor of (a) on ${cores} cores | machine busy / cores = ${floor.toFixed(2)}s: (a)/(b) >= ${(floor / wb).toFixed(2)}x | nodes' share alone / cores = ${nodesOnly.toFixed(2)}s: (a)/(b) >= ${(nodesOnly / wb).toFixed(2)}x with a free validator | | | |`);
-    if (fault) lines.push(`| ${n} | fault budget | probe timeout x count = ${(PROBE_TIMEOUT_MS * PROBE_COUNT) / 1000}s | (a) took ${wa.toFixed(2)}s | | | |`);
+    lines.push(
+      `| ${n} | floor of (a) on ${cores} cores | machine busy / cores = ${floor.toFixed(2)}s: (a)/(b) >= ${(floor / wb).toFixed(2)}x | nodes' share alone / cores = ${nodesOnly.toFixed(2)}s: (a)/(b) >= ${(nodesOnly / wb).toFixed(2)}x with a free validator | | | |`,
+    );
+    if (fault)
+      lines.push(
+        `| ${n} | fault budget | probe timeout x count = ${(PROBE_TIMEOUT_MS * PROBE_COUNT) / 1000}s | (a) took ${wa.toFixed(2)}s | | | |`,
+      );
     return lines;
   } finally {
     await lab.down();

@@ -10,7 +10,21 @@
 // given (default: the Node running this build), so the binary runs wherever that Node runs
 // (glibc >= 2.28 and libstdc++ for the official Linux builds of Node 20).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +45,14 @@ export function elfArch(file: string): string {
   if (h.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${file} is not a Linux (ELF) executable`);
   const little = h[5] === 1;
   const machine = little ? h.readUInt16LE(18) : h.readUInt16BE(18);
-  const names: Record<number, string> = { 0x3e: 'x64', 0xb7: 'arm64', 0x28: 'arm', 0x15: 'ppc64', 0x16: 's390x', 0xf3: 'riscv64' };
+  const names: Record<number, string> = {
+    0x3e: 'x64',
+    0xb7: 'arm64',
+    0x28: 'arm',
+    0x15: 'ppc64',
+    0x16: 's390x',
+    0xf3: 'riscv64',
+  };
   const arch = names[machine];
   if (!arch) throw new Error(`${file}: unknown ELF machine 0x${machine.toString(16)}`);
   return arch;
@@ -51,11 +72,17 @@ export async function buildBinary(nodeBinary = process.execPath): Promise<{ file
     try {
       version = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8', env: {} }).trim();
     } catch {
-      process.stderr.write(`build/binary: cannot run ${nodeBinary} here (another architecture): it must be Node ${process.version}, as the one building\n`);
+      process.stderr.write(
+        `build/binary: cannot run ${nodeBinary} here (another architecture): it must be Node ${process.version}, as the one building\n`,
+      );
     }
-    if (version && version !== process.version) throw new Error(`${nodeBinary} is Node ${version}; build with that same version (this is ${process.version})`);
+    if (version && version !== process.version)
+      throw new Error(`${nodeBinary} is Node ${version}; build with that same version (this is ${process.version})`);
   }
-  if (!readFileSync(nodeBinary).includes(FUSE)) throw new Error(`${nodeBinary} was built without single executable application support (no SEA fuse); use an official or NodeSource build of Node 20`);
+  if (!readFileSync(nodeBinary).includes(FUSE))
+    throw new Error(
+      `${nodeBinary} was built without single executable application support (no SEA fuse); use an official or NodeSource build of Node 20`,
+    );
 
   const work = mkdtempSync(join(tmpdir(), 'ksv-sea-'));
   try {
@@ -63,14 +90,17 @@ export async function buildBinary(nodeBinary = process.execPath): Promise<{ file
     await bundle(script);
     const blob = join(work, 'sea.blob');
     // paths relative to the work directory: the blob records the script's path as given
-    writeFileSync(join(work, 'sea-config.json'), JSON.stringify({
-      main: 'kubespray-validate.cjs',
-      output: 'sea.blob',
-      disableExperimentalSEAWarning: true,
-      // V8's code cache would start it ~10 ms sooner but differs on every build: without it the
-      // same sources and the same Node give the same bytes, so anyone can rebuild and compare
-      useCodeCache: false,
-    }));
+    writeFileSync(
+      join(work, 'sea-config.json'),
+      JSON.stringify({
+        main: 'kubespray-validate.cjs',
+        output: 'sea.blob',
+        disableExperimentalSEAWarning: true,
+        // V8's code cache would start it ~10 ms sooner but differs on every build: without it the
+        // same sources and the same Node give the same bytes, so anyone can rebuild and compare
+        useCodeCache: false,
+      }),
+    );
     execFileSync(process.execPath, ['--experimental-sea-config', 'sea-config.json'], { cwd: work, stdio: 'pipe' });
     const exe = join(work, 'kubespray-validate');
     copyFileSync(nodeBinary, exe);

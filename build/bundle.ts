@@ -67,8 +67,11 @@ export async function bundle(outfile = BUNDLE): Promise<{ outfile: string; input
   }
   const inputs = result.metafile!.inputs;
   // whatever stayed outside the bundle must be part of Node: the executable's require() has nothing else
-  const outside = Object.entries(inputs).flatMap(([file, i]) => i.imports.filter((x) => x.external && !isBuiltin(x.path)).map((x) => `${file}: ${x.path}`));
-  if (outside.length) throw new Error(`left outside the bundle (the binary could not load them):\n  ${outside.join('\n  ')}`);
+  const outside = Object.entries(inputs).flatMap(([file, i]) =>
+    i.imports.filter((x) => x.external && !isBuiltin(x.path)).map((x) => `${file}: ${x.path}`),
+  );
+  if (outside.length)
+    throw new Error(`left outside the bundle (the binary could not load them):\n  ${outside.join('\n  ')}`);
   return { outfile, inputs: Object.keys(inputs) };
 }
 

@@ -19,7 +19,8 @@ function fail(message: string): never {
 
 function positiveInt(name: string, v: unknown, min = 1): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min} (got ${String(v)})`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} must be a whole number >= ${min} (got ${String(v)})`);
   return n;
 }
 
@@ -27,14 +28,19 @@ function positiveInt(name: string, v: unknown, min = 1): number {
  *  repeatable -i and -e, which collect. */
 function lastWins(argv: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(argv)) out[k] = Array.isArray(v) && !['inventory', 'i', 'extra-vars', 'e', 'check', 'skip', '_'].includes(k) ? v[v.length - 1] : v;
+  for (const [k, v] of Object.entries(argv))
+    out[k] =
+      Array.isArray(v) && !['inventory', 'i', 'extra-vars', 'e', 'check', 'skip', '_'].includes(k)
+        ? v[v.length - 1]
+        : v;
   return out;
 }
 
 function externalName(v: unknown): string | null {
   if (v === undefined || v === '' || v === 'none') return v === undefined ? 'kubernetes.io' : null;
   const name = String(v).replace(/\.$/, '');
-  if (!isDomainName(name) || !name.includes('.')) throw new UsageError(`--external-name "${name.slice(0, 80)}" is not a domain name`);
+  if (!isDomainName(name) || !name.includes('.'))
+    throw new UsageError(`--external-name "${name.slice(0, 80)}" is not a domain name`);
   return name;
 }
 
@@ -48,9 +54,26 @@ function hostKeyChecking(flag: string | undefined): 'strict' | 'accept-new' | 'o
 
 function common(y: Argv) {
   return y
-    .option('inventory', { alias: 'i', type: 'string', array: true, describe: 'inventory file or directory (repeatable)', requiresArg: true })
-    .option('extra-vars', { alias: 'e', type: 'string', array: true, describe: 'override inventory variables: k=v, JSON/YAML, or @file (repeatable)', requiresArg: true })
-    .option('limit', { alias: 'l', type: 'string', describe: 'Ansible host pattern: node1,node2 | kube_node | !etcd', requiresArg: true });
+    .option('inventory', {
+      alias: 'i',
+      type: 'string',
+      array: true,
+      describe: 'inventory file or directory (repeatable)',
+      requiresArg: true,
+    })
+    .option('extra-vars', {
+      alias: 'e',
+      type: 'string',
+      array: true,
+      describe: 'override inventory variables: k=v, JSON/YAML, or @file (repeatable)',
+      requiresArg: true,
+    })
+    .option('limit', {
+      alias: 'l',
+      type: 'string',
+      describe: 'Ansible host pattern: node1,node2 | kube_node | !etcd',
+      requiresArg: true,
+    });
 }
 
 /** --latency-factor and --latency-increase-ms: when a DNS path's p50 counts as a regression. */
@@ -58,7 +81,8 @@ function thresholds(argv: Record<string, unknown>): import('./types.js').Thresho
   const num = (name: string, min: number) => {
     const v = argv[name];
     const n = Number(v);
-    if (typeof v === 'boolean' || !Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min} (got ${String(v)})`);
+    if (typeof v === 'boolean' || !Number.isFinite(n) || n < min)
+      throw new UsageError(`--${name} must be a number >= ${min} (got ${String(v)})`);
     return n;
   };
   return { latencyFactor: num('latency-factor', 1), latencyIncreaseMs: num('latency-increase-ms', 0) };
@@ -66,14 +90,23 @@ function thresholds(argv: Record<string, unknown>): import('./types.js').Thresho
 
 function compareOptions(y: Argv) {
   return y
-    .option('latency-factor', { type: 'number', default: 3, describe: "a DNS path's p50 latency is a regression when it grew this many times …" })
-    .option('latency-increase-ms', { type: 'number', default: 5, describe: '… and by more than this many milliseconds' });
+    .option('latency-factor', {
+      type: 'number',
+      default: 3,
+      describe: "a DNS path's p50 latency is a regression when it grew this many times …",
+    })
+    .option('latency-increase-ms', {
+      type: 'number',
+      default: 5,
+      describe: '… and by more than this many milliseconds',
+    });
 }
 
 function podImage(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   const s = String(v);
-  if (!isImageRef(s)) throw new UsageError(`--pod-image "${s.slice(0, 80)}" is not an image reference (registry/name:tag)`);
+  if (!isImageRef(s))
+    throw new UsageError(`--pod-image "${s.slice(0, 80)}" is not an image reference (registry/name:tag)`);
   return s;
 }
 
@@ -98,7 +131,11 @@ function progressMode(argv: Record<string, unknown>): 'tty' | 'plain' | 'none' {
 }
 
 /** Write the report where asked and print it as asked; the exit code. */
-async function output(report: import('./types.js').Report, argv: Record<string, unknown>, strict: boolean): Promise<number> {
+async function output(
+  report: import('./types.js').Report,
+  argv: Record<string, unknown>,
+  strict: boolean,
+): Promise<number> {
   const { renderHuman } = await import('./report/human.js');
   const { renderJson } = await import('./report/json.js');
   const { renderJunit } = await import('./report/junit.js');
@@ -122,7 +159,10 @@ const list = (v: unknown): string[] => (v === undefined ? [] : (Array.isArray(v)
 
 async function runValidate(argv: Record<string, unknown>): Promise<number> {
   // a bad --baseline is a usage error before anything connects
-  const baseline = argv.baseline === undefined ? null : (await import('./compare/load.js')).readReport(String(argv.baseline), `--baseline ${String(argv.baseline)}`);
+  const baseline =
+    argv.baseline === undefined
+      ? null
+      : (await import('./compare/load.js')).readReport(String(argv.baseline), `--baseline ${String(argv.baseline)}`);
   const limits = thresholds(argv);
   const { validate } = await import('./validate.js');
   const strict = Boolean(argv.strict);
@@ -178,7 +218,10 @@ async function runDiff(argv: Record<string, unknown>): Promise<number> {
   else {
     const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
     const lines = renderComparison(c, color);
-    lines.push('', `${String(argv.new)} (${when(now.startedAt)}) against ${String(argv.old)}: ${c.regressions.length} regression(s), ${c.resolved.length} resolved — exit ${c.regressions.length ? 1 : 0}`);
+    lines.push(
+      '',
+      `${String(argv.new)} (${when(now.startedAt)}) against ${String(argv.old)}: ${c.regressions.length} regression(s), ${c.resolved.length} resolved — exit ${c.regressions.length ? 1 : 0}`,
+    );
     process.stdout.write(lines.join('\n') + '\n');
   }
   return c.regressions.length ? 1 : 0;
@@ -191,7 +234,9 @@ async function runInventory(argv: Record<string, unknown>): Promise<number> {
   const sources = (argv.inventory as string[] | undefined) ?? [];
   if (!sources.length) throw new UsageError('no inventory given: use -i PATH (file or directory)');
   const inv = loadInventory(sources, parseExtraVars((argv['extra-vars'] as string[] | undefined) ?? []));
-  process.stdout.write(JSON.stringify(inventoryListing(inv, { showSecrets: Boolean(argv['show-secrets']) }), null, 4) + '\n');
+  process.stdout.write(
+    JSON.stringify(inventoryListing(inv, { showSecrets: Boolean(argv['show-secrets']) }), null, 4) + '\n',
+  );
   return 0;
 }
 
@@ -199,33 +244,106 @@ async function main(): Promise<void> {
   let code = EXIT.usage as number;
   const parser = yargs(hideBin(process.argv))
     .scriptName(PROG)
-    .usage(`$0 [validate] -i INVENTORY [options]\n\nChecks a Kubespray cluster's node networking and DNS (NodeLocalDNS, CoreDNS, the Calico overlay) from every node, names the root cause and its fix, and exits 0 (all passed), 1 (a check failed), 2 (usage/inventory error) or 3 (a node could not be inspected).`)
+    .usage(
+      `$0 [validate] -i INVENTORY [options]\n\nChecks a Kubespray cluster's node networking and DNS (NodeLocalDNS, CoreDNS, the Calico overlay) from every node, names the root cause and its fix, and exits 0 (all passed), 1 (a check failed), 2 (usage/inventory error) or 3 (a node could not be inspected).`,
+    )
     .command(
       ['validate', '$0'],
       'validate the cluster (default command)',
       (y) =>
         compareOptions(common(y))
-          .option('user', { alias: 'u', type: 'string', describe: 'remote user where the inventory sets none', requiresArg: true })
-          .option('private-key', { type: 'string', describe: 'SSH key where the inventory sets none (ssh-agent is used when SSH_AUTH_SOCK is set)', requiresArg: true })
-          .option('known-hosts', { type: 'string', describe: 'known_hosts file [default: ~/.ssh/known_hosts]', requiresArg: true })
-          .option('host-key-checking', { choices: ['strict', 'accept-new', 'off'], describe: 'host key policy [default: accept-new; ANSIBLE_HOST_KEY_CHECKING=False means off]' })
+          .option('user', {
+            alias: 'u',
+            type: 'string',
+            describe: 'remote user where the inventory sets none',
+            requiresArg: true,
+          })
+          .option('private-key', {
+            type: 'string',
+            describe: 'SSH key where the inventory sets none (ssh-agent is used when SSH_AUTH_SOCK is set)',
+            requiresArg: true,
+          })
+          .option('known-hosts', {
+            type: 'string',
+            describe: 'known_hosts file [default: ~/.ssh/known_hosts]',
+            requiresArg: true,
+          })
+          .option('host-key-checking', {
+            choices: ['strict', 'accept-new', 'off'],
+            describe: 'host key policy [default: accept-new; ANSIBLE_HOST_KEY_CHECKING=False means off]',
+          })
           .option('forks', { alias: 'f', type: 'number', default: 20, describe: 'nodes inspected at once' })
           .option('timeout', { type: 'number', default: 10, describe: 'SSH connect timeout, seconds' })
           .option('probe-count', { type: 'number', default: 5, describe: 'DNS probes per path' })
           .option('probe-timeout', { type: 'number', default: 1000, describe: 'per-probe timeout, milliseconds' })
-          .option('external-name', { type: 'string', default: 'kubernetes.io', describe: "external name probed through NodeLocalDNS and CoreDNS ('none' to skip)" })
-          .option('output', { alias: 'o', choices: ['human', 'json', 'junit'], default: 'human', describe: 'what goes to stdout' })
+          .option('external-name', {
+            type: 'string',
+            default: 'kubernetes.io',
+            describe: "external name probed through NodeLocalDNS and CoreDNS ('none' to skip)",
+          })
+          .option('output', {
+            alias: 'o',
+            choices: ['human', 'json', 'junit'],
+            default: 'human',
+            describe: 'what goes to stdout',
+          })
           .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
-          .option('strict', { type: 'boolean', default: false, describe: 'warnings (and, with --baseline, regressions) fail the run' })
-          .option('fix', { type: 'boolean', default: false, describe: 'apply the safe remediations the diagnoses name, then check again' })
-          .option('record', { type: 'string', describe: 'also write a capture bundle (raw node output, no secrets) to DIR for `replay`', requiresArg: true })
-          .option('pod-probes', { choices: ['existing', 'create'], default: 'existing', describe: "probe DNS from a pod's network namespace on every node: the pods already there, or also make a short-lived pause pod (kubectl, nodeName, no image pull; always deleted) on nodes without one" })
-          .option('pod-image', { type: 'string', describe: 'with --pod-probes create: the pause image the kubelet already has [default: pod_infra_image_repo:pod_infra_image_tag, else registry.k8s.io/pause:3.10]', requiresArg: true })
-          .option('check', { type: 'string', array: true, describe: 'run only these checks (id or prefix*, repeatable; see `checks`)', requiresArg: true })
-          .option('skip', { type: 'string', array: true, describe: 'leave out these checks (id or prefix*, repeatable)', requiresArg: true })
-          .option('baseline', { type: 'string', describe: 'compare with an earlier JSON report (--report FILE of a good run): the report gains `comparison`; with --strict a regression fails the run', requiresArg: true })
-          .option('progress', { choices: ['auto', 'plain', 'none'], default: 'auto', describe: 'progress display on stderr (auto: live on a terminal, plain lines otherwise)' })
-          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' })
+          .option('strict', {
+            type: 'boolean',
+            default: false,
+            describe: 'warnings (and, with --baseline, regressions) fail the run',
+          })
+          .option('fix', {
+            type: 'boolean',
+            default: false,
+            describe: 'apply the safe remediations the diagnoses name, then check again',
+          })
+          .option('record', {
+            type: 'string',
+            describe: 'also write a capture bundle (raw node output, no secrets) to DIR for `replay`',
+            requiresArg: true,
+          })
+          .option('pod-probes', {
+            choices: ['existing', 'create'],
+            default: 'existing',
+            describe:
+              "probe DNS from a pod's network namespace on every node: the pods already there, or also make a short-lived pause pod (kubectl, nodeName, no image pull; always deleted) on nodes without one",
+          })
+          .option('pod-image', {
+            type: 'string',
+            describe:
+              'with --pod-probes create: the pause image the kubelet already has [default: pod_infra_image_repo:pod_infra_image_tag, else registry.k8s.io/pause:3.10]',
+            requiresArg: true,
+          })
+          .option('check', {
+            type: 'string',
+            array: true,
+            describe: 'run only these checks (id or prefix*, repeatable; see `checks`)',
+            requiresArg: true,
+          })
+          .option('skip', {
+            type: 'string',
+            array: true,
+            describe: 'leave out these checks (id or prefix*, repeatable)',
+            requiresArg: true,
+          })
+          .option('baseline', {
+            type: 'string',
+            describe:
+              'compare with an earlier JSON report (--report FILE of a good run): the report gains `comparison`; with --strict a regression fails the run',
+            requiresArg: true,
+          })
+          .option('progress', {
+            choices: ['auto', 'plain', 'none'],
+            default: 'auto',
+            describe: 'progress display on stderr (auto: live on a terminal, plain lines otherwise)',
+          })
+          .option('verbose', {
+            alias: 'v',
+            type: 'boolean',
+            default: false,
+            describe: 'show warnings with their evidence',
+          })
           .group(['baseline', 'latency-factor', 'latency-increase-ms'], 'Compare with an earlier run:'),
       async (argv) => {
         code = await runValidate(lastWins(argv as Record<string, unknown>));
@@ -237,11 +355,25 @@ async function main(): Promise<void> {
       (y) =>
         y
           .positional('bundle', { type: 'string', describe: 'the directory written by --record' })
-          .option('output', { alias: 'o', choices: ['human', 'json', 'junit'], default: 'human', describe: 'what goes to stdout' })
+          .option('output', {
+            alias: 'o',
+            choices: ['human', 'json', 'junit'],
+            default: 'human',
+            describe: 'what goes to stdout',
+          })
           .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
           .option('strict', { type: 'boolean', describe: 'warnings fail the run [default: as recorded]' })
-          .option('progress', { choices: ['auto', 'plain', 'none'], default: 'none', describe: 'progress display on stderr' })
-          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show warnings with their evidence' }),
+          .option('progress', {
+            choices: ['auto', 'plain', 'none'],
+            default: 'none',
+            describe: 'progress display on stderr',
+          })
+          .option('verbose', {
+            alias: 'v',
+            type: 'boolean',
+            default: false,
+            describe: 'show warnings with their evidence',
+          }),
       async (argv) => {
         code = await runReplay(lastWins(argv as Record<string, unknown>));
       },
@@ -264,7 +396,12 @@ async function main(): Promise<void> {
           y
             .positional('old', { type: 'string', describe: 'the earlier report (the baseline)' })
             .positional('new', { type: 'string', describe: 'the later report' })
-            .option('output', { alias: 'o', choices: ['human', 'json'], default: 'human', describe: 'what goes to stdout (json: the comparison object)' }),
+            .option('output', {
+              alias: 'o',
+              choices: ['human', 'json'],
+              default: 'human',
+              describe: 'what goes to stdout (json: the comparison object)',
+            }),
         ),
       async (argv) => {
         code = await runDiff(lastWins(argv as Record<string, unknown>));
@@ -276,7 +413,11 @@ async function main(): Promise<void> {
       (y) =>
         common(y)
           .option('list', { type: 'boolean', default: true, describe: 'print the whole inventory (the only mode)' })
-          .option('show-secrets', { type: 'boolean', default: false, describe: 'print passwords and keys instead of "<redacted>"' }),
+          .option('show-secrets', {
+            type: 'boolean',
+            default: false,
+            describe: 'print passwords and keys instead of "<redacted>"',
+          }),
       async (argv) => {
         code = await runInventory(lastWins(argv as Record<string, unknown>));
       },

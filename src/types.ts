@@ -156,7 +156,6 @@ export interface Thresholds {
   latencyIncreaseMs: number;
 }
 
-
 export interface Comparison {
   baseline: { startedAt: string; version: string };
   regressions: Change[];

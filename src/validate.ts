@@ -6,7 +6,15 @@ import { Validator, type RunOptions } from './run/validator.js';
 import { selectChecks } from './checks/registry.js';
 import { Progress, type ProgressMode } from './report/progress.js';
 import { liveEnv, sshTransport, type RunEnv } from './transport/transport.js';
-import { Player, Recorder, readBundle, replayTarget, writeBundle, type Bundle, type RecordedOptions } from './record/bundle.js';
+import {
+  Player,
+  Recorder,
+  readBundle,
+  replayTarget,
+  writeBundle,
+  type Bundle,
+  type RecordedOptions,
+} from './record/bundle.js';
 import type { Report } from './types.js';
 import { firstLine } from './errors.js';
 
@@ -63,25 +71,62 @@ async function runRace(v: Validator, signal: AbortSignal | undefined, onAbort?: 
 export async function validate(opts: ValidateOptions): Promise<Report> {
   const selection = selectChecks(opts.checks, opts.skips);
   const p = plan(opts);
-  const live = liveEnv(sshTransport({
-    timeoutMs: opts.timeoutSec * 1000,
-    knownHostsFile: opts.knownHosts,
-    hostKeyChecking: opts.hostKeyChecking,
-    agentSocket: process.env.SSH_AUTH_SOCK ?? null,
-    execTimeoutMs: 60_000,
-    checkRoot: false,
-  }));
+  const live = liveEnv(
+    sshTransport({
+      timeoutMs: opts.timeoutSec * 1000,
+      knownHostsFile: opts.knownHosts,
+      hostKeyChecking: opts.hostKeyChecking,
+      agentSocket: process.env.SSH_AUTH_SOCK ?? null,
+      execTimeoutMs: 60_000,
+      checkRoot: false,
+    }),
+  );
   const recorder = opts.record ? new Recorder(live) : null;
   const env: RunEnv = recorder ? recorder.env() : live;
-  const runOpts: RunOptions = { forks: opts.forks, probeCount: opts.probeCount, probeTimeoutMs: opts.probeTimeoutMs, externalName: opts.externalName, strict: opts.strict, fix: opts.fix, selection, podProbes: opts.podProbes, podImage: opts.podImage };
+  const runOpts: RunOptions = {
+    forks: opts.forks,
+    probeCount: opts.probeCount,
+    probeTimeoutMs: opts.probeTimeoutMs,
+    externalName: opts.externalName,
+    strict: opts.strict,
+    fix: opts.fix,
+    selection,
+    podProbes: opts.podProbes,
+    podImage: opts.podImage,
+  };
   const v = new Validator(runOpts, p, env, new Progress(opts.progress, opts.forks));
   const report = await runRace(v, opts.signal, () => recorder?.freeze());
-  if (v.pods && v.podsLeft) process.stderr.write(`kubespray-validate: the probe pods (-n default -l kubespray-validate/run=${v.pods.run}) may be left: ${v.podsLeft}; each stops by itself within 10 minutes (activeDeadlineSeconds)\n`);
+  if (v.pods && v.podsLeft)
+    process.stderr.write(
+      `kubespray-validate: the probe pods (-n default -l kubespray-validate/run=${v.pods.run}) may be left: ${v.podsLeft}; each stops by itself within 10 minutes (activeDeadlineSeconds)\n`,
+    );
   if (recorder && opts.record) {
     recorder.freeze();
-    const options: RecordedOptions = { limit: opts.limit ?? null, probeCount: opts.probeCount, probeTimeoutMs: opts.probeTimeoutMs, externalName: opts.externalName, strict: opts.strict, fix: opts.fix, forks: opts.forks, checks: opts.checks ?? [], skips: opts.skips ?? [], podProbes: opts.podProbes ?? 'existing', podImage: opts.podImage ?? null };
+    const options: RecordedOptions = {
+      limit: opts.limit ?? null,
+      probeCount: opts.probeCount,
+      probeTimeoutMs: opts.probeTimeoutMs,
+      externalName: opts.externalName,
+      strict: opts.strict,
+      fix: opts.fix,
+      forks: opts.forks,
+      checks: opts.checks ?? [],
+      skips: opts.skips ?? [],
+      podProbes: opts.podProbes ?? 'existing',
+      podImage: opts.podImage ?? null,
+    };
     try {
-      writeBundle(opts.record, recorder.bundle({ options, cluster: p.cluster, targets: p.targets, controlPlane: p.controlPlane, interrupted: report.interrupted ?? null }), report);
+      writeBundle(
+        opts.record,
+        recorder.bundle({
+          options,
+          cluster: p.cluster,
+          targets: p.targets,
+          controlPlane: p.controlPlane,
+          interrupted: report.interrupted ?? null,
+        }),
+        report,
+      );
     } catch (err) {
       process.stderr.write(`kubespray-validate: could not write --record ${opts.record}: ${firstLine(err)}\n`);
     }
@@ -102,10 +147,28 @@ export async function replay(dir: string, o: ReplayOptions): Promise<{ report: R
   const selection = selectChecks(rec.checks, rec.skips);
   const player = new Player(b);
   // a bundle from another version: read only what its round trips ran
-  const commands = Object.values(b.nodes).flatMap((n) => n.execs.filter((e) => e.label === 'roundtrip').map((e) => e.command));
+  const commands = Object.values(b.nodes).flatMap((n) =>
+    n.execs.filter((e) => e.label === 'roundtrip').map((e) => e.command),
+  );
   const recordedCommand = (script: string) => !commands.length || commands.some((c) => c.includes(script));
-  const runOpts: RunOptions = { forks: rec.forks, probeCount: rec.probeCount, probeTimeoutMs: rec.probeTimeoutMs, externalName: rec.externalName, strict: o.strict ?? rec.strict, fix: rec.fix, selection, recordedCommand, podProbes: rec.podProbes, podImage: rec.podImage ?? undefined, replay: true };
-  const p = { cluster: b.cluster, targets: b.targets.map(replayTarget), controlPlane: b.controlPlane.map(replayTarget) };
+  const runOpts: RunOptions = {
+    forks: rec.forks,
+    probeCount: rec.probeCount,
+    probeTimeoutMs: rec.probeTimeoutMs,
+    externalName: rec.externalName,
+    strict: o.strict ?? rec.strict,
+    fix: rec.fix,
+    selection,
+    recordedCommand,
+    podProbes: rec.podProbes,
+    podImage: rec.podImage ?? undefined,
+    replay: true,
+  };
+  const p = {
+    cluster: b.cluster,
+    targets: b.targets.map(replayTarget),
+    controlPlane: b.controlPlane.map(replayTarget),
+  };
   const v = new Validator(runOpts, p, player.env(), new Progress(o.progress, rec.forks));
   // an interrupted recording ends where the live run was cut short: once everything it holds was
   // played, the same signal

@@ -11,12 +11,42 @@ export default defineCheck({
     const id = 'coredns.endpoints';
     const list = lookup.endpoints;
     if (list) {
-      const ev: Record<string, unknown> = { endpoints: list.map((e) => `${e.ip}:${e.port} ${e.podName ?? ''} on ${e.nodeName ?? '?'}${e.ready ? '' : ' (not ready)'}`) };
+      const ev: Record<string, unknown> = {
+        endpoints: list.map(
+          (e) => `${e.ip}:${e.port} ${e.podName ?? ''} on ${e.nodeName ?? '?'}${e.ready ? '' : ' (not ready)'}`,
+        ),
+      };
       if (lookup.source) ev.source = lookup.source;
       if (lookup.warnings?.length) ev.warnings = lookup.warnings;
-      if (!list.length) return [emit(id, lookup.askedOn, 'fail', 'the coredns service lists no endpoint addresses', ev, { text: 'kubectl -n kube-system get deploy,pods -l k8s-app=kube-dns -o wide; kubectl -n kube-system describe deploy coredns', safe: false })];
-      return [emit(id, lookup.askedOn, 'pass', `${list.length} CoreDNS endpoint(s) listed${lookup.source === 'endpoints' ? ' (v1 Endpoints)' : ''}`, ev)];
+      if (!list.length)
+        return [
+          emit(id, lookup.askedOn, 'fail', 'the coredns service lists no endpoint addresses', ev, {
+            text: 'kubectl -n kube-system get deploy,pods -l k8s-app=kube-dns -o wide; kubectl -n kube-system describe deploy coredns',
+            safe: false,
+          }),
+        ];
+      return [
+        emit(
+          id,
+          lookup.askedOn,
+          'pass',
+          `${list.length} CoreDNS endpoint(s) listed${lookup.source === 'endpoints' ? ' (v1 Endpoints)' : ''}`,
+          ev,
+        ),
+      ];
     }
-    return [emit(id, lookup.askedOn, 'warn', 'could not list CoreDNS endpoints; probing NodeLocalDNS and the service only', { tried: lookup.tried }, { text: `check kubectl on the control plane: ${'{{ bin_dir }}'}/kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get endpointslices -l kubernetes.io/service-name=coredns`, safe: false })];
+    return [
+      emit(
+        id,
+        lookup.askedOn,
+        'warn',
+        'could not list CoreDNS endpoints; probing NodeLocalDNS and the service only',
+        { tried: lookup.tried },
+        {
+          text: `check kubectl on the control plane: ${'{{ bin_dir }}'}/kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get endpointslices -l kubernetes.io/service-name=coredns`,
+          safe: false,
+        },
+      ),
+    ];
   },
 });

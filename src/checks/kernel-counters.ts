@@ -15,8 +15,24 @@ export default defineCheck({
     const ev: Record<string, number> = {};
     for (const k of INTERESTING) if (delta[k]) ev[k] = delta[k]!;
     const csum = (delta['Tcp.InCsumErrors'] ?? 0) + (delta['Udp.InCsumErrors'] ?? 0);
-    if (csum > 0) return [emit(id, host, 'warn', `checksum errors rose by ${csum} while probing`, ev, { text: 'see the diagnoses: checksum errors while probing point at offload on the overlay (checksum-offload)', safe: false })];
+    if (csum > 0)
+      return [
+        emit(id, host, 'warn', `checksum errors rose by ${csum} while probing`, ev, {
+          text: 'see the diagnoses: checksum errors while probing point at offload on the overlay (checksum-offload)',
+          safe: false,
+        }),
+      ];
     const parts = Object.entries(ev).map(([k, v]) => `${k} +${v}`);
-    return [emit(id, host, 'pass', parts.length ? `no checksum errors while probing (${parts.join(', ')})` : 'no errors or retransmissions while probing', ev)];
+    return [
+      emit(
+        id,
+        host,
+        'pass',
+        parts.length
+          ? `no checksum errors while probing (${parts.join(', ')})`
+          : 'no errors or retransmissions while probing',
+        ev,
+      ),
+    ];
   },
 });

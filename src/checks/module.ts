@@ -7,7 +7,16 @@
 import type { Reader } from '../collect/reader.js';
 
 export type { Reader, ReaderContext } from '../collect/reader.js';
-import type { CheckResult, ClusterModel, Counters, Endpoint, NodeFacts, ProbeResult, Remediation, Status } from '../types.js';
+import type {
+  CheckResult,
+  ClusterModel,
+  Counters,
+  Endpoint,
+  NodeFacts,
+  ProbeResult,
+  Remediation,
+  Status,
+} from '../types.js';
 
 /** A node's connection outcome, for ssh.reachable. */
 export interface ConnectionInfo {
@@ -54,7 +63,14 @@ export interface ClusterInput {
 }
 
 /** Makes results for the module's own ids only: a typo in an id does not compile. */
-export type Emit<Id extends string> = (check: Id, host: string, status: Status, summary: string, evidence?: Record<string, unknown>, remediation?: Remediation) => CheckResult;
+export type Emit<Id extends string> = (
+  check: Id,
+  host: string,
+  status: Status,
+  summary: string,
+  evidence?: Record<string, unknown>,
+  remediation?: Remediation,
+) => CheckResult;
 
 interface Base<Id extends string> {
   /** the ids this module reports, stable (README's checks table) */
@@ -86,7 +102,14 @@ export interface ClusterCheck<Id extends string = string> extends Base<Id> {
 export type CheckModule<Id extends string = string> = NodeCheck<Id> | ClusterCheck<Id>;
 
 export function emitter<Id extends string>(): Emit<Id> {
-  return (check, host, status, summary, evidence = {}, remediation) => ({ check, host, status, summary, evidence, ...(remediation ? { remediation } : {}) });
+  return (check, host, status, summary, evidence = {}, remediation) => ({
+    check,
+    host,
+    status,
+    summary,
+    evidence,
+    ...(remediation ? { remediation } : {}),
+  });
 }
 
 /** Declare a check module (the default export of a file in src/checks/). */

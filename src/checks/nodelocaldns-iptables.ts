@@ -29,23 +29,64 @@ export default defineCheck({
         continue;
       }
       hits.forEach((x) => foundIn.add(x.backend));
-      const shadows = hits.map((hit) => ({ hit, by: shadowing(ipt.rules.filter((x) => x.backend === hit.backend), e, ip, hit.index) }));
+      const shadows = hits.map((hit) => ({
+        hit,
+        by: shadowing(
+          ipt.rules.filter((x) => x.backend === hit.backend),
+          e,
+          ip,
+          hit.index,
+        ),
+      }));
       if (shadows.every((x) => x.by)) {
         const { hit, by } = shadows[0]!;
-        shadowed.push(`${describeRule(e, ip)} comes after "${by!.rule.line}"${by!.via ? ` (which ends in "${by!.via}")` : ''} (${hit.backend}, ${e.table} ${e.chain} rule ${by!.rule.index + 1} before ${hit.index + 1})`);
-        if (!shadowingRules.includes(`${hit.backend}: -t ${e.table} ${by!.rule.line}`)) shadowingRules.push(`${hit.backend}: -t ${e.table} ${by!.rule.line}`);
+        shadowed.push(
+          `${describeRule(e, ip)} comes after "${by!.rule.line}"${by!.via ? ` (which ends in "${by!.via}")` : ''} (${hit.backend}, ${e.table} ${e.chain} rule ${by!.rule.index + 1} before ${hit.index + 1})`,
+        );
+        if (!shadowingRules.includes(`${hit.backend}: -t ${e.table} ${by!.rule.line}`))
+          shadowingRules.push(`${hit.backend}: -t ${e.table} ${by!.rule.line}`);
       }
     }
-    const ev: Record<string, unknown> = { expected: expected.length, present: expected.length - missing.length, backends: ipt.backends, rulesIn: [...foundIn] };
+    const ev: Record<string, unknown> = {
+      expected: expected.length,
+      present: expected.length - missing.length,
+      backends: ipt.backends,
+      rulesIn: [...foundIn],
+    };
     if (missing.length) ev.missing = missing;
     if (shadowed.length) {
       ev.shadowed = shadowed;
       ev.shadowingRules = shadowingRules;
     }
-    const restart = { text: 'restart node-cache so it re-creates its rules: kubectl -n kube-system rollout restart daemonset nodelocaldns; if they vanish again, find what rewrites them (Calico: calico_felix_chaininsertmode, calico_iptables_backend; a host firewall)', safe: false };
-    if (missing.length) return [emit(id, host, 'fail', `${missing.length} of node-cache's ${expected.length} iptables rules for ${ip} are missing`, ev, restart)];
+    const restart = {
+      text: 'restart node-cache so it re-creates its rules: kubectl -n kube-system rollout restart daemonset nodelocaldns; if they vanish again, find what rewrites them (Calico: calico_felix_chaininsertmode, calico_iptables_backend; a host firewall)',
+      safe: false,
+    };
+    if (missing.length)
+      return [
+        emit(
+          id,
+          host,
+          'fail',
+          `${missing.length} of node-cache's ${expected.length} iptables rules for ${ip} are missing`,
+          ev,
+          restart,
+        ),
+      ];
     if (shadowed.length) {
-      return [emit(id, host, 'fail', `${shadowed.length} node-cache rule(s) for ${ip} never act: an earlier rule catches the same traffic (${shadowingRules[0]})`, ev, { text: `move or narrow the earlier rule(s) so node-cache's rules for ${ip}:53 come first: ${shadowingRules.join('; ')}`, safe: false })];
+      return [
+        emit(
+          id,
+          host,
+          'fail',
+          `${shadowed.length} node-cache rule(s) for ${ip} never act: an earlier rule catches the same traffic (${shadowingRules[0]})`,
+          ev,
+          {
+            text: `move or narrow the earlier rule(s) so node-cache's rules for ${ip}:53 come first: ${shadowingRules.join('; ')}`,
+            safe: false,
+          },
+        ),
+      ];
     }
     return [emit(id, host, 'pass', `all ${expected.length} node-cache rules for ${ip} present`, ev)];
   },

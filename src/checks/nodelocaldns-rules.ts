@@ -96,15 +96,24 @@ export function surelyCatches(r: IptablesRule, e: ExpectedRule, ip: string): boo
     i++;
     let hit: boolean | null;
     switch (opt) {
-      case '-p': case '--protocol':
-        hit = val === e.proto || val === 'all' || val === '0' || (PROTO_NUM[val] ?? val) === (PROTO_NUM[e.proto] ?? e.proto);
+      case '-p':
+      case '--protocol':
+        hit =
+          val === e.proto ||
+          val === 'all' ||
+          val === '0' ||
+          (PROTO_NUM[val] ?? val) === (PROTO_NUM[e.proto] ?? e.proto);
         break;
-      case '-i': case '--in-interface': {
+      case '-i':
+      case '--in-interface': {
         if (!e.inIface) return false;
         hit = val === e.inIface || (val.endsWith('+') && e.inIface.startsWith(val.slice(0, -1)));
         break;
       }
-      case '-s': case '--source': case '-d': case '--destination': {
+      case '-s':
+      case '--source':
+      case '-d':
+      case '--destination': {
         const isDst = opt === '-d' || opt === '--destination';
         const ours = (e.dir === 'dst') === isDst; // the side that carries nodelocaldns_ip
         if (!ours) {
@@ -116,7 +125,13 @@ export function surelyCatches(r: IptablesRule, e: ExpectedRule, ip: string): boo
         hit = inCidr(ip, val);
         break;
       }
-      case '--dport': case '--destination-port': case '--sport': case '--source-port': case '--dports': case '--sports': case '--ports': {
+      case '--dport':
+      case '--destination-port':
+      case '--sport':
+      case '--source-port':
+      case '--dports':
+      case '--sports':
+      case '--ports': {
         const isD = opt.includes('d');
         const ours = opt === '--ports' ? true : (e.dir === 'dst') === isD;
         if (!ours || !e.port) return false; // the peer's port is anything
@@ -135,7 +150,14 @@ export function surelyCatches(r: IptablesRule, e: ExpectedRule, ip: string): boo
 
 /** What happens to the traffic when it reaches `chain` from the top: the first sure verdict
  *  (ACCEPT/DROP/REJECT, or RETURN from a built-in chain), or null when rules may let it through. */
-export function chainVerdict(rules: IptablesRule[], table: string, chain: string, e: ExpectedRule, ip: string, depth = 0): IptablesRule | 'return' | null {
+export function chainVerdict(
+  rules: IptablesRule[],
+  table: string,
+  chain: string,
+  e: ExpectedRule,
+  ip: string,
+  depth = 0,
+): IptablesRule | 'return' | null {
   if (depth > 8) return null;
   for (const r of rules.filter((x) => x.table === table && x.chain === chain).sort((a, b) => a.index - b.index)) {
     if (!r.target || !surelyCatches(r, e, ip)) continue;
@@ -154,8 +176,15 @@ export function chainVerdict(rules: IptablesRule[], table: string, chain: string
  * `e` from acting on its traffic, or null. For a NOTRACK rule any sure verdict does (the packet is
  * tracked after all); for an ACCEPT rule only one that drops it (an earlier ACCEPT is harmless).
  */
-export function shadowing(rules: IptablesRule[], e: ExpectedRule, ip: string, before: number): { rule: IptablesRule; via: string | null } | null {
-  const chainRules = rules.filter((r) => r.table === e.table && r.chain === e.chain && r.index < before).sort((a, b) => a.index - b.index);
+export function shadowing(
+  rules: IptablesRule[],
+  e: ExpectedRule,
+  ip: string,
+  before: number,
+): { rule: IptablesRule; via: string | null } | null {
+  const chainRules = rules
+    .filter((r) => r.table === e.table && r.chain === e.chain && r.index < before)
+    .sort((a, b) => a.index - b.index);
   for (const r of chainRules) {
     if (!r.target || !surelyCatches(r, e, ip)) continue;
     let verdict: string | null = null;

@@ -3,7 +3,13 @@
 // and reports one result per node (merge()).
 import type { ClusterModel, LinkFacts, NodeFacts, Remediation, Status } from '../types.js';
 import { isParseError } from '../types.js';
-import { expectedOverlay, isOverlayName, noOverlayReason, type Overlay, type OverlayDevice } from '../inventory/overlay.js';
+import {
+  expectedOverlay,
+  isOverlayName,
+  noOverlayReason,
+  type Overlay,
+  type OverlayDevice,
+} from '../inventory/overlay.js';
 
 export interface DeviceLookup {
   spec: OverlayDevice;
@@ -44,5 +50,10 @@ const ORDER: Status[] = ['skip', 'pass', 'warn', 'error', 'fail'];
 export function merge(parts: Part[]): Part {
   if (parts.length === 1) return parts[0]!;
   const worst = parts.reduce((a, p) => (ORDER.indexOf(p.status) > ORDER.indexOf(a.status) ? p : a), parts[0]!);
-  return { status: worst.status, summary: parts.map((p) => p.summary).join('; '), evidence: { ...worst.evidence, devices: parts.map((p) => p.evidence) }, ...(worst.remediation ? { remediation: worst.remediation } : {}) };
+  return {
+    status: worst.status,
+    summary: parts.map((p) => p.summary).join('; '),
+    evidence: { ...worst.evidence, devices: parts.map((p) => p.evidence) },
+    ...(worst.remediation ? { remediation: worst.remediation } : {}),
+  };
 }

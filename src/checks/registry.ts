@@ -11,7 +11,9 @@ type Mod = (typeof MODULES)[number];
 /** Every check id this build reports. A typo in an id is a compile error. */
 export type CheckId = Mod['ids'][number];
 
-export const CHECKS: readonly CheckModule[] = [...(MODULES as unknown as readonly CheckModule[])].sort((a, b) => (a.rank ?? 50) - (b.rank ?? 50));
+export const CHECKS: readonly CheckModule[] = [...(MODULES as unknown as readonly CheckModule[])].sort(
+  (a, b) => (a.rank ?? 50) - (b.rank ?? 50),
+);
 
 export const CHECK_IDS: readonly CheckId[] = CHECKS.flatMap((m) => m.ids) as CheckId[];
 
@@ -31,14 +33,18 @@ export interface Selection {
 
 function expand(pattern: string, flag: string): CheckId[] {
   const p = pattern.trim();
-  const hits = p.endsWith('*') ? CHECK_IDS.filter((id) => id.startsWith(p.slice(0, -1))) : CHECK_IDS.filter((id) => id === p);
+  const hits = p.endsWith('*')
+    ? CHECK_IDS.filter((id) => id.startsWith(p.slice(0, -1)))
+    : CHECK_IDS.filter((id) => id === p);
   if (!hits.length) throw new UsageError(`${flag} ${p.slice(0, 60)}: no such check (known: ${CHECK_IDS.join(', ')})`);
   return hits;
 }
 
 export function selectChecks(only: readonly string[] = [], skip: readonly string[] = []): Selection {
   const split = (xs: readonly string[]) => xs.flatMap((x) => x.split(',')).filter((x) => x.trim());
-  let ids: CheckId[] = split(only).length ? [...new Set(split(only).flatMap((p) => expand(p, '--check')))] : [...CHECK_IDS];
+  let ids: CheckId[] = split(only).length
+    ? [...new Set(split(only).flatMap((p) => expand(p, '--check')))]
+    : [...CHECK_IDS];
   const skipped = new Set(split(skip).flatMap((p) => expand(p, '--skip')));
   ids = ids.filter((id) => !skipped.has(id));
   const set = new Set<string>(ids);
@@ -61,7 +67,15 @@ export function evaluateNode(input: NodeInput, sel: Selection = ALL): CheckResul
     if (!m.always && !input.facts && !m.probes) continue;
     const unread = (m.readers ?? []).filter((r) => input.unread?.has(r.key)).map((r) => r.key);
     if (unread.length && input.facts) {
-      for (const id of m.ids) if (sel.has(id)) out.push({ check: id, host: input.host, status: 'skip', summary: `not in this recording (no ${unread.join(', ')} output: recorded by another version)`, evidence: {} });
+      for (const id of m.ids)
+        if (sel.has(id))
+          out.push({
+            check: id,
+            host: input.host,
+            status: 'skip',
+            summary: `not in this recording (no ${unread.join(', ')} output: recorded by another version)`,
+            evidence: {},
+          });
       continue;
     }
     out.push(...m.evaluate(input, emitter()).filter((r) => sel.has(r.check)));
@@ -71,6 +85,7 @@ export function evaluateNode(input: NodeInput, sel: Selection = ALL): CheckResul
 
 export function evaluateCluster(input: ClusterInput, sel: Selection = ALL): CheckResult[] {
   const out: CheckResult[] = [];
-  for (const m of sel.modules) if (m.scope === 'cluster') out.push(...m.evaluate(input, emitter()).filter((r) => sel.has(r.check)));
+  for (const m of sel.modules)
+    if (m.scope === 'cluster') out.push(...m.evaluate(input, emitter()).filter((r) => sel.has(r.check)));
   return out;
 }

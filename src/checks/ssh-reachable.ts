@@ -9,8 +9,17 @@ export default defineCheck({
   always: true,
   evaluate({ host, connection: c }, emit) {
     if (!c.ok) {
-      return [emit('ssh.reachable', host, 'error', c.error ?? 'not connected', { address: `${c.address}:${c.port}`, user: c.user })];
+      return [
+        emit('ssh.reachable', host, 'error', c.error ?? 'not connected', {
+          address: `${c.address}:${c.port}`,
+          user: c.user,
+        }),
+      ];
     }
-    return [emit('ssh.reachable', host, 'pass', `connected as ${c.user}${c.become ? ' (sudo)' : ''}, root commands work`, { address: `${c.address}:${c.port}` })];
+    return [
+      emit('ssh.reachable', host, 'pass', `connected as ${c.user}${c.become ? ' (sudo)' : ''}, root commands work`, {
+        address: `${c.address}:${c.port}`,
+      }),
+    ];
   },
 });

@@ -15,7 +15,12 @@ declare module '../types.js' {
   }
 }
 
-const KEYS = ['net/ipv4/ip_forward', 'net/bridge/bridge-nf-call-iptables', 'net/netfilter/nf_conntrack_max', 'net/netfilter/nf_conntrack_count'];
+const KEYS = [
+  'net/ipv4/ip_forward',
+  'net/bridge/bridge-nf-call-iptables',
+  'net/netfilter/nf_conntrack_max',
+  'net/netfilter/nf_conntrack_count',
+];
 
 /** `grep -H '' /proc/sys/...` output -> values by path under /proc/sys; a key not printed is null. */
 export function parseSysctl(body: string): Parsed<Record<string, string | null>> {
@@ -61,21 +66,50 @@ export default defineCheck({
     const fwd = v['net/ipv4/ip_forward'];
     const brnf = v['net/bridge/bridge-nf-call-iptables'];
     const ev = { 'net.ipv4.ip_forward': fwd ?? null, 'net.bridge.bridge-nf-call-iptables': brnf ?? null };
-    if (fwd === undefined || fwd === null) return [emit(id, host, 'error', '/proc/sys/net/ipv4/ip_forward could not be read', ev)];
+    if (fwd === undefined || fwd === null)
+      return [emit(id, host, 'error', '/proc/sys/net/ipv4/ip_forward could not be read', ev)];
     if (fwd === '0') {
-      return [emit(id, host, 'fail', 'net.ipv4.ip_forward is 0: the node does not route, its pods are unreachable (Calico\'s proxy-ARP gateway does not answer)', ev, {
-        text: 'sysctl -w net.ipv4.ip_forward=1 now; then find what set it to 0 (grep -r ip_forward /etc/sysctl.conf /etc/sysctl.d/ /usr/lib/sysctl.d/) so it survives a reboot',
-        argv: ['sysctl', '-w', 'net.ipv4.ip_forward=1'],
-        hosts: [host],
-        safe: false,
-      })];
+      return [
+        emit(
+          id,
+          host,
+          'fail',
+          "net.ipv4.ip_forward is 0: the node does not route, its pods are unreachable (Calico's proxy-ARP gateway does not answer)",
+          ev,
+          {
+            text: 'sysctl -w net.ipv4.ip_forward=1 now; then find what set it to 0 (grep -r ip_forward /etc/sysctl.conf /etc/sysctl.d/ /usr/lib/sysctl.d/) so it survives a reboot',
+            argv: ['sysctl', '-w', 'net.ipv4.ip_forward=1'],
+            hosts: [host],
+            safe: false,
+          },
+        ),
+      ];
     }
     if (BRIDGED.has(cluster.networkPlugin) && brnf !== '1') {
-      return [emit(id, host, 'fail', brnf === null || brnf === undefined ? `br_netfilter is not loaded: ${cluster.networkPlugin}'s bridged pod traffic bypasses kube-proxy's rules` : 'net.bridge.bridge-nf-call-iptables is 0: bridged pod traffic bypasses kube-proxy\'s rules', ev, {
-        text: 'modprobe br_netfilter; sysctl -w net.bridge.bridge-nf-call-iptables=1 (Kubespray sets both; check /etc/modules-load.d and /etc/sysctl.d)',
-        safe: false,
-      })];
+      return [
+        emit(
+          id,
+          host,
+          'fail',
+          brnf === null || brnf === undefined
+            ? `br_netfilter is not loaded: ${cluster.networkPlugin}'s bridged pod traffic bypasses kube-proxy's rules`
+            : "net.bridge.bridge-nf-call-iptables is 0: bridged pod traffic bypasses kube-proxy's rules",
+          ev,
+          {
+            text: 'modprobe br_netfilter; sysctl -w net.bridge.bridge-nf-call-iptables=1 (Kubespray sets both; check /etc/modules-load.d and /etc/sysctl.d)',
+            safe: false,
+          },
+        ),
+      ];
     }
-    return [emit(id, host, 'pass', `the node routes (net.ipv4.ip_forward=1${BRIDGED.has(cluster.networkPlugin) ? ', bridge-nf-call-iptables=1' : ''})`, ev)];
+    return [
+      emit(
+        id,
+        host,
+        'pass',
+        `the node routes (net.ipv4.ip_forward=1${BRIDGED.has(cluster.networkPlugin) ? ', bridge-nf-call-iptables=1' : ''})`,
+        ev,
+      ),
+    ];
   },
 });

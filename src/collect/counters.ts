@@ -19,7 +19,8 @@ export function countersScript(files: { section: string; path: string }[] = []):
 export function counterFiles(overlayDevs: string[]): { section: string; path: string }[] {
   const out: { section: string; path: string }[] = [];
   for (const d of overlayDevs) {
-    for (const stat of ['rx_packets', 'tx_packets', 'rx_dropped', 'rx_errors']) out.push({ section: `value Link.${d}.${stat}`, path: `/sys/class/net/${d}/statistics/${stat}` });
+    for (const stat of ['rx_packets', 'tx_packets', 'rx_dropped', 'rx_errors'])
+      out.push({ section: `value Link.${d}.${stat}`, path: `/sys/class/net/${d}/statistics/${stat}` });
   }
   out.push({ section: 'nfct Conntrack', path: '/proc/net/stat/nf_conntrack' });
   return out;
@@ -28,7 +29,10 @@ export function counterFiles(overlayDevs: string[]): { section: string; path: st
 /** /proc/net/stat/nf_conntrack: a header of field names, then one row of hex values per CPU.
  *  Summed over CPUs (entries is global: the first row's). Pure; never throws. */
 export function parseNfConntrack(text: string, prefix: string, into: Counters = {}): Parsed<Counters> {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const head = lines[0]?.split(/\s+/) ?? [];
   if (!head.length || !head.every((h) => /^[a-z_]+$/.test(h))) return { parseError: 'nf_conntrack stats: no header' };
   let rows = 0;
@@ -85,7 +89,8 @@ export function parsePodSnmp(arg: string, body: string, into: Counters): void {
 export function parsePodCounters(stdout: string): Counters {
   const c: Counters = {};
   for (const s of splitSections(stdout)) {
-    if (s.name === 'value' && s.arg === 'Netns.pods' && s.code === 0 && /^\s*\d+\s*$/.test(s.body)) c[s.arg] = Number(s.body.trim());
+    if (s.name === 'value' && s.arg === 'Netns.pods' && s.code === 0 && /^\s*\d+\s*$/.test(s.body))
+      c[s.arg] = Number(s.body.trim());
     if (s.name === 'podsnmp' && s.code === 0) parsePodSnmp(s.arg, s.body, c);
   }
   return c;
@@ -128,6 +133,15 @@ export function counterDelta(before: Counters, after: Counters): Counters {
 
 /** The counters that speak of lost or corrupt segments, in the order evidence lists them. */
 export const INTERESTING = [
-  'Tcp.InCsumErrors', 'Tcp.InErrs', 'Tcp.RetransSegs', 'TcpExt.TCPTimeouts', 'TcpExt.TCPSynRetrans',
-  'Udp.InCsumErrors', 'Udp.InErrors', 'Udp.RcvbufErrors', 'Udp.NoPorts', 'Ip.InHdrErrors', 'Ip.InDiscards',
+  'Tcp.InCsumErrors',
+  'Tcp.InErrs',
+  'Tcp.RetransSegs',
+  'TcpExt.TCPTimeouts',
+  'TcpExt.TCPSynRetrans',
+  'Udp.InCsumErrors',
+  'Udp.InErrors',
+  'Udp.RcvbufErrors',
+  'Udp.NoPorts',
+  'Ip.InHdrErrors',
+  'Ip.InDiscards',
 ];

@@ -38,7 +38,8 @@ export function parseEthtoolK(text: string): Parsed<OffloadFacts> {
     const first = text.trim().split('\n')[0] ?? '';
     return { parseError: `ethtool -k: ${first ? `unexpected output "${first.slice(0, 100)}"` : 'no output'}` };
   }
-  if (!header && !('rx-checksumming' in features) && !('tx-checksumming' in features)) return { parseError: 'ethtool -k: no checksum features listed' };
+  if (!header && !('rx-checksumming' in features) && !('tx-checksumming' in features))
+    return { parseError: 'ethtool -k: no checksum features listed' };
   return { features };
 }
 
@@ -87,18 +88,22 @@ export function driverOf(f: NodeFacts, nic: string): string | null {
  *  bridge or a bond has none and is only marked so (`@@nodevice`), without starting a process. */
 export const offloadReader: Reader<'offload'> = {
   key: 'offload',
-  script: ({ cluster }) => [
-    'ksv_eth() { if command -v ethtool >/dev/null 2>&1; then ethtool "$@" 2>&1; echo "@@rc $?"; else echo "ethtool: not installed"; echo "@@rc 127"; fi; }',
-    `ksv_par=; for i in ${overlayDevices(cluster).map(shQuote).join(' ')}; do if [ -e "/sys/class/net/$i" ]; then echo "@@ethtool $i"; ksv_eth -k "$i"; for l in "/sys/class/net/$i"/lower_*; do [ -e "$l" ] || continue; l=\${l##*/lower_}; case " $ksv_par " in *" $l "*) ;; *) ksv_par="$ksv_par $l";; esac; done; fi; done`,
-    '[ -n "$ksv_par" ] || ksv_par=$dev',
-    // a software device (veth, bridge, bond, VLAN) has no device behind it: no driver, no NIC
-    // offloads to ask about (two processes less)
-    'for i in $ksv_par; do if [ -e "/sys/class/net/$i/device" ]; then echo "@@ethtool $i"; ksv_eth -k "$i"; echo "@@ethtool-i $i"; ksv_eth -i "$i"; elif [ -e "/sys/class/net/$i" ]; then echo "@@nodevice $i"; echo "@@rc 0"; fi; done',
-  ].join('\n'),
+  script: ({ cluster }) =>
+    [
+      'ksv_eth() { if command -v ethtool >/dev/null 2>&1; then ethtool "$@" 2>&1; echo "@@rc $?"; else echo "ethtool: not installed"; echo "@@rc 127"; fi; }',
+      `ksv_par=; for i in ${overlayDevices(cluster).map(shQuote).join(' ')}; do if [ -e "/sys/class/net/$i" ]; then echo "@@ethtool $i"; ksv_eth -k "$i"; for l in "/sys/class/net/$i"/lower_*; do [ -e "$l" ] || continue; l=\${l##*/lower_}; case " $ksv_par " in *" $l "*) ;; *) ksv_par="$ksv_par $l";; esac; done; fi; done`,
+      '[ -n "$ksv_par" ] || ksv_par=$dev',
+      // a software device (veth, bridge, bond, VLAN) has no device behind it: no driver, no NIC
+      // offloads to ask about (two processes less)
+      'for i in $ksv_par; do if [ -e "/sys/class/net/$i/device" ]; then echo "@@ethtool $i"; ksv_eth -k "$i"; echo "@@ethtool-i $i"; ksv_eth -i "$i"; elif [ -e "/sys/class/net/$i" ]; then echo "@@nodevice $i"; echo "@@rc 0"; fi; done',
+    ].join('\n'),
   parse(sections): NodeFacts['offload'] {
     const out: NodeFacts['offload'] = {};
     for (const s of sections.filter((x) => x.name === 'ethtool')) {
-      out[s.arg] = s.code === 0 ? parseEthtoolK(s.body) : { parseError: `ethtool -k ${s.arg} failed: ${firstLine(s.body.trim())}` };
+      out[s.arg] =
+        s.code === 0
+          ? parseEthtoolK(s.body)
+          : { parseError: `ethtool -k ${s.arg} failed: ${firstLine(s.body.trim())}` };
     }
     for (const s of sections.filter((x) => x.name === 'nodevice')) {
       const o = out[s.arg];
@@ -108,7 +113,10 @@ export const offloadReader: Reader<'offload'> = {
     for (const s of sections.filter((x) => x.name === 'ethtool-i')) {
       const o = out[s.arg];
       if (!o || isParseError(o)) continue;
-      o.driver = s.code === 0 ? parseEthtoolI(s.body) : { parseError: `ethtool -i ${s.arg} failed: ${firstLine(s.body.trim())}` };
+      o.driver =
+        s.code === 0
+          ? parseEthtoolI(s.body)
+          : { parseError: `ethtool -i ${s.arg} failed: ${firstLine(s.body.trim())}` };
     }
     return out;
   },

@@ -39,7 +39,12 @@ export function gatherScript(readers: readonly Reader[], ctx: ReaderContext): st
 
 /** Parse the gather output with the given readers. Never throws: each field holds its value or
  *  its ParseError. (Counters in older captures are taken from the gather output too.) */
-export function parseGather(host: string, stdout: string, readers: readonly Reader[] = CORE_READERS, ctx?: ReaderContext): NodeFacts {
+export function parseGather(
+  host: string,
+  stdout: string,
+  readers: readonly Reader[] = CORE_READERS,
+  ctx?: ReaderContext,
+): NodeFacts {
   const sections = splitSections(stdout);
   const c = ctx ?? ({} as ReaderContext);
   const facts = {

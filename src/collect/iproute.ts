@@ -18,7 +18,8 @@ function parseJsonArray(text: string, what: string): RawLink[] | { parseError: s
   try {
     v = JSON.parse(text);
   } catch {
-    if (/Object "?-j"? is unknown|Option "-j" is unknown|unknown option/i.test(text)) return { parseError: `${what}: this iproute2 has no JSON output (-j); iproute2 4.13 or newer is needed` };
+    if (/Object "?-j"? is unknown|Option "-j" is unknown|unknown option/i.test(text))
+      return { parseError: `${what}: this iproute2 has no JSON output (-j); iproute2 4.13 or newer is needed` };
     return { parseError: `${what}: output is not JSON` };
   }
   if (!Array.isArray(v)) return { parseError: `${what}: expected a JSON array` };
@@ -34,7 +35,12 @@ export function parseLinks(linkJson: string, addrJson: string, defaultDev: strin
   if (!('parseError' in addrs)) {
     for (const a of addrs) {
       if (typeof a.ifname !== 'string') continue;
-      addrBy.set(a.ifname, (a.addr_info ?? []).filter((i) => typeof i.local === 'string').map((i) => `${String(i.local)}/${String(i.prefixlen ?? '')}`));
+      addrBy.set(
+        a.ifname,
+        (a.addr_info ?? [])
+          .filter((i) => typeof i.local === 'string')
+          .map((i) => `${String(i.local)}/${String(i.prefixlen ?? '')}`),
+      );
     }
   }
   const out: LinkFacts[] = [];
@@ -88,6 +94,10 @@ export const linksReader: Reader<'links'> = {
     if (!link) return { parseError: 'ip link: no output' };
     if (link.code !== 0) return { parseError: `ip -d -j addr show failed: ${firstLine(link.body.trim())}` };
     const addr = sections.find((s) => s.name === 'addr');
-    return parseLinks(link.body, addr?.body ?? link.body, parseDefaultDev(sections.find((s) => s.name === 'route')?.body ?? ''));
+    return parseLinks(
+      link.body,
+      addr?.body ?? link.body,
+      parseDefaultDev(sections.find((s) => s.name === 'route')?.body ?? ''),
+    );
   },
 };

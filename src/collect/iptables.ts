@@ -63,7 +63,20 @@ export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Pars
     const key = `${table}/${chain}`;
     const index = counts.get(key) ?? 0;
     counts.set(key, index + 1);
-    const rule: IptablesRule = { backend, table, chain, index, line, proto: null, src: null, dst: null, sport: null, dport: null, target: null, comment: null };
+    const rule: IptablesRule = {
+      backend,
+      table,
+      chain,
+      index,
+      line,
+      proto: null,
+      src: null,
+      dst: null,
+      sport: null,
+      dport: null,
+      target: null,
+      comment: null,
+    };
     for (let i = 2; i < w.length; i++) {
       const neg = w[i] === '!';
       if (neg) i++;
@@ -71,20 +84,53 @@ export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Pars
       const val = w[i + 1];
       const v = (x: string | undefined) => (x === undefined ? null : (neg ? '!' : '') + x);
       switch (opt) {
-        case '-p': case '--protocol': rule.proto = v(val); i++; break;
-        case '-s': case '--source': rule.src = v(val && stripHost(val)); i++; break;
-        case '-d': case '--destination': rule.dst = v(val && stripHost(val)); i++; break;
-        case '--sport': case '--source-port': rule.sport = v(val); i++; break;
-        case '--dport': case '--destination-port': rule.dport = v(val); i++; break;
-        case '-j': case '--jump': rule.target = val ?? null; i++; break;
-        case '-g': case '--goto': rule.target = val ?? null; i++; break;
-        case '--comment': rule.comment = val ?? null; i++; break;
-        default: break;
+        case '-p':
+        case '--protocol':
+          rule.proto = v(val);
+          i++;
+          break;
+        case '-s':
+        case '--source':
+          rule.src = v(val && stripHost(val));
+          i++;
+          break;
+        case '-d':
+        case '--destination':
+          rule.dst = v(val && stripHost(val));
+          i++;
+          break;
+        case '--sport':
+        case '--source-port':
+          rule.sport = v(val);
+          i++;
+          break;
+        case '--dport':
+        case '--destination-port':
+          rule.dport = v(val);
+          i++;
+          break;
+        case '-j':
+        case '--jump':
+          rule.target = val ?? null;
+          i++;
+          break;
+        case '-g':
+        case '--goto':
+          rule.target = val ?? null;
+          i++;
+          break;
+        case '--comment':
+          rule.comment = val ?? null;
+          i++;
+          break;
+        default:
+          break;
       }
     }
     rules.push(rule);
   }
-  if (!sawTable && text.trim() && rules.length === 0 && !/^#/m.test(text)) return { parseError: `iptables-save (${backend}): output has no tables` };
+  if (!sawTable && text.trim() && rules.length === 0 && !/^#/m.test(text))
+    return { parseError: `iptables-save (${backend}): output has no tables` };
   return rules;
 }
 
@@ -93,11 +139,12 @@ export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Pars
  *  systems that have neither name. */
 export const iptablesReader: Reader<'iptables'> = {
   key: 'iptables',
-  script: () => [
-    'if command -v iptables-legacy-save >/dev/null 2>&1 && read -r t </proc/net/ip_tables_names 2>/dev/null; then echo "@@iptables legacy"; iptables-legacy-save 2>&1; echo "@@rc $?"; fi',
-    'if command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables nft"; iptables-nft-save 2>&1; echo "@@rc $?"; fi',
-    'if ! command -v iptables-legacy-save >/dev/null 2>&1 && ! command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables auto"; iptables-save 2>&1; echo "@@rc $?"; fi',
-  ].join('\n'),
+  script: () =>
+    [
+      'if command -v iptables-legacy-save >/dev/null 2>&1 && read -r t </proc/net/ip_tables_names 2>/dev/null; then echo "@@iptables legacy"; iptables-legacy-save 2>&1; echo "@@rc $?"; fi',
+      'if command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables nft"; iptables-nft-save 2>&1; echo "@@rc $?"; fi',
+      'if ! command -v iptables-legacy-save >/dev/null 2>&1 && ! command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables auto"; iptables-save 2>&1; echo "@@rc $?"; fi',
+    ].join('\n'),
   parse(sections): NodeFacts['iptables'] {
     const ipt = sections.filter((s) => s.name === 'iptables');
     if (!ipt.length) return { parseError: 'iptables-save: no output' };

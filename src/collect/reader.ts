@@ -17,4 +17,3 @@ export interface Reader<K extends keyof NodeFacts = keyof NodeFacts> {
   /** never throws: unreadable output becomes a ParseError value in the field */
   parse(sections: Section[], ctx: ReaderContext): NodeFacts[K];
 }
-

@@ -65,7 +65,10 @@ function change(b: CheckResult, c: CheckResult, cluster: boolean): { change: Cha
       const summary = worse
         ? `${who}overlay.offload: checksum offload on ${oc.device} was off, is on again (${detail(oc)}) — the fix did not last (reboot, upgrade, or Calico recreated the device)`
         : `${who}overlay.offload: checksum offload on ${oc.device} was on (${detail(ob)}), is off now`;
-      return { worse, change: { kind: 'check', ...(host ? { host } : {}), id: c.check, before: onOff(ob), after: onOff(oc), summary } };
+      return {
+        worse,
+        change: { kind: 'check', ...(host ? { host } : {}), id: c.check, before: onOff(ob), after: onOff(oc), summary },
+      };
     }
   }
   const rb = RANK[b.status];
@@ -73,7 +76,10 @@ function change(b: CheckResult, c: CheckResult, cluster: boolean): { change: Cha
   if (rb === undefined || rc === undefined || rb === rc) return null; // skip on either side: not applicable
   const worse = rc > rb;
   const summary = `${who}${c.check} ${b.status} → ${c.status}${worse ? `: ${oneLine(c.summary)}` : ''}`;
-  return { worse, change: { kind: 'check', ...(host ? { host } : {}), id: c.check, before: b.status, after: c.status, summary } };
+  return {
+    worse,
+    change: { kind: 'check', ...(host ? { host } : {}), id: c.check, before: b.status, after: c.status, summary },
+  };
 }
 
 export function compareChecks(base: Report, now: Report, scope: Scope): CheckComparison {
@@ -97,7 +103,9 @@ export function compareChecks(base: Report, now: Report, scope: Scope): CheckCom
   const say = (m: Map<string, string[]>, where: string) => {
     if (!m.size) return;
     const parts = [...m].sort(([x], [y]) => byName(x, y)).map(([check, hosts]) => `${check} (${listed(hosts, 3)})`);
-    out.notes.push(`checks only ${where}: ${parts.slice(0, 8).join(', ')}${parts.length > 8 ? ` and ${parts.length - 8} more` : ''}`);
+    out.notes.push(
+      `checks only ${where}: ${parts.slice(0, 8).join(', ')}${parts.length > 8 ? ` and ${parts.length - 8} more` : ''}`,
+    );
   };
   say(onlyThen, 'in the baseline');
   say(onlyNow, 'in this run');

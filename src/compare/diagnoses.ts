@@ -32,16 +32,40 @@ function index(r: Report, scope: Scope): Map<string, { id: string; host: string;
 export function compareDiagnoses(base: Report, now: Report, scope: Scope): DiagnosisComparison {
   const b = index(base, scope);
   const c = index(now, scope);
-  const out: DiagnosisComparison = { regressions: [], resolved: [], compared: new Set([...b.keys(), ...c.keys()]).size };
-  const entry = (id: string, host: string, before: Severity | null, after: Severity | null, summary: string): Change => ({
-    kind: 'diagnosis', ...(host ? { host } : {}), id, before, after, summary: `${host ? `${host}: ` : ''}${summary}`,
+  const out: DiagnosisComparison = {
+    regressions: [],
+    resolved: [],
+    compared: new Set([...b.keys(), ...c.keys()]).size,
+  };
+  const entry = (
+    id: string,
+    host: string,
+    before: Severity | null,
+    after: Severity | null,
+    summary: string,
+  ): Change => ({
+    kind: 'diagnosis',
+    ...(host ? { host } : {}),
+    id,
+    before,
+    after,
+    summary: `${host ? `${host}: ` : ''}${summary}`,
   });
   for (const [key, { id, host, d }] of c) {
     const then = b.get(key);
-    if (!then) out.regressions.push(entry(id, host, null, d.severity, `${id} named (${d.severity}): ${oneLine(d.summary)}`));
-    else if (RANK[d.severity] > RANK[then.d.severity]) out.regressions.push(entry(id, host, then.d.severity, d.severity, `${id} ${then.d.severity} → ${d.severity}: ${oneLine(d.summary)}`));
-    else if (RANK[d.severity] < RANK[then.d.severity]) out.resolved.push(entry(id, host, then.d.severity, d.severity, `${id} ${then.d.severity} → ${d.severity}`));
+    if (!then)
+      out.regressions.push(entry(id, host, null, d.severity, `${id} named (${d.severity}): ${oneLine(d.summary)}`));
+    else if (RANK[d.severity] > RANK[then.d.severity])
+      out.regressions.push(
+        entry(id, host, then.d.severity, d.severity, `${id} ${then.d.severity} → ${d.severity}: ${oneLine(d.summary)}`),
+      );
+    else if (RANK[d.severity] < RANK[then.d.severity])
+      out.resolved.push(entry(id, host, then.d.severity, d.severity, `${id} ${then.d.severity} → ${d.severity}`));
   }
-  for (const [key, { id, host, d }] of b) if (!c.has(key)) out.resolved.push(entry(id, host, d.severity, null, `${id} no longer named (was ${d.severity}: ${oneLine(d.summary)})`));
+  for (const [key, { id, host, d }] of b)
+    if (!c.has(key))
+      out.resolved.push(
+        entry(id, host, d.severity, null, `${id} no longer named (was ${d.severity}: ${oneLine(d.summary)})`),
+      );
   return out;
 }

@@ -18,14 +18,17 @@ const KIND_ORDER: ChangeKind[] = ['host', 'diagnosis', 'check', 'probe', 'latenc
 const flat = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
 
 function order(list: Change[]): Change[] {
-  const pathKey = (c: Change) => (c.path ? [c.path.role, c.path.server, c.path.name, c.path.type, c.path.transport].join(' ') : '');
-  return list.map((c) => ({ ...c, summary: flat(c.summary) })).sort(
-    (a, b) =>
-      KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
-      byName(a.host ?? '', b.host ?? '') ||
-      byName(a.id, b.id) ||
-      byName(pathKey(a), pathKey(b)),
-  );
+  const pathKey = (c: Change) =>
+    c.path ? [c.path.role, c.path.server, c.path.name, c.path.type, c.path.transport].join(' ') : '';
+  return list
+    .map((c) => ({ ...c, summary: flat(c.summary) }))
+    .sort(
+      (a, b) =>
+        KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+        byName(a.host ?? '', b.host ?? '') ||
+        byName(a.id, b.id) ||
+        byName(pathKey(a), pathKey(b)),
+    );
 }
 
 /** What differs in the cluster model the two runs derived from their inventories. */
@@ -45,7 +48,10 @@ export function compareReports(base: Report, now: Report, thresholds: Thresholds
   const diagnoses = compareDiagnoses(base, now, scope);
   const probes = compareProbes(base, now, scope, thresholds);
   const notes: string[] = [];
-  if (base.tool.version !== now.tool.version) notes.push(`the baseline was written by kubespray-validate ${base.tool.version}, this is ${now.tool.version}: checks either version lacks are not compared`);
+  if (base.tool.version !== now.tool.version)
+    notes.push(
+      `the baseline was written by kubespray-validate ${base.tool.version}, this is ${now.tool.version}: checks either version lacks are not compared`,
+    );
   if (base.fix) notes.push('the baseline ran --fix: compared with its state after the fixes');
   if (scope.cluster) notes.push(...clusterNotes(base, now));
   notes.push(...hosts.notes, ...checks.notes, ...probes.notes);
@@ -54,7 +60,12 @@ export function compareReports(base: Report, now: Report, thresholds: Thresholds
     regressions: order([...hosts.regressions, ...diagnoses.regressions, ...checks.regressions, ...probes.regressions]),
     resolved: order([...hosts.resolved, ...diagnoses.resolved, ...checks.resolved, ...probes.resolved]),
     hosts: { added: hosts.added, removed: hosts.removed },
-    compared: { hosts: scope.both.size, checks: checks.compared, paths: probes.compared, diagnoses: diagnoses.compared },
+    compared: {
+      hosts: scope.both.size,
+      checks: checks.compared,
+      paths: probes.compared,
+      diagnoses: diagnoses.compared,
+    },
     notes: notes.map(flat),
     thresholds,
   };

@@ -27,7 +27,8 @@ interface Path {
 /** Answers that count: NOERROR with records (the `ok` extension), else every NOERROR. */
 const good = (p: ProbeResult) => (typeof p.ok === 'number' ? p.ok : (p.rcodes?.NOERROR ?? 0));
 
-const endpointServers = (r: Report, scope: Scope) => new Set(r.probes.filter((p) => p.role === 'coredns-endpoint' && scope.both.has(p.host)).map((p) => p.server));
+const endpointServers = (r: Report, scope: Scope) =>
+  new Set(r.probes.filter((p) => p.role === 'coredns-endpoint' && scope.both.has(p.host)).map((p) => p.server));
 
 function paths(r: Report, scope: Scope, poolEndpoints: boolean): Map<string, Path> {
   const m = new Map<string, Path>();
@@ -38,7 +39,22 @@ function paths(r: Report, scope: Scope, poolEndpoints: boolean): Map<string, Pat
     const key = [p.host, pod ? 'pod' : 'host', p.role, p.transport, server, p.name, p.type].join('\u0000');
     const prev = m.get(key);
     const p50 = p.answered > 0 ? p.latencyMs.p50 : null;
-    if (!prev) m.set(key, { host: p.host, path: { role: p.role, transport: p.transport, server, name: p.name, type: p.type, ...(pod ? { from: 'pod' as const } : {}) }, sent: p.sent, good: good(p), answered: p.answered, p50 });
+    if (!prev)
+      m.set(key, {
+        host: p.host,
+        path: {
+          role: p.role,
+          transport: p.transport,
+          server,
+          name: p.name,
+          type: p.type,
+          ...(pod ? { from: 'pod' as const } : {}),
+        },
+        sent: p.sent,
+        good: good(p),
+        answered: p.answered,
+        p50,
+      });
     else {
       prev.sent += p.sent;
       prev.good += good(p);
@@ -62,7 +78,10 @@ export function compareProbes(base: Report, now: Report, scope: Scope, t: Thresh
   const eb = endpointServers(base, scope);
   const ec = endpointServers(now, scope);
   const pool = eb.size > 0 && ec.size > 0 && ([...eb].some((s) => !ec.has(s)) || [...ec].some((s) => !eb.has(s)));
-  if (pool) out.notes.push(`CoreDNS endpoints changed (baseline: ${listed([...eb], 4)}; now: ${listed([...ec], 4)}): each node's endpoint paths were compared together, not one by one`);
+  if (pool)
+    out.notes.push(
+      `CoreDNS endpoints changed (baseline: ${listed([...eb], 4)}; now: ${listed([...ec], 4)}): each node's endpoint paths were compared together, not one by one`,
+    );
   const b = paths(base, scope, pool);
   const c = paths(now, scope, pool);
   let onlyThen = 0;
@@ -81,8 +100,13 @@ export function compareProbes(base: Report, now: Report, scope: Scope, t: Thresh
     const diff = pc.good * pb.sent - pb.good * pc.sent;
     if (diff !== 0) {
       const entry: Change = {
-        kind: 'probe', host: pc.host, id, before: round(pb.good / pb.sent), after: round(pc.good / pc.sent),
-        summary: `${what}: ${pb.good}/${pb.sent} good answers → ${pc.good}/${pc.sent}`, path: pc.path,
+        kind: 'probe',
+        host: pc.host,
+        id,
+        before: round(pb.good / pb.sent),
+        after: round(pc.good / pc.sent),
+        summary: `${what}: ${pb.good}/${pb.sent} good answers → ${pc.good}/${pc.sent}`,
+        path: pc.path,
       };
       (diff < 0 ? out.regressions : out.resolved).push(entry);
     }
@@ -93,8 +117,13 @@ export function compareProbes(base: Report, now: Report, scope: Scope, t: Thresh
       if (hi > lo * t.latencyFactor && hi - lo > t.latencyIncreaseMs) {
         const factor = lo > 0 ? `${(hi / lo).toFixed(hi / lo >= 10 ? 0 : 1)}x, ` : '';
         const entry: Change = {
-          kind: 'latency', host: pc.host, id, before: pb.p50, after: pc.p50,
-          summary: `${what}: p50 ${ms(pb.p50)} → ${ms(pc.p50)} (${factor}${rising ? '+' : '-'}${ms(hi - lo)})`, path: pc.path,
+          kind: 'latency',
+          host: pc.host,
+          id,
+          before: pb.p50,
+          after: pc.p50,
+          summary: `${what}: p50 ${ms(pb.p50)} → ${ms(pc.p50)} (${factor}${rising ? '+' : '-'}${ms(hi - lo)})`,
+          path: pc.path,
         };
         (rising ? out.regressions : out.resolved).push(entry);
       }
@@ -102,8 +131,12 @@ export function compareProbes(base: Report, now: Report, scope: Scope, t: Thresh
   }
   for (const key of b.keys()) if (!c.has(key)) onlyThen++;
   if (onlyThen || onlyNow) {
-    const parts = [onlyThen ? `${onlyThen} only in the baseline` : '', onlyNow ? `${onlyNow} only in this run` : ''].filter(Boolean).join(', ');
-    out.notes.push(`DNS paths on compared hosts: ${parts} (another --external-name, CoreDNS endpoints, or NodeLocalDNS setting)`);
+    const parts = [onlyThen ? `${onlyThen} only in the baseline` : '', onlyNow ? `${onlyNow} only in this run` : '']
+      .filter(Boolean)
+      .join(', ');
+    out.notes.push(
+      `DNS paths on compared hosts: ${parts} (another --external-name, CoreDNS endpoints, or NodeLocalDNS setting)`,
+    );
   }
   return out;
 }

@@ -15,7 +15,12 @@ function paint(on: boolean) {
 /** "2024-05-02 10:31:07 UTC" from the baseline's ISO time (as given when it does not parse). */
 export function when(iso: string): string {
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? iso : new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return Number.isNaN(t)
+    ? iso
+    : new Date(t)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC');
 }
 
 const pct = (x: string | number | null) => (typeof x === 'number' ? `${Math.round(x * 100)}%` : String(x));
@@ -28,7 +33,9 @@ function short(c: Change): string {
     case 'diagnosis':
       return `diagnosis ${c.id}: ${c.before ?? 'not named'} → ${c.after ?? 'not named'}`;
     case 'check':
-      return c.id === 'overlay.offload' && (c.after === 'on' || c.after === 'off') ? `overlay.offload: checksum offload ${c.before} → ${c.after}` : `${c.id}: ${c.before} → ${c.after}`;
+      return c.id === 'overlay.offload' && (c.after === 'on' || c.after === 'off')
+        ? `overlay.offload: checksum offload ${c.before} → ${c.after}`
+        : `${c.id}: ${c.before} → ${c.after}`;
     case 'probe':
       return `${c.path ? describePath(c.path) : c.id}: ${pct(c.before)} → ${pct(c.after)} good answers`;
     case 'latency':
@@ -45,8 +52,13 @@ function lines(changes: Change[], mark: string): string[] {
     else groups.set(key, { first: c, hosts: c.host ? [c.host] : [] });
   }
   const out: string[] = [];
-  for (const { first, hosts } of groups.values()) out.push(hosts.length > 1 ? `    ${mark} ${short(first)} — on ${listed(hosts, 8)}` : `    ${mark} ${first.summary}`);
-  return out.length > MAX_LINES ? [...out.slice(0, MAX_LINES - 1), `    … ${out.length - MAX_LINES + 1} more (the JSON report lists every change)`] : out;
+  for (const { first, hosts } of groups.values())
+    out.push(
+      hosts.length > 1 ? `    ${mark} ${short(first)} — on ${listed(hosts, 8)}` : `    ${mark} ${first.summary}`,
+    );
+  return out.length > MAX_LINES
+    ? [...out.slice(0, MAX_LINES - 1), `    … ${out.length - MAX_LINES + 1} more (the JSON report lists every change)`]
+    : out;
 }
 
 export function renderComparison(c: Comparison, color: boolean): string[] {
@@ -58,7 +70,8 @@ export function renderComparison(c: Comparison, color: boolean): string[] {
   if (n) out.push('  Regressions', ...lines(c.regressions, p.red('✖')));
   if (c.resolved.length) out.push('  Resolved', ...lines(c.resolved, p.green('✔')));
   if (c.hosts.added.length) out.push(`  Hosts added (not in the baseline): ${listed(c.hosts.added, 12)}`);
-  if (c.hosts.removed.length) out.push(`  Hosts removed (in the baseline, not in this run): ${listed(c.hosts.removed, 12)}`);
+  if (c.hosts.removed.length)
+    out.push(`  Hosts removed (in the baseline, not in this run): ${listed(c.hosts.removed, 12)}`);
   if (c.notes.length) out.push('  Notes', ...c.notes.map((x) => p.dim(`    - ${x}`)));
   return out;
 }

@@ -24,7 +24,10 @@ export interface HostComparison {
 export const byName = (a: string, b: string) => String(a).localeCompare(String(b), 'en', { numeric: true });
 
 /** Text from a report file, as one line of a summary. */
-export const oneLine = (v: unknown): string => String(v ?? '').split(/\r?\n/)[0]!.slice(0, 300);
+export const oneLine = (v: unknown): string =>
+  String(v ?? '')
+    .split(/\r?\n/)[0]!
+    .slice(0, 300);
 
 export function listed(names: string[], max = 6): string {
   const sorted = [...names].sort(byName);
@@ -42,7 +45,15 @@ export function compareHosts(base: Report, now: Report): HostComparison {
   const added = [...c.keys()].filter((n) => !b.has(n)).sort(byName);
   const removed = [...b.keys()].filter((n) => !c.has(n)).sort(byName);
   const common = [...c.keys()].filter((n) => b.has(n)).sort(byName);
-  const out: HostComparison = { scope: { both: new Set(), cluster: common.length > 0 }, regressions: [], resolved: [], added, removed, common: common.length, notes: [] };
+  const out: HostComparison = {
+    scope: { both: new Set(), cluster: common.length > 0 },
+    regressions: [],
+    resolved: [],
+    added,
+    removed,
+    common: common.length,
+    notes: [],
+  };
   if (!common.length) {
     out.notes.push(
       `no host in common with the baseline (baseline: ${listed([...b.keys()]) || 'none'}; this run: ${listed([...c.keys()]) || 'none'}): another cluster or another --limit? Nothing else was compared`,
@@ -64,20 +75,41 @@ export function compareHosts(base: Report, now: Report): HostComparison {
       if (unfinished(now, hc)) cutNow.push(name);
       else {
         notNow.push(name);
-        out.regressions.push({ kind: 'host', host: name, id: 'ssh.reachable', before: 'inspected', after: 'not inspected', summary: `${name}: was inspected, now is not: ${oneLine(hc.error ?? 'no reason given')}` });
+        out.regressions.push({
+          kind: 'host',
+          host: name,
+          id: 'ssh.reachable',
+          before: 'inspected',
+          after: 'not inspected',
+          summary: `${name}: was inspected, now is not: ${oneLine(hc.error ?? 'no reason given')}`,
+        });
       }
     } else if (!hb.inspected && hc.inspected) {
       if (unfinished(base, hb)) cutThen.push(name);
       else {
         notThen.push(name);
-        out.resolved.push({ kind: 'host', host: name, id: 'ssh.reachable', before: 'not inspected', after: 'inspected', summary: `${name}: inspected again (the baseline could not: ${oneLine(hb.error ?? 'no reason given')})` });
+        out.resolved.push({
+          kind: 'host',
+          host: name,
+          id: 'ssh.reachable',
+          before: 'not inspected',
+          after: 'inspected',
+          summary: `${name}: inspected again (the baseline could not: ${oneLine(hb.error ?? 'no reason given')})`,
+        });
       }
     }
   }
-  if (cutThen.length) out.notes.push(`the baseline run was interrupted (${base.interrupted}) before it finished ${listed(cutThen)}: not compared there`);
-  if (cutNow.length) out.notes.push(`this run was interrupted (${now.interrupted}) before it finished ${listed(cutNow)}: not compared there`);
+  if (cutThen.length)
+    out.notes.push(
+      `the baseline run was interrupted (${base.interrupted}) before it finished ${listed(cutThen)}: not compared there`,
+    );
+  if (cutNow.length)
+    out.notes.push(
+      `this run was interrupted (${now.interrupted}) before it finished ${listed(cutNow)}: not compared there`,
+    );
   if (notNow.length) out.notes.push(`checks, DNS paths and diagnoses of ${listed(notNow)}: not inspected in this run`);
-  if (notThen.length) out.notes.push(`checks, DNS paths and diagnoses of ${listed(notThen)}: not inspected in the baseline`);
+  if (notThen.length)
+    out.notes.push(`checks, DNS paths and diagnoses of ${listed(notThen)}: not inspected in the baseline`);
   if (moved.length) out.notes.push(`compared by host name although the address changed: ${listed(moved, 4)}`);
   return out;
 }

@@ -71,7 +71,12 @@ export function offloadOn(v: View, host: string): OffloadState {
     return { device: d.device, tx: cs.tx, rx: cs.rx };
   });
   const first = states.find((s) => s.tx !== null) ?? states[0]!;
-  return { on: first.tx, device: first.device, rx: first.rx, txOn: states.filter((s) => s.tx === true).map((s) => s.device) };
+  return {
+    on: first.tx,
+    device: first.device,
+    rx: first.rx,
+    txOn: states.filter((s) => s.tx === true).map((s) => s.device),
+  };
 }
 
 const sum = (ps: ProbeResult[]) => ps.reduce((a, p) => a + p.sent - (p.ok ?? 0), 0);
@@ -89,8 +94,10 @@ function podUnread(v: View, node: string, ip: string): string {
   const d = v.input.counterDeltas[node];
   if (!(node in v.input.facts)) return `${node} was not inspected`;
   if (!d) return `${node}'s counters were not read before and after the probes`;
-  if (!(v.input.cluster.podsSubnets ?? []).length) return 'kube_pods_subnet could not be read from the inventory, so no pod namespace was looked for';
-  if (!('Netns.pods' in d)) return `${node} ran the bash fallback of the probe program (no python3), which reads only the node's own counters`;
+  if (!(v.input.cluster.podsSubnets ?? []).length)
+    return 'kube_pods_subnet could not be read from the inventory, so no pod namespace was looked for';
+  if (!('Netns.pods' in d))
+    return `${node} ran the bash fallback of the probe program (no python3), which reads only the node's own counters`;
   return `no process in a network namespace holding ${ip} and linked to ${node} was found`;
 }
 
@@ -124,7 +131,13 @@ export function checksumSuspects(v: View): Suspect[] {
       else if (v.someBad(tcp) && v.someBad(udp)) allLost.push(pair);
     }
   }
-  interface Found { pairs: string[]; forms: Set<Form>; allTraffic: boolean; lost: Record<Form, number>; via: Pair[] }
+  interface Found {
+    pairs: string[];
+    forms: Set<Form>;
+    allTraffic: boolean;
+    lost: Record<Form, number>;
+    via: Pair[];
+  }
   const found = new Map<string, Found>();
   const entry = (n: string) => {
     let e = found.get(n);
@@ -140,7 +153,10 @@ export function checksumSuspects(v: View): Suspect[] {
         e.lost[f] += sum(p[f]);
       }
       e.via.push(p);
-      const dir = n === p.client ? `from ${n} to the CoreDNS pod ${p.ip} on ${p.server}` : `from ${p.client} to the CoreDNS pod ${p.ip} on ${n}`;
+      const dir =
+        n === p.client
+          ? `from ${n} to the CoreDNS pod ${p.ip} on ${p.server}`
+          : `from ${p.client} to the CoreDNS pod ${p.ip} on ${n}`;
       const [a, b] = forms.length === 1 && forms[0] === 'udp' ? (['udp', 'tcp'] as const) : (['tcp', 'udp'] as const);
       e.pairs.push(`DNS over ${a.toUpperCase()} ${dir}: ${v.ratio(p[a])}; over ${b.toUpperCase()} ${v.ratio(p[b])}`);
     }
@@ -148,19 +164,28 @@ export function checksumSuspects(v: View): Suspect[] {
   bad.tcp.forEach((p) => blame(p, ['tcp'], false));
   bad.udp.forEach((p) => blame(p, ['udp'], false));
   // "all traffic" breakage needs hard evidence: checksum errors counted on one of the ends
-  allLost.filter((p) => csumAll(v, p.client) + csumAll(v, p.server) > 0 && (sameNodeOk.has(p.client) || sameNodeOk.has(p.server))).forEach((p) => blame(p, ['tcp', 'udp'], true));
+  allLost
+    .filter(
+      (p) => csumAll(v, p.client) + csumAll(v, p.server) > 0 && (sameNodeOk.has(p.client) || sameNodeOk.has(p.server)),
+    )
+    .forEach((p) => blame(p, ['tcp', 'udp'], true));
 
   // Without endpoints (discovery failed): the service over one transport vs the other from the node.
   if (!(v.input.endpoints ?? []).length) {
     for (const h of hosts) {
       const tcp = v.probes(h, 'coredns-service', 'tcp');
       const udp = v.probes(h, 'coredns-service', 'udp');
-      for (const [f, a, b] of [['tcp', tcp, udp], ['udp', udp, tcp]] as const) {
+      for (const [f, a, b] of [
+        ['tcp', tcp, udp],
+        ['udp', udp, tcp],
+      ] as const) {
         if (!v.someBad(a) || !v.allOk(b)) continue;
         const e = entry(h);
         e.forms.add(f);
         e.lost[f] += sum(a);
-        e.pairs.push(`DNS over ${f.toUpperCase()} from ${h} to the CoreDNS service ${v.input.cluster.corednsIp}: ${v.ratio(a)}; over ${f === 'tcp' ? 'UDP' : 'TCP'} ${v.ratio(b)}`);
+        e.pairs.push(
+          `DNS over ${f.toUpperCase()} from ${h} to the CoreDNS service ${v.input.cluster.corednsIp}: ${v.ratio(a)}; over ${f === 'tcp' ? 'UDP' : 'TCP'} ${v.ratio(b)}`,
+        );
       }
     }
   }
@@ -175,16 +200,35 @@ export function checksumSuspects(v: View): Suspect[] {
     for (const form of forms) {
       const T = form.toUpperCase();
       // one lost probe on a busy network is noise; the broken offload loses them consistently
-      if (!f.allTraffic && f.lost[form] < 2) missing.push(`only ${f.lost[form]} ${T} probe was lost on the paths through ${host}: too few to tell from noise`);
-      if (sameNodeFails[form].has(host)) missing.push(`DNS over ${T} also fails from ${host} to its own CoreDNS pod, a path that does not cross the overlay`);
-      else if (sameNodeFails[form].size) missing.push(`DNS over ${T} also fails where it does not cross the overlay (from ${[...sameNodeFails[form]].join(', ')} to the CoreDNS pod on the same node), so the overlay is not what breaks it`);
-      if (!clean.size && !sameNodeOk.size && (v.input.endpoints ?? []).length) missing.push(`DNS over ${T} works on no path at all, so the overlay is not what sets the failing paths apart`);
+      if (!f.allTraffic && f.lost[form] < 2)
+        missing.push(
+          `only ${f.lost[form]} ${T} probe was lost on the paths through ${host}: too few to tell from noise`,
+        );
+      if (sameNodeFails[form].has(host))
+        missing.push(
+          `DNS over ${T} also fails from ${host} to its own CoreDNS pod, a path that does not cross the overlay`,
+        );
+      else if (sameNodeFails[form].size)
+        missing.push(
+          `DNS over ${T} also fails where it does not cross the overlay (from ${[...sameNodeFails[form]].join(', ')} to the CoreDNS pod on the same node), so the overlay is not what breaks it`,
+        );
+      if (!clean.size && !sameNodeOk.size && (v.input.endpoints ?? []).length)
+        missing.push(`DNS over ${T} works on no path at all, so the overlay is not what sets the failing paths apart`);
     }
     const off = offloadOn(v, host);
     if (off.none) missing.push(`the inventory configures no overlay (${off.none}), so no path crosses one`);
-    else if (off.on === true) evidence.push(`${host}: TX checksum offload is on for ${off.device} (ethtool -k: tx-checksumming on, rx-checksumming ${off.rx ? 'on' : 'off'})`);
-    else if (off.on === false) missing.push(`TX checksum offload is already off for ${off.device} on ${host}${off.rx ? ' (RX on, as Felix leaves it)' : ''}`);
-    else missing.push(`the offload state of ${off.device} on ${host} is unknown${host in v.input.facts ? '' : ' (not inspected)'}`);
+    else if (off.on === true)
+      evidence.push(
+        `${host}: TX checksum offload is on for ${off.device} (ethtool -k: tx-checksumming on, rx-checksumming ${off.rx ? 'on' : 'off'})`,
+      );
+    else if (off.on === false)
+      missing.push(
+        `TX checksum offload is already off for ${off.device} on ${host}${off.rx ? ' (RX on, as Felix leaves it)' : ''}`,
+      );
+    else
+      missing.push(
+        `the offload state of ${off.device} on ${host} is unknown${host in v.input.facts ? '' : ' (not inspected)'}`,
+      );
 
     const partners = new Set<string>([host]);
     for (const p of f.via) partners.add(p.client).add(p.server);
@@ -204,21 +248,35 @@ export function checksumSuspects(v: View): Suspect[] {
           const d = v.input.counterDeltas[p.server];
           const k = podKey(p.ip, 'Udp.InCsumErrors');
           if (d && k in d) {
-            if (d[k]! > 0) counted.push(`the CoreDNS pod ${p.ip} on ${p.server}: Udp.InCsumErrors +${d[k]} in its network namespace during the probes${d['Netns.recounted'] ? ` (read again on ${p.server} after every node's probes had ended)` : ''}`);
-          } else notRead.push(`the network namespace of the CoreDNS pod ${p.ip} on ${p.server} was not read: ${podUnread(v, p.server, p.ip)}`);
+            if (d[k]! > 0)
+              counted.push(
+                `the CoreDNS pod ${p.ip} on ${p.server}: Udp.InCsumErrors +${d[k]} in its network namespace during the probes${d['Netns.recounted'] ? ` (read again on ${p.server} after every node's probes had ended)` : ''}`,
+              );
+          } else
+            notRead.push(
+              `the network namespace of the CoreDNS pod ${p.ip} on ${p.server} was not read: ${podUnread(v, p.server, p.ip)}`,
+            );
         } else {
           const d = v.input.counterDeltas[p.client];
           if (!d) notRead.push(`${p.client}'s counters were not read before and after the probes`);
-          else if ((d['Udp.InCsumErrors'] ?? 0) > 0) counted.push(`${p.client}: Udp.InCsumErrors +${d['Udp.InCsumErrors']} during the probes (replies from the CoreDNS pod ${p.ip} on ${host})`);
+          else if ((d['Udp.InCsumErrors'] ?? 0) > 0)
+            counted.push(
+              `${p.client}: Udp.InCsumErrors +${d['Udp.InCsumErrors']} during the probes (replies from the CoreDNS pod ${p.ip} on ${host})`,
+            );
         }
       }
       if (!udpVia.length) {
         // service probes only: any UDP checksum error in the cluster, node or pod
         for (const n of v.inspected()) {
           const d = v.input.counterDeltas[n] ?? {};
-          const pods = Object.entries(d).filter(([k, x]) => /^Pod\..+\.Udp\.InCsumErrors$/.test(k) && x > 0).reduce((a, [, x]) => a + x, 0);
+          const pods = Object.entries(d)
+            .filter(([k, x]) => /^Pod\..+\.Udp\.InCsumErrors$/.test(k) && x > 0)
+            .reduce((a, [, x]) => a + x, 0);
           const own = d['Udp.InCsumErrors'] ?? 0;
-          if (own + pods > 0) counted.push(`${n}: Udp.InCsumErrors +${own}${pods ? `, +${pods} in its pods' namespaces` : ''} during the probes`);
+          if (own + pods > 0)
+            counted.push(
+              `${n}: Udp.InCsumErrors +${own}${pods ? `, +${pods} in its pods' namespaces` : ''} during the probes`,
+            );
         }
       }
       if (counted.length) evidence.push(...[...new Set(counted)].slice(0, 6));
@@ -229,38 +287,95 @@ export function checksumSuspects(v: View): Suspect[] {
         if (nr.length) unread.push(m);
       }
     }
-    if (!f.allTraffic && clean.size) evidence.push(`cross-node paths without ${host} work over both transports (${[...clean].filter((n) => n !== host).join(', ') || 'none'})`);
-    out.push({ host, forms, evidence, missing, onlyUnread: missing.length > 0 && missing.every((m) => unread.includes(m)) });
+    if (!f.allTraffic && clean.size)
+      evidence.push(
+        `cross-node paths without ${host} work over both transports (${[...clean].filter((n) => n !== host).join(', ') || 'none'})`,
+      );
+    out.push({
+      host,
+      forms,
+      evidence,
+      missing,
+      onlyUnread: missing.length > 0 && missing.every((m) => unread.includes(m)),
+    });
   }
   return out;
 }
 
 /** The lasting fix, by plugin and by what Felix should already have done there. */
-function lasting(c: ClusterModel, device: string, hosts: string[], kernels: (string | null)[]): { evidence: string[]; remediations: Remediation[] } {
+function lasting(
+  c: ClusterModel,
+  device: string,
+  hosts: string[],
+  kernels: (string | null)[],
+): { evidence: string[]; remediations: Remediation[] } {
   if (c.networkPlugin === 'calico') {
     const views = hosts.map((h, i) => ({ h, f: felixView(c, device, kernels[i] ?? null) }));
-    const evidence = [...new Set(views.map((x) => x.f.why))].map((why) => `${views.filter((x) => x.f.why === why).map((x) => x.h).join(', ')}: ${why}`);
+    const evidence = [...new Set(views.map((x) => x.f.why))].map(
+      (why) =>
+        `${views
+          .filter((x) => x.f.why === why)
+          .map((x) => x.h)
+          .join(', ')}: ${why}`,
+    );
     const o = checksumOverride(c);
     if (o === true) {
-      return { evidence, remediations: [{ text: `lasting: the inventory already sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}" but TX offload is still on: Felix has not applied it — check kubectl get felixconfiguration default -o yaml for featureDetectOverride (re-run cluster.yml --tags network when it is missing), then kubectl -n kube-system rollout restart daemonset calico-node`, safe: false }] };
+      return {
+        evidence,
+        remediations: [
+          {
+            text: `lasting: the inventory already sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}" but TX offload is still on: Felix has not applied it — check kubectl get felixconfiguration default -o yaml for featureDetectOverride (re-run cluster.yml --tags network when it is missing), then kubectl -n kube-system rollout restart daemonset calico-node`,
+            safe: false,
+          },
+        ],
+      };
     }
     if (o === false) {
-      return { evidence, remediations: [{ text: `lasting: the inventory sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}", which keeps offload on: set ChecksumOffloadBroken=true instead in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml`, safe: false }] };
+      return {
+        evidence,
+        remediations: [
+          {
+            text: `lasting: the inventory sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}", which keeps offload on: set ChecksumOffloadBroken=true instead in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml`,
+            safe: false,
+          },
+        ],
+      };
     }
-    const restart: Remediation[] = kernels.some((k) => felixDeemsBroken(k)) ? [{ text: 'Felix turns TX offload off itself on kernels <= 5.7.0 and has not here: kubectl -n kube-system rollout restart daemonset calico-node', safe: false }] : [];
+    const restart: Remediation[] = kernels.some((k) => felixDeemsBroken(k))
+      ? [
+          {
+            text: 'Felix turns TX offload off itself on kernels <= 5.7.0 and has not here: kubectl -n kube-system rollout restart daemonset calico-node',
+            safe: false,
+          },
+        ]
+      : [];
     return {
       evidence,
       remediations: [
         ...restart,
-        { text: 'lasting: set calico_feature_detect_override: "ChecksumOffloadBroken=true" in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml', safe: false },
-        { text: `or now: kubectl patch felixconfiguration default --type merge -p '{"spec":{"featureDetectOverride":"ChecksumOffloadBroken=true"}}'`, safe: false },
+        {
+          text: 'lasting: set calico_feature_detect_override: "ChecksumOffloadBroken=true" in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml',
+          safe: false,
+        },
+        {
+          text: `or now: kubectl patch felixconfiguration default --type merge -p '{"spec":{"featureDetectOverride":"ChecksumOffloadBroken=true"}}'`,
+          safe: false,
+        },
       ],
     };
   }
-  const who = c.networkPlugin === 'flannel' ? 'flannel does not manage checksum offload (flannel-io/flannel#1279) and recreates the device when it restarts' : `${c.networkPlugin} does not turn checksum offload off on ${device}`;
+  const who =
+    c.networkPlugin === 'flannel'
+      ? 'flannel does not manage checksum offload (flannel-io/flannel#1279) and recreates the device when it restarts'
+      : `${c.networkPlugin} does not turn checksum offload off on ${device}`;
   return {
     evidence: [],
-    remediations: [{ text: `lasting: ${who}: apply the ethtool command whenever ${device} appears, e.g. a udev rule ACTION=="add", SUBSYSTEM=="net", KERNEL=="${device}", RUN+="/usr/sbin/ethtool -K ${device} tx-checksum-ip-generic off"`, safe: false }],
+    remediations: [
+      {
+        text: `lasting: ${who}: apply the ethtool command whenever ${device} appears, e.g. a udev rule ACTION=="add", SUBSYSTEM=="net", KERNEL=="${device}", RUN+="/usr/sbin/ethtool -K ${device} tx-checksum-ip-generic off"`,
+        safe: false,
+      },
+    ],
   };
 }
 
@@ -271,21 +386,40 @@ export function checksumOffloadDiagnosis(v: View): Draft[] {
   const states = new Map(hosts.map((h) => [h, offloadOn(v, h)]));
   const device = states.get(hosts[0]!)!.device;
   const forms = new Set(confirmed.flatMap((s) => s.forms));
-  const what = forms.size === 2 ? 'DNS over TCP and UDP across the overlay fails' : forms.has('udp') ? 'DNS over UDP across the overlay fails while TCP works' : 'DNS over TCP across the overlay fails while UDP works';
+  const what =
+    forms.size === 2
+      ? 'DNS over TCP and UDP across the overlay fails'
+      : forms.has('udp')
+        ? 'DNS over UDP across the overlay fails while TCP works'
+        : 'DNS over TCP across the overlay fails while UDP works';
   const unit = forms.size === 2 ? 'packets' : forms.has('udp') ? 'datagrams' : 'segments';
   // one command per device; a node with offload on for several overlay devices gets each turned off
   const byDevice = new Map<string, string[]>();
-  for (const h of hosts) for (const d of states.get(h)!.txOn.length ? states.get(h)!.txOn : [device]) byDevice.set(d, [...(byDevice.get(d) ?? []), h]);
-  const now: Remediation[] = [...byDevice].map(([d, hs]) => ({ text: `on ${hs.join(', ')}: ethtool --offload ${d} rx off tx off   (safe; --fix applies it; lasts until reboot or the network plugin recreates ${d})`, argv: ['ethtool', '--offload', d, 'rx', 'off', 'tx', 'off'], hosts: hs, safe: true }));
-  const more = lasting(v.input.cluster, device, hosts, hosts.map((h) => v.input.facts[h]?.kernel ?? null));
-  return [{
-    id: 'checksum-offload',
-    severity: 'fail',
+  for (const h of hosts)
+    for (const d of states.get(h)!.txOn.length ? states.get(h)!.txOn : [device])
+      byDevice.set(d, [...(byDevice.get(d) ?? []), h]);
+  const now: Remediation[] = [...byDevice].map(([d, hs]) => ({
+    text: `on ${hs.join(', ')}: ethtool --offload ${d} rx off tx off   (safe; --fix applies it; lasts until reboot or the network plugin recreates ${d})`,
+    argv: ['ethtool', '--offload', d, 'rx', 'off', 'tx', 'off'],
+    hosts: hs,
+    safe: true,
+  }));
+  const more = lasting(
+    v.input.cluster,
+    device,
     hosts,
-    summary: `${what}: checksum offload on ${device} corrupts ${unit} on ${hosts.join(', ')}`,
-    evidence: [...confirmed.flatMap((s) => s.evidence), ...more.evidence],
-    remediations: [...now, ...more.remediations],
-  }];
+    hosts.map((h) => v.input.facts[h]?.kernel ?? null),
+  );
+  return [
+    {
+      id: 'checksum-offload',
+      severity: 'fail',
+      hosts,
+      summary: `${what}: checksum offload on ${device} corrupts ${unit} on ${hosts.join(', ')}`,
+      evidence: [...confirmed.flatMap((s) => s.evidence), ...more.evidence],
+      remediations: [...now, ...more.remediations],
+    },
+  ];
 }
 
 /** Hosts a rule blaming a firewall for failing UDP must leave alone: those checksum-offload named,
@@ -293,8 +427,16 @@ export function checksumOffloadDiagnosis(v: View): Draft[] {
  *  says which) — a wrong blame is worse than none. */
 export function udpClaimedByOffload(v: View, earlier: readonly Diagnosis[]): string[] {
   const named = earlier.filter((d) => d.id === 'checksum-offload').flatMap((d) => d.hosts);
-  const open = checksumSuspects(v).filter((s) => s.forms.includes('udp') && s.onlyUnread).map((s) => s.host);
+  const open = checksumSuspects(v)
+    .filter((s) => s.forms.includes('udp') && s.onlyUnread)
+    .map((s) => s.host);
   return [...new Set([...named, ...open])];
 }
 
-export default defineDiagnosis({ id: 'checksum-offload', rank: 40, explains: ['dns.*', 'kernel.counters', 'overlay.offload'], readers: [offloadReader, kernelReader], run: (v) => checksumOffloadDiagnosis(v) });
+export default defineDiagnosis({
+  id: 'checksum-offload',
+  rank: 40,
+  explains: ['dns.*', 'kernel.counters', 'overlay.offload'],
+  readers: [offloadReader, kernelReader],
+  run: (v) => checksumOffloadDiagnosis(v),
+});

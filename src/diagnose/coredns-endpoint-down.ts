@@ -5,7 +5,11 @@ import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 import { ownPodProbe } from './pod-to-host-blocked.js';
 
-export function corednsEndpointDown(v: View, unrouted: readonly string[] = [], podToHost: readonly string[] = []): Draft[] {
+export function corednsEndpointDown(
+  v: View,
+  unrouted: readonly string[] = [],
+  podToHost: readonly string[] = [],
+): Draft[] {
   const eps = (v.input.endpoints ?? []).filter((e) => !(e.nodeName && unrouted.includes(e.nodeName)));
   // a node whose pods' replies to it are dropped (pod-to-host-blocked) does not count its own pods dead
   const own = ownPodProbe(new Set(podToHost), new Map(eps.map((e) => [e.ip, e.nodeName])));
@@ -20,21 +24,45 @@ export function corednsEndpointDown(v: View, unrouted: readonly string[] = [], p
   }
   if (!dead.length || !alive.length) return [];
   const inspected = v.inspected();
-  const hosts = [...new Set(dead.map((e) => (e.nodeName && inspected.includes(e.nodeName) ? e.nodeName : null)).filter((x): x is string => !!x))];
-  return [{
-    id: 'coredns-endpoint-down',
-    severity: 'fail',
-    hosts: hosts.length ? hosts : inspected,
-    summary: `${dead.length} of ${eps.length} CoreDNS endpoints do not answer: ${dead.map((e) => `${e.ip}${e.podName ? ` (${e.podName})` : ''}`).join(', ')}`,
-    evidence: [
-      ...dead.map((e) => `${e.ip}${e.podName ? ` ${e.podName}` : ''} on ${e.nodeName ?? '?'}: ${v.ratio(v.probes(undefined, 'coredns-endpoint', undefined, e.ip))} over UDP and TCP from ${inspected.length} node(s)`),
-      ...alive.map((e) => `${e.ip} on ${e.nodeName ?? '?'} answers: ${v.ratio(v.probes(undefined, 'coredns-endpoint', undefined, e.ip))}`),
-      `the service ${v.input.cluster.corednsIp} answers ${v.ratio(v.probes(undefined, 'coredns-service'))}: queries that land on the dead pod are lost`,
-    ],
-    fix: dead.map((e) => `kubectl -n kube-system describe pod ${e.podName ?? '<coredns pod>'}; kubectl -n kube-system delete pod ${e.podName ?? '<coredns pod>'}`),
-  }];
+  const hosts = [
+    ...new Set(
+      dead
+        .map((e) => (e.nodeName && inspected.includes(e.nodeName) ? e.nodeName : null))
+        .filter((x): x is string => !!x),
+    ),
+  ];
+  return [
+    {
+      id: 'coredns-endpoint-down',
+      severity: 'fail',
+      hosts: hosts.length ? hosts : inspected,
+      summary: `${dead.length} of ${eps.length} CoreDNS endpoints do not answer: ${dead.map((e) => `${e.ip}${e.podName ? ` (${e.podName})` : ''}`).join(', ')}`,
+      evidence: [
+        ...dead.map(
+          (e) =>
+            `${e.ip}${e.podName ? ` ${e.podName}` : ''} on ${e.nodeName ?? '?'}: ${v.ratio(v.probes(undefined, 'coredns-endpoint', undefined, e.ip))} over UDP and TCP from ${inspected.length} node(s)`,
+        ),
+        ...alive.map(
+          (e) =>
+            `${e.ip} on ${e.nodeName ?? '?'} answers: ${v.ratio(v.probes(undefined, 'coredns-endpoint', undefined, e.ip))}`,
+        ),
+        `the service ${v.input.cluster.corednsIp} answers ${v.ratio(v.probes(undefined, 'coredns-service'))}: queries that land on the dead pod are lost`,
+      ],
+      fix: dead.map(
+        (e) =>
+          `kubectl -n kube-system describe pod ${e.podName ?? '<coredns pod>'}; kubectl -n kube-system delete pod ${e.podName ?? '<coredns pod>'}`,
+      ),
+    },
+  ];
 }
 
-const named = (earlier: readonly { id: string; hosts: string[] }[], id: string) => earlier.filter((d) => d.id === id).flatMap((d) => d.hosts);
+const named = (earlier: readonly { id: string; hosts: string[] }[], id: string) =>
+  earlier.filter((d) => d.id === id).flatMap((d) => d.hosts);
 
-export default defineDiagnosis({ id: 'coredns-endpoint-down', rank: 30, explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*', 'dns.pod.*'], run: (v, earlier) => corednsEndpointDown(v, named(earlier, 'ip-forward-disabled'), named(earlier, 'pod-to-host-blocked')) });
+export default defineDiagnosis({
+  id: 'coredns-endpoint-down',
+  rank: 30,
+  explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*', 'dns.pod.*'],
+  run: (v, earlier) =>
+    corednsEndpointDown(v, named(earlier, 'ip-forward-disabled'), named(earlier, 'pod-to-host-blocked')),
+});

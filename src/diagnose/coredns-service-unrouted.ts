@@ -2,4 +2,9 @@
 import { defineDiagnosis } from './module.js';
 import { corednsServiceUnrouted } from './coredns-unreachable.js';
 
-export default defineDiagnosis({ id: 'coredns-service-unrouted', rank: 21, explains: ['dns.*'], run: (v) => corednsServiceUnrouted(v) });
+export default defineDiagnosis({
+  id: 'coredns-service-unrouted',
+  rank: 21,
+  explains: ['dns.*'],
+  run: (v) => corednsServiceUnrouted(v),
+});

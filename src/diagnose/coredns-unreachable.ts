@@ -15,22 +15,34 @@ export function corednsUnreachable(v: View): Draft[] {
   const rc: Record<string, number> = {};
   for (const p of svc) for (const [k, n] of Object.entries(p.rcodes)) rc[k] = (rc[k] ?? 0) + n;
   const evidence = [
-    `the CoreDNS service ${c.corednsIp}: ${v.ratio(svc)} probes answered from ${hosts.length} node(s) over UDP and TCP${Object.keys(errs).length ? ` (${Object.entries(errs).map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}${Object.keys(rc).length ? `; rcodes ${JSON.stringify(rc)}` : ''}`,
+    `the CoreDNS service ${c.corednsIp}: ${v.ratio(svc)} probes answered from ${hosts.length} node(s) over UDP and TCP${
+      Object.keys(errs).length
+        ? ` (${Object.entries(errs)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(', ')})`
+        : ''
+    }${Object.keys(rc).length ? `; rcodes ${JSON.stringify(rc)}` : ''}`,
   ];
-  if (eps.length) evidence.push(`every CoreDNS endpoint failed too: ${[...new Set(eps.map((p) => p.server))].join(', ')} (${v.ratio(eps)})`);
-  else if (v.input.endpoints && !v.input.endpoints.length) evidence.push('the coredns Endpoints object lists no ready addresses');
+  if (eps.length)
+    evidence.push(
+      `every CoreDNS endpoint failed too: ${[...new Set(eps.map((p) => p.server))].join(', ')} (${v.ratio(eps)})`,
+    );
+  else if (v.input.endpoints && !v.input.endpoints.length)
+    evidence.push('the coredns Endpoints object lists no ready addresses');
   else if (v.input.endpointError) evidence.push(`endpoints could not be listed: ${v.input.endpointError}`);
-  return [{
-    id: 'coredns-unreachable',
-    severity: 'fail',
-    hosts,
-    summary: `CoreDNS (${c.corednsIp}) answers on no transport from any node`,
-    evidence,
-    fix: [
-      'kubectl -n kube-system get deploy,pods,endpoints -l k8s-app=kube-dns -o wide',
-      'kubectl -n kube-system logs deploy/coredns --tail=50; kubectl -n kube-system rollout restart deployment coredns',
-    ],
-  }];
+  return [
+    {
+      id: 'coredns-unreachable',
+      severity: 'fail',
+      hosts,
+      summary: `CoreDNS (${c.corednsIp}) answers on no transport from any node`,
+      evidence,
+      fix: [
+        'kubectl -n kube-system get deploy,pods,endpoints -l k8s-app=kube-dns -o wide',
+        'kubectl -n kube-system logs deploy/coredns --tail=50; kubectl -n kube-system rollout restart deployment coredns',
+      ],
+    },
+  ];
 }
 
 /** The service IP fails everywhere while pods answer directly: kube-proxy's service rules. */
@@ -40,14 +52,23 @@ export function corednsServiceUnrouted(v: View): Draft[] {
   const svc = v.probes(undefined, 'coredns-service');
   const eps = v.probes(undefined, 'coredns-endpoint');
   if (!hosts.length || !v.allDead(svc) || !eps.length || v.allDead(eps)) return [];
-  return [{
-    id: 'coredns-service-unrouted',
-    severity: 'fail',
-    hosts,
-    summary: `CoreDNS pods answer but the service IP ${c.corednsIp} does not, from any node`,
-    evidence: [`service ${c.corednsIp}: ${v.ratio(svc)}`, `endpoints directly: ${v.ratio(eps)}`],
-    fix: [`check kube-proxy (${c.kubeProxyMode} mode) on the nodes: kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide; ${c.kubeProxyMode === 'ipvs' ? 'ipvsadm -Ln' : 'iptables-save -t nat | grep KUBE-SVC'}`],
-  }];
+  return [
+    {
+      id: 'coredns-service-unrouted',
+      severity: 'fail',
+      hosts,
+      summary: `CoreDNS pods answer but the service IP ${c.corednsIp} does not, from any node`,
+      evidence: [`service ${c.corednsIp}: ${v.ratio(svc)}`, `endpoints directly: ${v.ratio(eps)}`],
+      fix: [
+        `check kube-proxy (${c.kubeProxyMode} mode) on the nodes: kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide; ${c.kubeProxyMode === 'ipvs' ? 'ipvsadm -Ln' : 'iptables-save -t nat | grep KUBE-SVC'}`,
+      ],
+    },
+  ];
 }
 
-export default defineDiagnosis({ id: 'coredns-unreachable', rank: 20, explains: ['dns.*'], run: (v) => corednsUnreachable(v) });
+export default defineDiagnosis({
+  id: 'coredns-unreachable',
+  rank: 20,
+  explains: ['dns.*'],
+  run: (v) => corednsUnreachable(v),
+});

@@ -34,7 +34,31 @@ export interface Walk {
 
 const PROTO_NUM: Record<string, string> = { tcp: '6', udp: '17' };
 // targets that let the packet go on to the next rule
-const GOES_ON = new Set(['LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'NOTRACK', 'CT', 'TRACE', 'AUDIT', 'CHECKSUM', 'TCPMSS', 'DSCP', 'TOS', 'TTL', 'SET', 'CLASSIFY', 'SECMARK', 'CONNSECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'HMARK', 'TEE']);
+const GOES_ON = new Set([
+  'LOG',
+  'NFLOG',
+  'ULOG',
+  'MARK',
+  'CONNMARK',
+  'NOTRACK',
+  'CT',
+  'TRACE',
+  'AUDIT',
+  'CHECKSUM',
+  'TCPMSS',
+  'DSCP',
+  'TOS',
+  'TTL',
+  'SET',
+  'CLASSIFY',
+  'SECMARK',
+  'CONNSECMARK',
+  'IDLETIMER',
+  'LED',
+  'RATEEST',
+  'HMARK',
+  'TEE',
+]);
 
 const tri = (b: boolean | null): Tri => (b === null ? 'maybe' : b ? 'yes' : 'no');
 
@@ -73,31 +97,84 @@ export function ruleMatches(r: IptablesRule, pk: Packet): { match: Tri; target: 
     switch (opt) {
       case '--comment':
         break;
-      case '-p': case '--protocol':
-        and(not(tri(val === pk.proto || val === 'all' || val === '0' || (PROTO_NUM[val] ?? val) === PROTO_NUM[pk.proto])));
+      case '-p':
+      case '--protocol':
+        and(
+          not(tri(val === pk.proto || val === 'all' || val === '0' || (PROTO_NUM[val] ?? val) === PROTO_NUM[pk.proto])),
+        );
         break;
-      case '-s': case '--source':
-        and(not(pk.src ? tri(val.split(',').map((x) => inCidr(pk.src!, x)).reduce<boolean | null>((a, b) => (a === true || b === true ? true : a === null || b === null ? null : false), false)) : val === '0.0.0.0/0' ? 'yes' : 'maybe'));
+      case '-s':
+      case '--source':
+        and(
+          not(
+            pk.src
+              ? tri(
+                  val
+                    .split(',')
+                    .map((x) => inCidr(pk.src!, x))
+                    .reduce<boolean | null>(
+                      (a, b) => (a === true || b === true ? true : a === null || b === null ? null : false),
+                      false,
+                    ),
+                )
+              : val === '0.0.0.0/0'
+                ? 'yes'
+                : 'maybe',
+          ),
+        );
         break;
-      case '-d': case '--destination':
-        and(not(tri(val.split(',').map((x) => inCidr(pk.dst, x)).reduce<boolean | null>((a, b) => (a === true || b === true ? true : a === null || b === null ? null : false), false))));
+      case '-d':
+      case '--destination':
+        and(
+          not(
+            tri(
+              val
+                .split(',')
+                .map((x) => inCidr(pk.dst, x))
+                .reduce<boolean | null>(
+                  (a, b) => (a === true || b === true ? true : a === null || b === null ? null : false),
+                  false,
+                ),
+            ),
+          ),
+        );
         break;
-      case '-i': case '--in-interface':
-        and(not(pk.inIface === null ? 'maybe' : tri(val === pk.inIface || (val.endsWith('+') && pk.inIface.startsWith(val.slice(0, -1))))));
+      case '-i':
+      case '--in-interface':
+        and(
+          not(
+            pk.inIface === null
+              ? 'maybe'
+              : tri(val === pk.inIface || (val.endsWith('+') && pk.inIface.startsWith(val.slice(0, -1)))),
+          ),
+        );
         break;
-      case '--dport': case '--destination-port': case '--dports': case '--destination-ports':
+      case '--dport':
+      case '--destination-port':
+      case '--dports':
+      case '--destination-ports':
         and(not(pk.dport === null ? 'maybe' : tri(portIn(pk.dport, val))));
         break;
-      case '--sport': case '--source-port': case '--sports': case '--source-ports':
+      case '--sport':
+      case '--source-port':
+      case '--sports':
+      case '--source-ports':
         and(not(pk.sport === null ? 'maybe' : tri(portIn(pk.sport, val))));
         break;
-      case '--ctstate': case '--state': {
+      case '--ctstate':
+      case '--state': {
         const s = pk.state ?? null;
         and(not(s === null ? 'maybe' : tri(val.split(',').includes(s))));
         break;
       }
       case '--dst-type':
-        and(not(pk.dstLocal === undefined ? 'maybe' : tri(val.split(',').includes('LOCAL') ? pk.dstLocal : val.split(',').includes('UNICAST') ? true : null)));
+        and(
+          not(
+            pk.dstLocal === undefined
+              ? 'maybe'
+              : tri(val.split(',').includes('LOCAL') ? pk.dstLocal : val.split(',').includes('UNICAST') ? true : null),
+          ),
+        );
         break;
       default:
         and('maybe');
@@ -136,7 +213,12 @@ export function walk(rules: IptablesRule[], table: string, chain: string, pk: Pa
   return { ends, drop: null };
 }
 
-const HOOKS: [string, string][] = [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['mangle', 'INPUT'], ['filter', 'INPUT']];
+const HOOKS: [string, string][] = [
+  ['raw', 'PREROUTING'],
+  ['mangle', 'PREROUTING'],
+  ['mangle', 'INPUT'],
+  ['filter', 'INPUT'],
+];
 
 export interface Verdict {
   /** the packet is surely dropped: by this rule (after the jumps before it) */
@@ -148,7 +230,9 @@ export interface Verdict {
 /** The conntrack state a new packet has in filter INPUT: UNTRACKED when raw PREROUTING surely
  *  NOTRACKs it (node-cache's rules for NodeLocalDNS), NEW when surely not, null when unknown. */
 export function stateAfterRaw(rules: IptablesRule[], pk: Packet): string | null {
-  for (const r of rules.filter((x) => x.table === 'raw' && x.chain === 'PREROUTING').sort((a, b) => a.index - b.index)) {
+  for (const r of rules
+    .filter((x) => x.table === 'raw' && x.chain === 'PREROUTING')
+    .sort((a, b) => a.index - b.index)) {
     const { match, target } = ruleMatches(r, pk);
     if (match === 'no' || !target) continue;
     const notrack = target === 'NOTRACK' || (target === 'CT' && /--notrack/.test(r.line));

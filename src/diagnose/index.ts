@@ -6,7 +6,9 @@ import { MODULES } from './registry.gen.js';
 import { type DiagnosisModule, explainsCheck, finish } from './module.js';
 import { View } from './view.js';
 
-export const DIAGNOSES: readonly DiagnosisModule[] = [...(MODULES as readonly DiagnosisModule[])].sort((a, b) => a.rank - b.rank);
+export const DIAGNOSES: readonly DiagnosisModule[] = [...(MODULES as readonly DiagnosisModule[])].sort(
+  (a, b) => a.rank - b.rank,
+);
 
 export function diagnosisReaders(): Reader[] {
   return DIAGNOSES.flatMap((m) => m.readers ?? []);

@@ -17,20 +17,38 @@ export function ipForwardDisabled(v: View): Draft[] {
     for (const e of (v.input.endpoints ?? []).filter((x) => x.nodeName === h)) {
       const ps = v.probes(undefined, 'coredns-endpoint', undefined, e.ip);
       const own = v.probes(h, 'coredns-endpoint', undefined, e.ip);
-      if (ps.length) evidence.push(`the CoreDNS pod ${e.ip}${e.podName ? ` (${e.podName})` : ''} on ${h}: ${v.ratio(ps)} answered from all nodes${own.length ? `, ${v.ratio(own)} from ${h} itself` : ''} — it is alive but cannot be reached through a node that does not route`);
+      if (ps.length)
+        evidence.push(
+          `the CoreDNS pod ${e.ip}${e.podName ? ` (${e.podName})` : ''} on ${h}: ${v.ratio(ps)} answered from all nodes${own.length ? `, ${v.ratio(own)} from ${h} itself` : ''} — it is alive but cannot be reached through a node that does not route`,
+        );
     }
   }
-  return [{
-    id: 'ip-forward-disabled',
-    severity: 'fail',
-    hosts,
-    summary: `net.ipv4.ip_forward is 0 on ${hosts.join(', ')}: the node cannot route to its pods`,
-    evidence,
-    remediations: [
-      { text: `on ${hosts.join(', ')}: sysctl -w net.ipv4.ip_forward=1   (Kubespray sets it; re-run cluster.yml --tags network to restore the node's settings)`, argv: ['sysctl', '-w', 'net.ipv4.ip_forward=1'], hosts, safe: false },
-      { text: 'find what turned it off so it stays on after a reboot: grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d/ /usr/lib/sysctl.d/ /run/sysctl.d/ (a hardening baseline, a sysctl.d file)', safe: false },
-    ],
-  }];
+  return [
+    {
+      id: 'ip-forward-disabled',
+      severity: 'fail',
+      hosts,
+      summary: `net.ipv4.ip_forward is 0 on ${hosts.join(', ')}: the node cannot route to its pods`,
+      evidence,
+      remediations: [
+        {
+          text: `on ${hosts.join(', ')}: sysctl -w net.ipv4.ip_forward=1   (Kubespray sets it; re-run cluster.yml --tags network to restore the node's settings)`,
+          argv: ['sysctl', '-w', 'net.ipv4.ip_forward=1'],
+          hosts,
+          safe: false,
+        },
+        {
+          text: 'find what turned it off so it stays on after a reboot: grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d/ /usr/lib/sysctl.d/ /run/sysctl.d/ (a hardening baseline, a sysctl.d file)',
+          safe: false,
+        },
+      ],
+    },
+  ];
 }
 
-export default defineDiagnosis({ id: 'ip-forward-disabled', rank: 25, explains: ['sysctl.forwarding', 'dns.*'], run: (v) => ipForwardDisabled(v) });
+export default defineDiagnosis({
+  id: 'ip-forward-disabled',
+  rank: 25,
+  explains: ['sysctl.forwarding', 'dns.*'],
+  run: (v) => ipForwardDisabled(v),
+});

@@ -39,7 +39,15 @@ export function defineDiagnosis(m: DiagnosisModule): DiagnosisModule {
 
 export function finish(d: Draft): Diagnosis {
   const remediations = d.remediations ?? (d.fix ?? []).map((text) => ({ text, safe: false }));
-  return { id: d.id, severity: d.severity, hosts: d.hosts, summary: d.summary, evidence: d.evidence, fix: d.fix ?? remediations.map((r) => r.text), remediations };
+  return {
+    id: d.id,
+    severity: d.severity,
+    hosts: d.hosts,
+    summary: d.summary,
+    evidence: d.evidence,
+    fix: d.fix ?? remediations.map((r) => r.text),
+    remediations,
+  };
 }
 
 export function explainsCheck(m: { explains: readonly string[] }, check: string): boolean {
@@ -49,7 +57,13 @@ export function explainsCheck(m: { explains: readonly string[] }, check: string)
 /** Diagnoses that make some CoreDNS endpoints unreachable: the service and NodeLocalDNS (which
  *  load-balance over the endpoints) then fail at random, on one transport as often as on the other,
  *  which must not be read as a firewall on one transport (udp-blocked, tcp-blocked). */
-export const ENDPOINTS_UNREACHABLE = ['coredns-unreachable', 'coredns-endpoint-down', 'ip-forward-disabled', 'overlay-blocked', 'pod-to-host-blocked'];
+export const ENDPOINTS_UNREACHABLE = [
+  'coredns-unreachable',
+  'coredns-endpoint-down',
+  'ip-forward-disabled',
+  'overlay-blocked',
+  'pod-to-host-blocked',
+];
 
 export function endpointsUnreachable(earlier: readonly { id: string; severity: string }[]): boolean {
   return earlier.some((d) => d.severity === 'fail' && ENDPOINTS_UNREACHABLE.includes(d.id));

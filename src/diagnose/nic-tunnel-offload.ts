@@ -38,7 +38,10 @@ export function nicTunnelOffload(v: View): Draft[] {
   }
   if (!hit.length) return [];
   const hosts = [...new Set(hit.map((x) => x.host))];
-  const evidence = hit.map((x) => `${x.host}: ${x.nic} (driver vmxnet3${x.version ? ` ${x.version}` : ''}) carries ${x.device} with ${x.on.join(' and ')} on (ethtool -i, ethtool -k)`);
+  const evidence = hit.map(
+    (x) =>
+      `${x.host}: ${x.nic} (driver vmxnet3${x.version ? ` ${x.version}` : ''}) carries ${x.device} with ${x.on.join(' and ')} on (ethtool -i, ethtool -k)`,
+  );
   // what the probes saw on paths that cross the overlay through these nodes
   const epNode = new Map((v.input.endpoints ?? []).map((e) => [e.ip, e.nodeName]));
   const crossing = v.probes(undefined, 'coredns-endpoint').filter((p) => {
@@ -47,26 +50,55 @@ export function nicTunnelOffload(v: View): Draft[] {
   });
   const failing = crossing.filter((p) => !isOk(p));
   if (failing.length) {
-    evidence.push(`DNS across the overlay fails on ${failing.length} of ${crossing.length} path(s) through ${hosts.join(', ')} (e.g. ${failing.slice(0, 3).map((p) => `from ${p.host} to ${p.server} on ${epNode.get(p.server)} over ${p.transport.toUpperCase()}: ${v.ratio([p])}`).join('; ')}): consistent with the NIC breaking tunnelled packets; turn the offloads off and probe again`);
+    evidence.push(
+      `DNS across the overlay fails on ${failing.length} of ${crossing.length} path(s) through ${hosts.join(', ')} (e.g. ${failing
+        .slice(0, 3)
+        .map(
+          (p) =>
+            `from ${p.host} to ${p.server} on ${epNode.get(p.server)} over ${p.transport.toUpperCase()}: ${v.ratio([p])}`,
+        )
+        .join('; ')}): consistent with the NIC breaking tunnelled packets; turn the offloads off and probe again`,
+    );
   } else if (crossing.length) {
-    evidence.push(`DNS across the overlay answered on all ${crossing.length} path(s) through ${hosts.join(', ')} during this run: small DNS packets may pass while segmented (large TCP) traffic is dropped`);
+    evidence.push(
+      `DNS across the overlay answered on all ${crossing.length} path(s) through ${hosts.join(', ')} during this run: small DNS packets may pass while segmented (large TCP) traffic is dropped`,
+    );
   }
   const byNic = new Map<string, string[]>();
   for (const x of hit) byNic.set(x.nic, [...new Set([...(byNic.get(x.nic) ?? []), x.host])]);
   const plugin = v.input.cluster.networkPlugin;
   const remediations: Remediation[] = [
-    ...[...byNic].map(([nic, hs]): Remediation => ({ text: `on ${hs.join(', ')}: ethtool -K ${nic} tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off   (not applied by --fix: it changes the NIC all of the node's traffic uses)`, argv: ['ethtool', '-K', nic, 'tx-udp_tnl-segmentation', 'off', 'tx-udp_tnl-csum-segmentation', 'off'], hosts: hs, safe: false })),
-    { text: `lasting: nmcli connection modify <connection> ethtool.feature-tx-udp_tnl-segmentation off ethtool.feature-tx-udp_tnl-csum-segmentation off (or ETHTOOL_OPTS in ifcfg-${hit[0]!.nic})`, safe: false },
-    { text: `or move the VXLAN port off the one the hypervisor treats specially: ${PORT[plugin] ?? 'the network plugin\'s VXLAN port setting'}`, safe: false },
+    ...[...byNic].map(([nic, hs]): Remediation => ({
+      text: `on ${hs.join(', ')}: ethtool -K ${nic} tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off   (not applied by --fix: it changes the NIC all of the node's traffic uses)`,
+      argv: ['ethtool', '-K', nic, 'tx-udp_tnl-segmentation', 'off', 'tx-udp_tnl-csum-segmentation', 'off'],
+      hosts: hs,
+      safe: false,
+    })),
+    {
+      text: `lasting: nmcli connection modify <connection> ethtool.feature-tx-udp_tnl-segmentation off ethtool.feature-tx-udp_tnl-csum-segmentation off (or ETHTOOL_OPTS in ifcfg-${hit[0]!.nic})`,
+      safe: false,
+    },
+    {
+      text: `or move the VXLAN port off the one the hypervisor treats specially: ${PORT[plugin] ?? "the network plugin's VXLAN port setting"}`,
+      safe: false,
+    },
   ];
-  return [{
-    id: 'nic-tunnel-offload',
-    severity: 'warn',
-    hosts,
-    summary: `the overlay's parent NIC on ${hosts.join(', ')} is a vmxnet3 with UDP-tunnel segmentation offloads on, which VMware breaks for VXLAN`,
-    evidence,
-    remediations,
-  }];
+  return [
+    {
+      id: 'nic-tunnel-offload',
+      severity: 'warn',
+      hosts,
+      summary: `the overlay's parent NIC on ${hosts.join(', ')} is a vmxnet3 with UDP-tunnel segmentation offloads on, which VMware breaks for VXLAN`,
+      evidence,
+      remediations,
+    },
+  ];
 }
 
-export default defineDiagnosis({ id: 'nic-tunnel-offload', rank: 45, explains: ['overlay.nic-offload'], readers: [linksReader, offloadReader], run: (v) => nicTunnelOffload(v) });
+export default defineDiagnosis({
+  id: 'nic-tunnel-offload',
+  rank: 45,
+  explains: ['overlay.nic-offload'],
+  readers: [linksReader, offloadReader],
+  run: (v) => nicTunnelOffload(v),
+});

@@ -22,22 +22,35 @@ export function nodelocaldnsDown(v: View): Draft[] {
     if (iface?.status === 'fail' || refused || upstreamFine) {
       hosts.push(h);
       if (iface?.status === 'fail') evidence.push(`${h}: ${iface.summary}`);
-      if (nl.length) evidence.push(`${h}: DNS via ${c.nodelocaldnsIp}: UDP ${v.ratio(udp)}, TCP ${v.ratio(tcp)}${refused ? ' (connection refused: nothing listens)' : ''}`);
-      if (upstreamFine) evidence.push(`${h}: the same node reaches the CoreDNS service ${c.corednsIp} over TCP (${v.ratio(svcTcp)}), so node-cache's upstream is fine`);
+      if (nl.length)
+        evidence.push(
+          `${h}: DNS via ${c.nodelocaldnsIp}: UDP ${v.ratio(udp)}, TCP ${v.ratio(tcp)}${refused ? ' (connection refused: nothing listens)' : ''}`,
+        );
+      if (upstreamFine)
+        evidence.push(
+          `${h}: the same node reaches the CoreDNS service ${c.corednsIp} over TCP (${v.ratio(svcTcp)}), so node-cache's upstream is fine`,
+        );
     }
   }
   if (!hosts.length) return [];
-  return [{
-    id: 'nodelocaldns-down',
-    severity: 'fail',
-    hosts,
-    summary: `NodeLocalDNS does not answer on ${c.nodelocaldnsIp} on ${hosts.join(', ')}`,
-    evidence,
-    fix: [
-      `kubectl -n kube-system get pods -l k8s-app=node-local-dns -o wide --field-selector spec.nodeName=<node>`,
-      'kubectl -n kube-system logs -l k8s-app=node-local-dns --tail=50; then kubectl -n kube-system rollout restart daemonset nodelocaldns',
-    ],
-  }];
+  return [
+    {
+      id: 'nodelocaldns-down',
+      severity: 'fail',
+      hosts,
+      summary: `NodeLocalDNS does not answer on ${c.nodelocaldnsIp} on ${hosts.join(', ')}`,
+      evidence,
+      fix: [
+        `kubectl -n kube-system get pods -l k8s-app=node-local-dns -o wide --field-selector spec.nodeName=<node>`,
+        'kubectl -n kube-system logs -l k8s-app=node-local-dns --tail=50; then kubectl -n kube-system rollout restart daemonset nodelocaldns',
+      ],
+    },
+  ];
 }
 
-export default defineDiagnosis({ id: 'nodelocaldns-down', rank: 61, explains: ['nodelocaldns.interface', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'], run: (v) => nodelocaldnsDown(v) });
+export default defineDiagnosis({
+  id: 'nodelocaldns-down',
+  rank: 61,
+  explains: ['nodelocaldns.interface', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'],
+  run: (v) => nodelocaldnsDown(v),
+});

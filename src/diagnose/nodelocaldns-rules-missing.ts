@@ -13,22 +13,30 @@ export function nodelocaldnsRulesMissing(v: View): Draft[] {
     const missing = (c.evidence.missing as string[] | undefined) ?? [];
     for (const m of missing.slice(0, 4)) evidence.push(`${h}: missing ${m}`);
     if (missing.length > 4) evidence.push(`${h}: … and ${missing.length - 4} more`);
-    for (const s of ((c.evidence.shadowed as string[] | undefined) ?? []).slice(0, 4)) evidence.push(`${h}: shadowed: ${s}`);
+    for (const s of ((c.evidence.shadowed as string[] | undefined) ?? []).slice(0, 4))
+      evidence.push(`${h}: shadowed: ${s}`);
     const nl = v.probes(h, 'nodelocaldns');
     if (nl.length && v.someBad(nl)) evidence.push(`${h}: DNS via ${ip} answered ${v.ratio(nl)}`);
   }
-  return [{
-    id: 'nodelocaldns-rules-missing',
-    severity: 'fail',
-    hosts,
-    summary: `node-cache's iptables rules for ${ip} are missing or shadowed on ${hosts.join(', ')}`,
-    evidence,
-    fix: [
-      'restart node-cache so it re-creates its rules: kubectl -n kube-system rollout restart daemonset nodelocaldns',
-      'if they vanish again, look for what rewrites them: Calico (calico_felix_chaininsertmode, calico_iptables_backend) or a host firewall; iptables-legacy-save and iptables-nft-save should not both hold rules',
-      `a DROP/REJECT ahead of them: move it below node-cache's ACCEPT for ${ip}:53`,
-    ],
-  }];
+  return [
+    {
+      id: 'nodelocaldns-rules-missing',
+      severity: 'fail',
+      hosts,
+      summary: `node-cache's iptables rules for ${ip} are missing or shadowed on ${hosts.join(', ')}`,
+      evidence,
+      fix: [
+        'restart node-cache so it re-creates its rules: kubectl -n kube-system rollout restart daemonset nodelocaldns',
+        'if they vanish again, look for what rewrites them: Calico (calico_felix_chaininsertmode, calico_iptables_backend) or a host firewall; iptables-legacy-save and iptables-nft-save should not both hold rules',
+        `a DROP/REJECT ahead of them: move it below node-cache's ACCEPT for ${ip}:53`,
+      ],
+    },
+  ];
 }
 
-export default defineDiagnosis({ id: 'nodelocaldns-rules-missing', rank: 60, explains: ['nodelocaldns.iptables', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'], run: (v) => nodelocaldnsRulesMissing(v) });
+export default defineDiagnosis({
+  id: 'nodelocaldns-rules-missing',
+  rank: 60,
+  explains: ['nodelocaldns.iptables', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'],
+  run: (v) => nodelocaldnsRulesMissing(v),
+});

@@ -39,11 +39,22 @@ function dropRule(v: View, host: string, enc: Encap): IptablesRule | null {
   if (!ipt || isParseError(ipt)) return null;
   const address = v.input.hosts.find((h) => h.name === host)?.address ?? '';
   const links = v.input.facts[host]?.links;
-  const parent = links && !isParseError(links) ? links.find((l) => l.name === enc.device)?.parent ?? undefined : undefined;
+  const parent =
+    links && !isParseError(links) ? (links.find((l) => l.name === enc.device)?.parent ?? undefined) : undefined;
   for (const backend of ipt.backends) {
     const rules = ipt.rules.filter((r) => r.backend === backend);
-    for (const [table, chain] of [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['filter', 'INPUT']] as const) {
-      const verdict = chainVerdict(rules, table, chain, { table, chain, proto: enc.proto, dir: 'dst', port: enc.port, target: 'ACCEPT', inIface: parent }, address);
+    for (const [table, chain] of [
+      ['raw', 'PREROUTING'],
+      ['mangle', 'PREROUTING'],
+      ['filter', 'INPUT'],
+    ] as const) {
+      const verdict = chainVerdict(
+        rules,
+        table,
+        chain,
+        { table, chain, proto: enc.proto, dir: 'dst', port: enc.port, target: 'ACCEPT', inIface: parent },
+        address,
+      );
       if (verdict && verdict !== 'return' && (verdict.target === 'DROP' || verdict.target === 'REJECT')) return verdict;
       if (verdict && verdict !== 'return') break; // accepted in this table: look at the next hook
     }
@@ -83,7 +94,15 @@ export function overlayBlocked(v: View): Draft[] {
   for (const x of suspects) {
     const mine = dead.filter((p) => p.client === x || p.server === x);
     // every cross-node pair through x failed on both transports
-    const through = hosts.flatMap((h) => [...new Set(v.probes(h, 'coredns-endpoint').map((p) => p.server))].map((ip) => ({ h, ip, node: epNode.get(ip) }))).filter((p) => p.node && p.node !== p.h && (p.h === x || p.node === x));
+    const through = hosts
+      .flatMap((h) =>
+        [...new Set(v.probes(h, 'coredns-endpoint').map((p) => p.server))].map((ip) => ({
+          h,
+          ip,
+          node: epNode.get(ip),
+        })),
+      )
+      .filter((p) => p.node && p.node !== p.h && (p.h === x || p.node === x));
     if (through.length !== mine.length) continue;
     if (sameNode.get(x) === false) continue;
     const csum = [x, ...new Set(mine.flatMap((p) => [p.client, p.server]))].reduce((a, n) => a + v.csumErrors(n), 0);
@@ -95,26 +114,47 @@ export function overlayBlocked(v: View): Draft[] {
     const rule = dropRule(v, x, enc);
     if (!frozen && !rule) continue;
     named.push(x);
-    for (const p of mine.slice(0, 4)) evidence.push(`DNS from ${p.client} to the CoreDNS pod ${p.ip} on ${p.server}: ${v.ratio(v.probes(p.client, 'coredns-endpoint', 'udp', p.ip))} over UDP, ${v.ratio(v.probes(p.client, 'coredns-endpoint', 'tcp', p.ip))} over TCP`);
-    if (mine.length > 4) evidence.push(`… and ${mine.length - 4} more path(s) through ${x}, all failing on both transports`);
+    for (const p of mine.slice(0, 4))
+      evidence.push(
+        `DNS from ${p.client} to the CoreDNS pod ${p.ip} on ${p.server}: ${v.ratio(v.probes(p.client, 'coredns-endpoint', 'udp', p.ip))} over UDP, ${v.ratio(v.probes(p.client, 'coredns-endpoint', 'tcp', p.ip))} over TCP`,
+      );
+    if (mine.length > 4)
+      evidence.push(`… and ${mine.length - 4} more path(s) through ${x}, all failing on both transports`);
     if (sameNode.get(x)) evidence.push(`${x} reaches its own CoreDNS pod (no overlay crossed) on both transports`);
     evidence.push(`cross-node paths without ${x} work (${[...clean].join(', ')})`);
-    if (rx !== undefined && tx !== undefined) evidence.push(`${x}: ${enc.device} received ${rx} packet(s) and sent ${tx} during the probes${frozen ? ': nothing comes in' : ''}`);
+    if (rx !== undefined && tx !== undefined)
+      evidence.push(
+        `${x}: ${enc.device} received ${rx} packet(s) and sent ${tx} during the probes${frozen ? ': nothing comes in' : ''}`,
+      );
     if (rule) evidence.push(`${x}: "${rule.line}" (${rule.backend}, ${rule.table} ${rule.chain}) drops ${enc.label}`);
     evidence.push(`${x}: no checksum errors counted (not checksum offload)`);
   }
   if (!named.length) return [];
-  return [{
-    id: 'overlay-blocked',
-    severity: 'fail',
-    hosts: named,
-    summary: `the overlay's encapsulated traffic (${enc.label}) does not reach ${named.join(', ')}: every path across its overlay fails on both transports`,
-    evidence,
-    remediations: [
-      { text: `open ${enc.label} between all nodes on ${named.join(', ')} — host firewall (firewall-cmd --permanent --add-port=${enc.port ? `${enc.port}/udp` : '…'}; ufw allow ${enc.port ? `${enc.port}/udp` : 'proto ipip'}; the INPUT rule named above) and the cloud security group; Kubespray's network port requirements list it`, safe: false },
-      { text: `check it: tcpdump -ni any ${enc.port ? `udp port ${enc.port}` : 'ip proto 4'} on ${named[0]} while a pod on another node resolves a name`, safe: false },
-    ],
-  }];
+  return [
+    {
+      id: 'overlay-blocked',
+      severity: 'fail',
+      hosts: named,
+      summary: `the overlay's encapsulated traffic (${enc.label}) does not reach ${named.join(', ')}: every path across its overlay fails on both transports`,
+      evidence,
+      remediations: [
+        {
+          text: `open ${enc.label} between all nodes on ${named.join(', ')} — host firewall (firewall-cmd --permanent --add-port=${enc.port ? `${enc.port}/udp` : '…'}; ufw allow ${enc.port ? `${enc.port}/udp` : 'proto ipip'}; the INPUT rule named above) and the cloud security group; Kubespray's network port requirements list it`,
+          safe: false,
+        },
+        {
+          text: `check it: tcpdump -ni any ${enc.port ? `udp port ${enc.port}` : 'ip proto 4'} on ${named[0]} while a pod on another node resolves a name`,
+          safe: false,
+        },
+      ],
+    },
+  ];
 }
 
-export default defineDiagnosis({ id: 'overlay-blocked', rank: 35, explains: ['dns.*'], readers: [iptablesReader], run: (v) => overlayBlocked(v) });
+export default defineDiagnosis({
+  id: 'overlay-blocked',
+  rank: 35,
+  explains: ['dns.*'],
+  readers: [iptablesReader],
+  run: (v) => overlayBlocked(v),
+});

@@ -37,7 +37,15 @@ function rulesOf(v: View, host: string): IptablesRule[] | null {
   return ipt && !isParseError(ipt) ? ipt.rules : null;
 }
 
-const where = (x: Verdict) => `${x.rules[x.rules.length - 1]!.backend}, ${x.table} ${x.chain}${x.rules.length > 1 ? ` via ${x.rules.slice(0, -1).map((r) => r.target).join(' → ')}` : ''}`;
+const where = (x: Verdict) =>
+  `${x.rules[x.rules.length - 1]!.backend}, ${x.table} ${x.chain}${
+    x.rules.length > 1
+      ? ` via ${x.rules
+          .slice(0, -1)
+          .map((r) => r.target)
+          .join(' → ')}`
+      : ''
+  }`;
 
 /** Nodes whose pods NodeLocalDNS does not answer while the node itself gets answers, with the
  *  evidence for and against naming pod-to-host-blocked. */
@@ -64,7 +72,15 @@ export function podToHostSuspects(v: View, aside: ReadonlySet<string> = new Set(
     const found: string[] = [];
     if (rules) {
       const verdicts = (['udp', 'tcp'] as const).map((proto) => {
-        const pk: Packet = { proto, src: podIp, dst: c.nodelocaldnsIp, dport: 53, sport: null, inIface: ns?.hostIf ?? null, dstLocal: true };
+        const pk: Packet = {
+          proto,
+          src: podIp,
+          dst: c.nodelocaldnsIp,
+          dport: 53,
+          sport: null,
+          inIface: ns?.hostIf ?? null,
+          dstLocal: true,
+        };
         return { proto, verdict: inputDrop(rules, { ...pk, state: stateAfterRaw(rules, pk) }) };
       });
       const dropping = verdicts.filter((x) => x.verdict);
@@ -73,10 +89,24 @@ export function podToHostSuspects(v: View, aside: ReadonlySet<string> = new Set(
         const last = verdict!.rules[verdict!.rules.length - 1]!;
         if (seen.has(last.line)) continue;
         seen.add(last.line);
-        found.push(`${h}: "${last.line}" (${where(verdict!)}) drops ${dropping.filter((x) => x.verdict!.rules[x.verdict!.rules.length - 1]!.line === last.line).map((x) => `${x.proto}/53`).join(' and ')} arriving on ${ns?.hostIf ?? 'the pod\'s interface'} for ${c.nodelocaldnsIp}`);
+        found.push(
+          `${h}: "${last.line}" (${where(verdict!)}) drops ${dropping
+            .filter((x) => x.verdict!.rules[x.verdict!.rules.length - 1]!.line === last.line)
+            .map((x) => `${x.proto}/53`)
+            .join(' and ')} arriving on ${ns?.hostIf ?? "the pod's interface"} for ${c.nodelocaldnsIp}`,
+        );
       }
-      const felix = rules.filter((r) => r.table === 'filter' && (r.target === 'DROP' || r.target === 'REJECT') && FELIX_MARK.test(r.comment ?? r.line));
-      for (const r of felix) if (!seen.has(r.line)) found.push(`${h}: Felix drops what workloads send to the host: "${r.line}" (${r.backend}, ${r.table} ${r.chain}: DefaultEndpointToHostAction is DROP)`);
+      const felix = rules.filter(
+        (r) =>
+          r.table === 'filter' &&
+          (r.target === 'DROP' || r.target === 'REJECT') &&
+          FELIX_MARK.test(r.comment ?? r.line),
+      );
+      for (const r of felix)
+        if (!seen.has(r.line))
+          found.push(
+            `${h}: Felix drops what workloads send to the host: "${r.line}" (${r.backend}, ${r.table} ${r.chain}: DefaultEndpointToHostAction is DROP)`,
+          );
       // the replies of the node's CoreDNS pods to the node itself arrive the same way: on the probed
       // pod's interface, or on the bridge every pod of the node sits on (flannel's cni0)
       const hostAddr = v.input.hosts.find((x) => x.name === h)?.address ?? null;
@@ -85,14 +115,32 @@ export function podToHostSuspects(v: View, aside: ReadonlySet<string> = new Set(
       if (ns?.hostIf && dropping.length && hostAddr) {
         for (const e of (v.input.endpoints ?? []).filter((x) => x.nodeName === h)) {
           const inIface = ns.addresses.includes(e.ip) || bridge ? ns.hostIf : null;
-          const reply: Packet = { proto: 'udp', src: e.ip, dst: hostAddr, dport: null, sport: 53, inIface, state: 'ESTABLISHED', dstLocal: true };
+          const reply: Packet = {
+            proto: 'udp',
+            src: e.ip,
+            dst: hostAddr,
+            dport: null,
+            sport: 53,
+            inIface,
+            state: 'ESTABLISHED',
+            dstLocal: true,
+          };
           if (!inputDrop(rules, reply)) continue;
           repliesDropped.push(`${e.ip}${e.podName ? ` (${e.podName})` : ''}`);
           const own = v.probes(h, 'coredns-endpoint', undefined, e.ip);
           if (!own.length || !v.allDead(own)) continue;
-          const others = v.input.probes.filter((p) => p.host !== h && p.from !== 'pod' && p.internal !== false && p.role === 'coredns-endpoint' && p.server === e.ip);
+          const others = v.input.probes.filter(
+            (p) =>
+              p.host !== h &&
+              p.from !== 'pod' &&
+              p.internal !== false &&
+              p.role === 'coredns-endpoint' &&
+              p.server === e.ip,
+          );
           const reach = v.okCount(others) > 0 ? ` (not a dead pod: other nodes reach it, ${v.ratio(others)})` : '';
-          evidence.push(`${h}: its own probes to its CoreDNS pod ${e.ip}${e.podName ? ` (${e.podName})` : ''} fail too (${v.ratio(own)}): the pod's replies arrive on ${inIface} and are dropped the same way${reach}`);
+          evidence.push(
+            `${h}: its own probes to its CoreDNS pod ${e.ip}${e.podName ? ` (${e.podName})` : ''} fail too (${v.ratio(own)}): the pod's replies arrive on ${inIface} and are dropped the same way${reach}`,
+          );
         }
       }
       // NodeLocalDNS forwards the cluster zone to the CoreDNS service: when that picks a pod on this
@@ -101,16 +149,28 @@ export function podToHostSuspects(v: View, aside: ReadonlySet<string> = new Set(
       if (!hostOk) {
         // a cache that is not there says so itself: its interface is gone, or nothing listens (refused)
         const refused = hostNl.some((p) => (p.errors?.refused ?? 0) > 0 || (p.errors?.econnrefused ?? 0) > 0);
-        if (repliesDropped.length && !refused && v.check(h, 'nodelocaldns.interface')?.status !== 'fail') evidence.push(`${h}: the node's own queries to NodeLocalDNS fail too (${v.ratio(hostNl)}): it forwards to the CoreDNS service, and the replies of the CoreDNS pod(s) on ${h} (${repliesDropped.join(', ')}) are dropped by the same rule`);
-        else missing.push(`${h} itself gets no answer from NodeLocalDNS either (${v.ratio(hostNl)}${refused ? ', connection refused: nothing listens' : ''}), which this rule does not explain: the cache itself may be down`);
+        if (repliesDropped.length && !refused && v.check(h, 'nodelocaldns.interface')?.status !== 'fail')
+          evidence.push(
+            `${h}: the node's own queries to NodeLocalDNS fail too (${v.ratio(hostNl)}): it forwards to the CoreDNS service, and the replies of the CoreDNS pod(s) on ${h} (${repliesDropped.join(', ')}) are dropped by the same rule`,
+          );
+        else
+          missing.push(
+            `${h} itself gets no answer from NodeLocalDNS either (${v.ratio(hostNl)}${refused ? ', connection refused: nothing listens' : ''}), which this rule does not explain: the cache itself may be down`,
+          );
       }
     } else {
       missing.push(`the iptables rules of ${h} could not be read`);
       if (!hostOk) missing.push(`${h} itself gets no answer from NodeLocalDNS either (${v.ratio(hostNl)})`);
     }
-    if (c.networkPlugin === 'calico' && (c.calicoEndpointToHostAction ?? 'RETURN') === 'DROP') found.push(`the inventory sets calico_endpoint_to_host_action: "DROP" (Felix's DefaultEndpointToHostAction): Calico drops what pods send to their own node`);
+    if (c.networkPlugin === 'calico' && (c.calicoEndpointToHostAction ?? 'RETURN') === 'DROP')
+      found.push(
+        `the inventory sets calico_endpoint_to_host_action: "DROP" (Felix's DefaultEndpointToHostAction): Calico drops what pods send to their own node`,
+      );
     if (found.length) evidence.push(...found);
-    else if (rules) missing.push(`no rule or policy that drops pod traffic to ${c.nodelocaldnsIp} was found on ${h} (iptables INPUT in both backends lets it through or cannot be judged; rules in native nftables tables and eBPF programs are not read)`);
+    else if (rules)
+      missing.push(
+        `no rule or policy that drops pod traffic to ${c.nodelocaldnsIp} was found on ${h} (iptables INPUT in both backends lets it through or cannot be judged; rules in native nftables tables and eBPF programs are not read)`,
+      );
     out.push({ host: h, evidence, missing });
   }
   return out;
@@ -128,19 +188,53 @@ export function podToHostBlocked(v: View, aside: ReadonlySet<string>): Draft[] {
   const c = v.input.cluster;
   const hosts = named.map((s) => s.host);
   const podIf = c.networkPlugin === 'calico' ? 'cali+' : c.networkPlugin === 'flannel' ? 'cni0' : '<pod interfaces>';
-  const allow = (proto: 'udp' | 'tcp') => ['iptables', '-I', 'INPUT', '1', '-i', podIf, '-d', `${c.nodelocaldnsIp}/32`, '-p', proto, '-m', proto, '--dport', '53', '-j', 'ACCEPT'];
-  return [{
-    id: 'pod-to-host-blocked',
-    severity: 'fail',
-    hosts,
-    summary: `pods on ${hosts.join(', ')} get no answer from NodeLocalDNS ${c.nodelocaldnsIp} while the node itself does: what pods send to their own node is dropped`,
-    evidence: named.flatMap((s) => s.evidence),
-    remediations: [
-      ...(c.networkPlugin === 'calico' ? [{ text: 'Calico: set calico_endpoint_to_host_action: "ACCEPT" in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml (or: kubectl patch felixconfiguration default --type merge -p \'{"spec":{"defaultEndpointToHostAction":"Accept"}}\')', safe: false }] : []),
-      ...(['udp', 'tcp'] as const).map((p) => ({ text: `or let pods reach NodeLocalDNS ahead of the dropping rule on ${hosts.join(', ')}: ${allow(p).join(' ')}`, argv: allow(p), hosts, safe: false })),
-      { text: 'make it last in the host firewall\'s own configuration (firewalld: put the pod interfaces in a trusted zone; ufw: allow in on them to port 53)', safe: false },
-    ],
-  }];
+  const allow = (proto: 'udp' | 'tcp') => [
+    'iptables',
+    '-I',
+    'INPUT',
+    '1',
+    '-i',
+    podIf,
+    '-d',
+    `${c.nodelocaldnsIp}/32`,
+    '-p',
+    proto,
+    '-m',
+    proto,
+    '--dport',
+    '53',
+    '-j',
+    'ACCEPT',
+  ];
+  return [
+    {
+      id: 'pod-to-host-blocked',
+      severity: 'fail',
+      hosts,
+      summary: `pods on ${hosts.join(', ')} get no answer from NodeLocalDNS ${c.nodelocaldnsIp} while the node itself does: what pods send to their own node is dropped`,
+      evidence: named.flatMap((s) => s.evidence),
+      remediations: [
+        ...(c.networkPlugin === 'calico'
+          ? [
+              {
+                text: 'Calico: set calico_endpoint_to_host_action: "ACCEPT" in group_vars/k8s_cluster/k8s-net-calico.yml and re-run cluster.yml (or: kubectl patch felixconfiguration default --type merge -p \'{"spec":{"defaultEndpointToHostAction":"Accept"}}\')',
+                safe: false,
+              },
+            ]
+          : []),
+        ...(['udp', 'tcp'] as const).map((p) => ({
+          text: `or let pods reach NodeLocalDNS ahead of the dropping rule on ${hosts.join(', ')}: ${allow(p).join(' ')}`,
+          argv: allow(p),
+          hosts,
+          safe: false,
+        })),
+        {
+          text: "make it last in the host firewall's own configuration (firewalld: put the pod interfaces in a trusted zone; ufw: allow in on them to port 53)",
+          safe: false,
+        },
+      ],
+    },
+  ];
 }
 
 export default defineDiagnosis({
@@ -148,7 +242,11 @@ export default defineDiagnosis({
   rank: 28,
   explains: ['dns.*'],
   readers: [iptablesReader, linksReader],
-  run: (v, earlier) => podToHostBlocked(v, new Set(earlier.filter((d) => d.severity === 'fail' && d.id === 'ip-forward-disabled').flatMap((d) => d.hosts))),
+  run: (v, earlier) =>
+    podToHostBlocked(
+      v,
+      new Set(earlier.filter((d) => d.severity === 'fail' && d.id === 'ip-forward-disabled').flatMap((d) => d.hosts)),
+    ),
 });
 
 /** The probes of a node to its own pods on a node pod-to-host-blocked names: explained by it. */

@@ -17,26 +17,47 @@ export function tcpBlocked(v: View, blamedOnOffload: string[]): Draft[] {
     const pairs = v.probes(h, undefined, 'tcp');
     // a path that stays on the node: its own CoreDNS pod (NodeLocalDNS forwards over TCP itself, so it does not count)
     const local = failing.filter((x) => x.t.role === 'coredns-endpoint' && epNode.get(x.t.server) === h);
-    const noOverlayNeeded = local.length > 0 || (failing.length === pairs.length && !v.probes(undefined, 'coredns-endpoint', 'tcp').some((p) => p.host !== h && isOk(p) && epNode.get(p.server) !== p.host));
+    const noOverlayNeeded =
+      local.length > 0 ||
+      (failing.length === pairs.length &&
+        !v
+          .probes(undefined, 'coredns-endpoint', 'tcp')
+          .some((p) => p.host !== h && isOk(p) && epNode.get(p.server) !== p.host));
     if (!noOverlayNeeded) continue;
     hosts.push(h);
-    evidence.push(`${h}: TCP to ${[...new Set(failing.map((x) => x.t.server))].join(', ')} failed (${v.ratio(failing.map((x) => x.t))}) while UDP to the same servers answered (${v.ratio(failing.map((x) => x.u))})`);
-    if (local.length) evidence.push(`${h}: TCP fails even to its own CoreDNS pod ${local[0]!.t.server}, which does not cross the overlay`);
+    evidence.push(
+      `${h}: TCP to ${[...new Set(failing.map((x) => x.t.server))].join(', ')} failed (${v.ratio(failing.map((x) => x.t))}) while UDP to the same servers answered (${v.ratio(failing.map((x) => x.u))})`,
+    );
+    if (local.length)
+      evidence.push(
+        `${h}: TCP fails even to its own CoreDNS pod ${local[0]!.t.server}, which does not cross the overlay`,
+      );
   }
   if (!hosts.length) return [];
-  return [{
-    id: 'tcp-blocked',
-    severity: 'fail',
-    hosts,
-    summary: `DNS over TCP fails while UDP works on ${hosts.join(', ')}, also on paths that do not cross the overlay`,
-    evidence,
-    fix: ['look for a rule dropping tcp/53: iptables-save | grep -E "tcp.*(dpt|dport).?53"; nft list ruleset | grep 53', 'NodeLocalDNS forwards to CoreDNS over TCP (force_tcp): until TCP/53 passes, cluster names fail through it'],
-  }];
+  return [
+    {
+      id: 'tcp-blocked',
+      severity: 'fail',
+      hosts,
+      summary: `DNS over TCP fails while UDP works on ${hosts.join(', ')}, also on paths that do not cross the overlay`,
+      evidence,
+      fix: [
+        'look for a rule dropping tcp/53: iptables-save | grep -E "tcp.*(dpt|dport).?53"; nft list ruleset | grep 53',
+        'NodeLocalDNS forwards to CoreDNS over TCP (force_tcp): until TCP/53 passes, cluster names fail through it',
+      ],
+    },
+  ];
 }
 
 export default defineDiagnosis({
   id: 'tcp-blocked',
   rank: 50,
   explains: ['dns.*'],
-  run: (v, earlier: readonly Diagnosis[]) => (endpointsUnreachable(earlier) ? [] : tcpBlocked(v, earlier.filter((d) => d.id === 'checksum-offload').flatMap((d) => d.hosts))),
+  run: (v, earlier: readonly Diagnosis[]) =>
+    endpointsUnreachable(earlier)
+      ? []
+      : tcpBlocked(
+          v,
+          earlier.filter((d) => d.id === 'checksum-offload').flatMap((d) => d.hosts),
+        ),
 });

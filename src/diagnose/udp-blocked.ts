@@ -15,22 +15,31 @@ export function udpBlocked(v: View, claimedByOffload: string[] = []): Draft[] {
     const failing = found.dead.map((x) => ({ u: x.p, t: x.twin }));
     hosts.push(h);
     const servers = [...new Set(failing.map((x) => x.u.server))];
-    evidence.push(`${h}: UDP to ${servers.join(', ')} failed (${v.ratio(failing.map((x) => x.u))}) while TCP to the same servers answered (${v.ratio(failing.map((x) => x.t))})`);
+    evidence.push(
+      `${h}: UDP to ${servers.join(', ')} failed (${v.ratio(failing.map((x) => x.u))}) while TCP to the same servers answered (${v.ratio(failing.map((x) => x.t))})`,
+    );
     const e = failing.flatMap((x) => Object.keys(x.u.errors ?? {}));
     if (e.length) evidence.push(`${h}: UDP errors: ${[...new Set(e)].join(', ')}`);
   }
   if (!hosts.length) return [];
-  return [{
-    id: 'udp-blocked',
-    severity: 'fail',
-    hosts,
-    summary: `DNS over UDP fails while TCP works on ${hosts.join(', ')}`,
-    evidence,
-    fix: [
-      'look for a firewall rule dropping udp/53 (iptables-save | grep -E "udp.*(dpt|dport).?53"), a security group or NetworkPolicy',
-      'check conntrack: conntrack -S (insert_failed/drop) and nf_conntrack_max',
-    ],
-  }];
+  return [
+    {
+      id: 'udp-blocked',
+      severity: 'fail',
+      hosts,
+      summary: `DNS over UDP fails while TCP works on ${hosts.join(', ')}`,
+      evidence,
+      fix: [
+        'look for a firewall rule dropping udp/53 (iptables-save | grep -E "udp.*(dpt|dport).?53"), a security group or NetworkPolicy',
+        'check conntrack: conntrack -S (insert_failed/drop) and nf_conntrack_max',
+      ],
+    },
+  ];
 }
 
-export default defineDiagnosis({ id: 'udp-blocked', rank: 51, explains: ['dns.*'], run: (v, earlier) => (endpointsUnreachable(earlier) ? [] : udpBlocked(v, udpClaimedByOffload(v, earlier))) });
+export default defineDiagnosis({
+  id: 'udp-blocked',
+  rank: 51,
+  explains: ['dns.*'],
+  run: (v, earlier) => (endpointsUnreachable(earlier) ? [] : udpBlocked(v, udpClaimedByOffload(v, earlier))),
+});

@@ -14,12 +14,28 @@ export class View {
   /** Cluster-name probes only: an external name depends on the way out, not the cluster. The
    *  node's own probes (from its network namespace); podProbes() gives those from its pod's. */
   probes(host?: string, role?: ProbeRole, transport?: Transport, server?: string): ProbeResult[] {
-    return this.input.probes.filter((p) => p.from !== 'pod' && p.internal !== false && (!host || p.host === host) && (!role || p.role === role) && (!transport || p.transport === transport) && (!server || p.server === server));
+    return this.input.probes.filter(
+      (p) =>
+        p.from !== 'pod' &&
+        p.internal !== false &&
+        (!host || p.host === host) &&
+        (!role || p.role === role) &&
+        (!transport || p.transport === transport) &&
+        (!server || p.server === server),
+    );
   }
 
   /** The same from the pod network namespace probed on each node (`from: "pod"`). */
   podProbes(host?: string, role?: ProbeRole, transport?: Transport, server?: string): ProbeResult[] {
-    return this.input.probes.filter((p) => p.from === 'pod' && p.internal !== false && (!host || p.host === host) && (!role || p.role === role) && (!transport || p.transport === transport) && (!server || p.server === server));
+    return this.input.probes.filter(
+      (p) =>
+        p.from === 'pod' &&
+        p.internal !== false &&
+        (!host || p.host === host) &&
+        (!role || p.role === role) &&
+        (!transport || p.transport === transport) &&
+        (!server || p.server === server),
+    );
   }
 
   check(host: string, id: string): CheckResult | undefined {
@@ -61,7 +77,10 @@ export class View {
   oneTransportDead(host: string, transport: Transport): { dead: { p: ProbeResult; twin: ProbeResult }[] } | null {
     const other: Transport = transport === 'udp' ? 'tcp' : 'udp';
     const pairs = this.probes(host, undefined, transport)
-      .map((p) => ({ p, twin: this.probes(host, p.role, other, p.server).find((x) => x.name === p.name && x.type === p.type) }))
+      .map((p) => ({
+        p,
+        twin: this.probes(host, p.role, other, p.server).find((x) => x.name === p.name && x.type === p.type),
+      }))
       .filter((x): x is { p: ProbeResult; twin: ProbeResult } => !!x.twin && isOk(x.twin));
     const dead = pairs.filter((x) => (x.p.ok ?? 0) === 0);
     if (!pairs.length || dead.length * 2 < pairs.length) return null;
@@ -72,7 +91,14 @@ export class View {
   lossCounters(host: string): Record<string, number> {
     const d = this.input.counterDeltas[host] ?? {};
     const out: Record<string, number> = {};
-    for (const k of ['Tcp.InCsumErrors', 'Udp.InCsumErrors', 'Tcp.RetransSegs', 'TcpExt.TCPSynRetrans', 'TcpExt.TCPTimeouts']) if ((d[k] ?? 0) > 0) out[k] = d[k]!;
+    for (const k of [
+      'Tcp.InCsumErrors',
+      'Udp.InCsumErrors',
+      'Tcp.RetransSegs',
+      'TcpExt.TCPSynRetrans',
+      'TcpExt.TCPTimeouts',
+    ])
+      if ((d[k] ?? 0) > 0) out[k] = d[k]!;
     return out;
   }
 
@@ -83,5 +109,7 @@ export class View {
 }
 
 export function fmtCounters(c: Record<string, number>): string {
-  return Object.entries(c).map(([k, v]) => `${k} +${v}`).join(', ');
+  return Object.entries(c)
+    .map(([k, v]) => `${k} +${v}`)
+    .join(', ');
 }

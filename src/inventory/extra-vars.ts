@@ -20,11 +20,13 @@ export function parseExtraVars(args: string[]): Vars {
         throw new UsageError(`-e @${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       }
       const data = parseYaml(text, file);
-      if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`-e @${file}: must hold a mapping of variables`);
+      if (data === null || typeof data !== 'object' || Array.isArray(data))
+        throw new UsageError(`-e @${file}: must hold a mapping of variables`);
       out = { ...out, ...(data as Vars) };
     } else if (a.startsWith('{') || a.startsWith('[')) {
       const data = parseYaml(a, '-e');
-      if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`-e ${a.slice(0, 40)}: must be a mapping of variables`);
+      if (data === null || typeof data !== 'object' || Array.isArray(data))
+        throw new UsageError(`-e ${a.slice(0, 40)}: must be a mapping of variables`);
       out = { ...out, ...(data as Vars) };
     } else {
       let tokens: string[];

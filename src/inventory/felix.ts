@@ -46,13 +46,38 @@ export interface FelixView {
 
 /** What Felix should have done on a node with this kernel, given the inventory. */
 export function felixView(c: ClusterModel, device: string, kernel: string | null): FelixView {
-  if (c.networkPlugin !== 'calico' || !FELIX_DEVICES.includes(device)) return { applies: false, expectsTxOff: null, why: `${c.networkPlugin} does not manage checksum offload on ${device}` };
+  if (c.networkPlugin !== 'calico' || !FELIX_DEVICES.includes(device))
+    return {
+      applies: false,
+      expectsTxOff: null,
+      why: `${c.networkPlugin} does not manage checksum offload on ${device}`,
+    };
   const o = checksumOverride(c);
   const broken = felixDeemsBroken(kernel);
   const k = kernel ? `kernel ${kernel}` : 'an unknown kernel';
-  if (o === true) return { applies: true, expectsTxOff: true, why: `the inventory sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}": Felix should have turned TX checksum offload off on ${device}` };
-  if (o === false) return { applies: true, expectsTxOff: false, why: `the inventory sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}", which keeps offload on whatever the kernel` };
-  if (broken === true) return { applies: true, expectsTxOff: true, why: `${k} is in the range Felix itself treats as broken (<= 5.7.0): Felix should have turned TX checksum offload off on ${device}` };
-  if (broken === false) return { applies: true, expectsTxOff: false, why: `${k} is above 5.7.0: Calico >= 3.28 (Kubespray >= v2.26) leaves offload on unless calico_feature_detect_override sets ChecksumOffloadBroken=true` };
+  if (o === true)
+    return {
+      applies: true,
+      expectsTxOff: true,
+      why: `the inventory sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}": Felix should have turned TX checksum offload off on ${device}`,
+    };
+  if (o === false)
+    return {
+      applies: true,
+      expectsTxOff: false,
+      why: `the inventory sets calico_feature_detect_override "${c.calicoFeatureDetectOverride}", which keeps offload on whatever the kernel`,
+    };
+  if (broken === true)
+    return {
+      applies: true,
+      expectsTxOff: true,
+      why: `${k} is in the range Felix itself treats as broken (<= 5.7.0): Felix should have turned TX checksum offload off on ${device}`,
+    };
+  if (broken === false)
+    return {
+      applies: true,
+      expectsTxOff: false,
+      why: `${k} is above 5.7.0: Calico >= 3.28 (Kubespray >= v2.26) leaves offload on unless calico_feature_detect_override sets ChecksumOffloadBroken=true`,
+    };
   return { applies: true, expectsTxOff: null, why: `the kernel release was not read, so Felix's choice is not known` };
 }

@@ -85,7 +85,10 @@ export function parseIni(text: string, file: string, inv: RawInventory): void {
       if (!m) throw new InventoryError(`${where}: invalid section header "${line}"`);
       group = m[1]!;
       const kind = m[2] ?? 'hosts';
-      if (kind !== 'hosts' && kind !== 'children' && kind !== 'vars') throw new InventoryError(`${where}: section [${line.slice(1, -1)}] has bad type "${kind}" (expected hosts, children or vars)`);
+      if (kind !== 'hosts' && kind !== 'children' && kind !== 'vars')
+        throw new InventoryError(
+          `${where}: section [${line.slice(1, -1)}] has bad type "${kind}" (expected hosts, children or vars)`,
+        );
       state = kind;
       // Ansible adds the group at its first header, even a [g:vars] one, but a [g:vars] group
       // must still be defined (as [g], [g:children] or a child) somewhere in the file.
@@ -129,9 +132,11 @@ export function parseIni(text: string, file: string, inv: RawInventory): void {
         throw new InventoryError(`${where}: ${(e as Error).message}`);
       }
       if (!tokens.length) return;
-      if (tokens.length > 1) throw new InventoryError(`${where}: expected a single group name in [${group}:children], got "${line}"`);
+      if (tokens.length > 1)
+        throw new InventoryError(`${where}: expected a single group name in [${group}:children], got "${line}"`);
       // A child must be defined as a section somewhere in the file (Ansible checks at the end).
-      if (!defined.has(tokens[0]!) && !pendingChildren.has(tokens[0]!)) pendingChildren.set(tokens[0]!, { line: lineNo, parent: group });
+      if (!defined.has(tokens[0]!) && !pendingChildren.has(tokens[0]!))
+        pendingChildren.set(tokens[0]!, { line: lineNo, parent: group });
       inv.addChild(group, tokens[0]!);
     } else {
       const eq = line.indexOf('=');
@@ -140,9 +145,11 @@ export function parseIni(text: string, file: string, inv: RawInventory): void {
     }
   });
   for (const [g, { line, parent }] of pendingChildren) {
-    if (!defined.has(g)) throw new InventoryError(`${file}:${line}: section [${parent}:children] includes undefined group "${g}"`);
+    if (!defined.has(g))
+      throw new InventoryError(`${file}:${line}: section [${parent}:children] includes undefined group "${g}"`);
   }
   for (const [g, lineNo] of pendingVars) {
-    if (!defined.has(g)) throw new InventoryError(`${file}:${lineNo}: section [${g}:vars] is for an undefined group "${g}"`);
+    if (!defined.has(g))
+      throw new InventoryError(`${file}:${lineNo}: section [${g}:vars] is for an undefined group "${g}"`);
   }
 }

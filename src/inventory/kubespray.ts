@@ -68,7 +68,14 @@ function union(inv: Inventory, names: string[]): string[] {
   return out;
 }
 
-export function kubesprayGroups(inv: Inventory): { controlPlane: string[]; nodes: string[]; etcd: string[]; calicoRr: string[]; k8sCluster: string[]; bastion: string | null } {
+export function kubesprayGroups(inv: Inventory): {
+  controlPlane: string[];
+  nodes: string[];
+  etcd: string[];
+  calicoRr: string[];
+  k8sCluster: string[];
+  bastion: string | null;
+} {
   const controlPlane = union(inv, GROUP_NAMES.controlPlane);
   const nodes = union(inv, GROUP_NAMES.nodes);
   const calicoRr = union(inv, GROUP_NAMES.calicoRr);
@@ -166,7 +173,8 @@ export class VarResolver {
   }
 
   get(name: string): unknown {
-    if (this.stack.includes(name)) throw new InventoryError(`variable ${name} refers to itself (${[...this.stack, name].join(' -> ')})`);
+    if (this.stack.includes(name))
+      throw new InventoryError(`variable ${name} refers to itself (${[...this.stack, name].join(' -> ')})`);
     if (!(name in this.vars)) return undefined;
     this.stack.push(name);
     try {
@@ -212,7 +220,8 @@ export class VarResolver {
     const [head, ...filters] = splitTop(e, '|');
     const parsed = filters.map((f) => {
       const m = /^([A-Za-z_]\w*)\s*(?:\((.*)\))?$/s.exec(f);
-      if (!m || !FILTERS.has(m[1]!) || (m[2] !== undefined && !/^(default|d)$/.test(m[1]!))) throw new Unresolvable(name, whole);
+      if (!m || !FILTERS.has(m[1]!) || (m[2] !== undefined && !/^(default|d)$/.test(m[1]!)))
+        throw new Unresolvable(name, whole);
       return { name: m[1]!, args: m[2] === undefined || !m[2].trim() ? [] : splitTop(m[2], ',') };
     });
     if (!head) throw new Unresolvable(name, whole);
@@ -230,13 +239,15 @@ export class VarResolver {
     attempt(head);
     for (const f of parsed) {
       if (f.name === 'default' || f.name === 'd') {
-        const boolean = f.args[1] !== undefined && literal(f.args[1]).ok && (literal(f.args[1]) as { value: unknown }).value === true;
+        const boolean =
+          f.args[1] !== undefined && literal(f.args[1]).ok && (literal(f.args[1]) as { value: unknown }).value === true;
         if (st.undef || (boolean && pyFalsy(st.value))) attempt(f.args[0] ?? "''");
         continue;
       }
       if (st.undef) throw st.undef;
       const v = st.value;
-      if (f.name === 'bool') st.value = typeof v === 'string' ? /^(true|yes|on|1|y|t)$/i.test(v.trim()) : v === 1 || v === true;
+      if (f.name === 'bool')
+        st.value = typeof v === 'string' ? /^(true|yes|on|1|y|t)$/i.test(v.trim()) : v === 1 || v === true;
       else if (f.name === 'int') st.value = Number.parseInt(String(v), 10) || 0;
       else if (f.name === 'string') st.value = v === undefined || v === null ? '' : String(v);
       else if (f.name === 'lower') st.value = String(v).toLowerCase();
@@ -252,7 +263,8 @@ export class VarResolver {
 export function explainUnresolvable(e: Unresolvable, top: string): string {
   const where = e.variable !== top ? ` (in ${e.variable})` : '';
   const secret = isSecretKey(top) || isSecretKey(e.variable);
-  if (e.undefinedName !== null) return `${top}: ${e.undefinedName} is undefined${secret ? '' : ` in "${showExpr(e.expr)}"`}${where}`;
+  if (e.undefinedName !== null)
+    return `${top}: ${e.undefinedName} is undefined${secret ? '' : ` in "${showExpr(e.expr)}"`}${where}`;
   if (secret) return `${top}: its value is Jinja this tool does not evaluate${where} (not shown: a secret)`;
   return `${top}: "${showExpr(e.expr)}"${where} is Jinja this tool does not evaluate (it evaluates variables, default(), bool, int, string, lower, upper, trim and lookup('env', …))`;
 }
@@ -261,7 +273,8 @@ function need(r: VarResolver, name: string): unknown {
   try {
     return r.get(name);
   } catch (e) {
-    if (e instanceof Unresolvable) throw new InventoryError(`cannot evaluate ${explainUnresolvable(e, name)}; pass the value with -e ${name}=VALUE`);
+    if (e instanceof Unresolvable)
+      throw new InventoryError(`cannot evaluate ${explainUnresolvable(e, name)}; pass the value with -e ${name}=VALUE`);
     throw e;
   }
 }
@@ -269,7 +282,8 @@ function need(r: VarResolver, name: string): unknown {
 function str(r: VarResolver, name: string): string {
   const v = need(r, name);
   if (v === undefined || v === null) throw new InventoryError(`${name} is not set; pass it with -e ${name}=VALUE`);
-  if (typeof v === 'object') throw new InventoryError(`${name} must be a string, not ${Array.isArray(v) ? 'a list' : 'a mapping'}`);
+  if (typeof v === 'object')
+    throw new InventoryError(`${name} must be a string, not ${Array.isArray(v) ? 'a list' : 'a mapping'}`);
   return String(v);
 }
 
@@ -292,7 +306,10 @@ function port(r: VarResolver, name: string): number {
  *  unread (the evidence then says so) instead of stopping the run. */
 function podsSubnets(r: VarResolver, ipv4: boolean, ipv6: boolean): string[] {
   const out: string[] = [];
-  for (const [on, n] of [[ipv4, 'kube_pods_subnet'], [ipv6, 'kube_pods_subnet_ipv6']] as const) {
+  for (const [on, n] of [
+    [ipv4, 'kube_pods_subnet'],
+    [ipv6, 'kube_pods_subnet_ipv6'],
+  ] as const) {
     if (!on) continue;
     let v: unknown;
     try {
@@ -336,7 +353,8 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const r = new VarResolver(effectiveHostVars(inv, ref));
 
   const dnsDomain = str(r, 'dns_domain').replace(/\.$/, '');
-  if (!isDomainName(dnsDomain)) throw new InventoryError(`dns_domain/cluster_name "${dnsDomain}" is not a valid domain name`);
+  if (!isDomainName(dnsDomain))
+    throw new InventoryError(`dns_domain/cluster_name "${dnsDomain}" is not a valid domain name`);
 
   const ipv4 = bool(r, 'ipv4_stack');
   const svcVar = ipv4 ? 'kube_service_addresses' : 'kube_service_addresses_ipv6';
@@ -356,7 +374,10 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     corednsIp = sky;
   } else {
     const third = nthAddress(cidr, 3);
-    if (!third) throw new InventoryError(`${svcVar} ${serviceCidr}: cannot compute the CoreDNS address (IPv6-only service ranges need -e skydns_server=ADDRESS)`);
+    if (!third)
+      throw new InventoryError(
+        `${svcVar} ${serviceCidr}: cannot compute the CoreDNS address (IPv6-only service ranges need -e skydns_server=ADDRESS)`,
+      );
     corednsIp = third;
   }
 
@@ -365,23 +386,33 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   if (!isIPv4(nodelocaldnsIp)) throw new InventoryError(`nodelocaldns_ip "${nodelocaldnsIp}" is not an IPv4 address`);
 
   const networkPlugin = str(r, 'kube_network_plugin');
-  if (!/^[a-z0-9-]+$/.test(networkPlugin)) throw new InventoryError(`kube_network_plugin "${networkPlugin}" is not a plugin name`);
+  if (!/^[a-z0-9-]+$/.test(networkPlugin))
+    throw new InventoryError(`kube_network_plugin "${networkPlugin}" is not a plugin name`);
   const calico = networkPlugin === 'calico';
   const backend = calico ? str(r, 'calico_network_backend') : null;
-  if (backend !== null && !['vxlan', 'bird', 'none'].includes(backend)) throw new InventoryError(`calico_network_backend must be vxlan, bird or none, got "${backend}"`);
+  if (backend !== null && !['vxlan', 'bird', 'none'].includes(backend))
+    throw new InventoryError(`calico_network_backend must be vxlan, bird or none, got "${backend}"`);
 
   const binDir = str(r, 'bin_dir');
-  if (!isSafePath(binDir)) throw new InventoryError(`bin_dir "${binDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
+  if (!isSafePath(binDir))
+    throw new InventoryError(
+      `bin_dir "${binDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`,
+    );
   const kubeConfigDir = str(r, 'kube_config_dir');
-  if (!isSafePath(kubeConfigDir)) throw new InventoryError(`kube_config_dir "${kubeConfigDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`);
+  if (!isSafePath(kubeConfigDir))
+    throw new InventoryError(
+      `kube_config_dir "${kubeConfigDir.slice(0, 80)}" must be an absolute path without spaces or shell characters`,
+    );
 
   const mode = (n: string) => {
     const v = str(r, n);
-    if (!['Always', 'CrossSubnet', 'Never'].includes(v)) throw new InventoryError(`${n} must be Always, CrossSubnet or Never, got "${v}"`);
+    if (!['Always', 'CrossSubnet', 'Never'].includes(v))
+      throw new InventoryError(`${n} must be Always, CrossSubnet or Never, got "${v}"`);
     return v;
   };
   const kubeProxyMode = str(r, 'kube_proxy_mode');
-  if (!/^[a-z]+$/.test(kubeProxyMode)) throw new InventoryError(`kube_proxy_mode "${kubeProxyMode}" is not a mode name`);
+  if (!/^[a-z]+$/.test(kubeProxyMode))
+    throw new InventoryError(`kube_proxy_mode "${kubeProxyMode}" is not a mode name`);
   const fdo = str(r, 'calico_feature_detect_override');
   const ipv6Stack = bool(r, 'ipv6_stack');
   const flannel = networkPlugin === 'flannel';
@@ -389,7 +420,8 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
   const int = (n: string, min: number, max: number) => {
     const v = need(r, n);
     const x = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new InventoryError(`${n} must be a whole number ${min}-${max}, got ${JSON.stringify(v)}`);
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max)
+      throw new InventoryError(`${n} must be a whole number ${min}-${max}, got ${JSON.stringify(v)}`);
     return x;
   };
   const word = (n: string) => {

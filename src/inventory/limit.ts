@@ -6,7 +6,14 @@ import type { Inventory } from '../types.js';
 import { groupHosts } from './load.js';
 
 function glob(p: string): RegExp {
-  return new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  return new RegExp(
+    '^' +
+      p
+        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
 }
 
 function allHosts(inv: Inventory): string[] {
@@ -37,11 +44,22 @@ function matchOne(inv: Inventory, term: string): string[] {
     } catch {
       throw new UsageError(`--limit: invalid regular expression "${term}"`);
     }
-    return allHosts(inv).filter((h) => re.test(h)).concat(Object.keys(inv.groups).filter((g) => re.test(g)).flatMap((g) => hostsOfGroup(inv, g)));
+    return allHosts(inv)
+      .filter((h) => re.test(h))
+      .concat(
+        Object.keys(inv.groups)
+          .filter((g) => re.test(g))
+          .flatMap((g) => hostsOfGroup(inv, g)),
+      );
   }
   if (/[*?]/.test(term)) {
     const re = glob(term);
-    return [...Object.keys(inv.groups).filter((g) => re.test(g)).flatMap((g) => hostsOfGroup(inv, g)), ...allHosts(inv).filter((h) => re.test(h))];
+    return [
+      ...Object.keys(inv.groups)
+        .filter((g) => re.test(g))
+        .flatMap((g) => hostsOfGroup(inv, g)),
+      ...allHosts(inv).filter((h) => re.test(h)),
+    ];
   }
   if (term in inv.groups || term in inv.runtimeGroups) return hostsOfGroup(inv, term);
   if (term in inv.hostvars) return [term];

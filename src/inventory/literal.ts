@@ -96,7 +96,20 @@ class Parser {
           this.i += 2;
           continue;
         }
-        const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '0': '\0', '\n': '' };
+        const simple: Record<string, string> = {
+          n: '\n',
+          t: '\t',
+          r: '\r',
+          '\\': '\\',
+          "'": "'",
+          '"': '"',
+          a: '\x07',
+          b: '\b',
+          f: '\f',
+          v: '\v',
+          '0': '\0',
+          '\n': '',
+        };
         if (n in simple) {
           out += simple[n];
           this.i += 2;

@@ -13,7 +13,21 @@ import { RawInventory, type RawGroup } from './raw.js';
 import { looksLikeYamlInventory, parseYaml, parseYamlInventory } from './yaml.js';
 
 // ansible.cfg defaults INVENTORY_IGNORE_EXTS and INVENTORY_IGNORE_PATTERNS, for directory sources.
-const IGNORE_EXTS = ['.pyc', '.pyo', '.swp', '.bak', '~', '.rpm', '.md', '.txt', '.rst', '.orig', '.ini', '.cfg', '.retry'];
+const IGNORE_EXTS = [
+  '.pyc',
+  '.pyo',
+  '.swp',
+  '.bak',
+  '~',
+  '.rpm',
+  '.md',
+  '.txt',
+  '.rst',
+  '.orig',
+  '.ini',
+  '.cfg',
+  '.retry',
+];
 const VAR_EXTS = ['.yml', '.yaml', '.json'];
 const MAX_FILE = 16 << 20;
 
@@ -23,7 +37,9 @@ function readText(file: string): string {
     st = statSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InventoryError(code === 'ENOENT' ? `${file}: no such inventory file or directory` : `${file}: cannot read (${code})`);
+    throw new InventoryError(
+      code === 'ENOENT' ? `${file}: no such inventory file or directory` : `${file}: cannot read (${code})`,
+    );
   }
   if (st.size > MAX_FILE) throw new InventoryError(`${file}: too large for an inventory file (${st.size} bytes)`);
   let buf: Buffer;
@@ -43,7 +59,10 @@ function loadFile(file: string, inv: RawInventory): void {
   if (['.yml', '.yaml', '.json'].includes(ext)) {
     const data = parseYaml(text, file);
     if (data === null || data === undefined) return; // an empty YAML inventory: nothing in it
-    if (!looksLikeYamlInventory(data)) throw new InventoryError(`${file}: not a YAML inventory (expected groups as a mapping${typeof data === 'object' && data && 'plugin' in data ? '; inventory plugins are not supported' : ''})`);
+    if (!looksLikeYamlInventory(data))
+      throw new InventoryError(
+        `${file}: not a YAML inventory (expected groups as a mapping${typeof data === 'object' && data && 'plugin' in data ? '; inventory plugins are not supported' : ''})`,
+      );
     parseYamlInventory(data, file, inv);
     return;
   }
@@ -158,12 +177,18 @@ function dirVarsFiles(dir: string): string[] {
 function loadVarsFile(file: string): Vars {
   const data = parseYaml(readText(file), file);
   if (data === null || data === undefined) return {};
-  if (typeof data !== 'object' || Array.isArray(data)) throw new InventoryError(`${file}: vars file must hold a mapping of variables`);
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new InventoryError(`${file}: vars file must hold a mapping of variables`);
   return data as Vars;
 }
 
 /** group_vars/<name> or host_vars/<name> from every source directory, merged in order. */
-function varsFromDirs(inv: RawInventory, kind: 'group_vars' | 'host_vars', name: string, cache: Map<string, Vars>): Vars {
+function varsFromDirs(
+  inv: RawInventory,
+  kind: 'group_vars' | 'host_vars',
+  name: string,
+  cache: Map<string, Vars>,
+): Vars {
   const key = `${kind}/${name}`;
   const hit = cache.get(key);
   if (hit) return hit;
@@ -174,7 +199,12 @@ function varsFromDirs(inv: RawInventory, kind: 'group_vars' | 'host_vars', name:
 }
 
 /** Every ancestor of the host's groups, `all` excluded, ordered as Ansible's sort_groups. */
-function hostGroups(inv: RawInventory, host: string, depth: Map<string, number>, direct: Map<string, RawGroup[]>): RawGroup[] {
+function hostGroups(
+  inv: RawInventory,
+  host: string,
+  depth: Map<string, number>,
+  direct: Map<string, RawGroup[]>,
+): RawGroup[] {
   const seen = new Set<string>();
   const visit = (g: RawGroup) => {
     if (seen.has(g.name)) return;
@@ -185,7 +215,12 @@ function hostGroups(inv: RawInventory, host: string, depth: Map<string, number>,
   seen.delete('all');
   return [...seen]
     .map((n) => inv.groups.get(n)!)
-    .sort((a, b) => depth.get(a.name)! - depth.get(b.name)! || a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort(
+      (a, b) =>
+        depth.get(a.name)! - depth.get(b.name)! ||
+        a.priority - b.priority ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
 }
 
 /** Depth from `all` (longest path), as Group.depth. Cycles are an inventory error. */
@@ -247,7 +282,8 @@ export function loadInventory(sources: string[], extraVars: Vars = {}): Inventor
       const groups = hostGroups(inv, host, depth, direct);
       // Runtime groups are created by group_by under `all` (depth 1, priority 1).
       for (const [name, members] of runtimeSets) {
-        if (members.has(host) && !groups.some((g) => g.name === name)) groups.push({ name, hosts: [], children: [], parents: ['all'], vars: {}, priority: 1 });
+        if (members.has(host) && !groups.some((g) => g.name === name))
+          groups.push({ name, hosts: [], children: [], parents: ['all'], vars: {}, priority: 1 });
       }
       const d = (g: RawGroup) => depth.get(g.name) ?? 1;
       groups.sort((a, b) => d(a) - d(b) || a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -264,23 +300,32 @@ export function loadInventory(sources: string[], extraVars: Vars = {}): Inventor
   const playHostvars = Object.keys(runtimeGroups).length ? resolveVars(runtimeGroups) : hostvars;
   const groups: Inventory['groups'] = {};
   for (const g of inv.groups.values()) {
-    groups[g.name] = { hosts: [...g.hosts], children: [...g.children], vars: { ...g.vars, ...varsFromDirs(inv, 'group_vars', g.name, cache) } };
+    groups[g.name] = {
+      hosts: [...g.hosts],
+      children: [...g.children],
+      vars: { ...g.vars, ...varsFromDirs(inv, 'group_vars', g.name, cache) },
+    };
   }
   return { groups, hostvars, sources: sources.map((s) => resolve(s)), runtimeGroups, playHostvars };
 }
 
-
 /** Every host of a group and of its descendants, in order. */
-export function groupHosts(groups: Map<string, RawGroup> | Inventory['groups'], name: string, seen = new Set<string>()): string[] {
+export function groupHosts(
+  groups: Map<string, RawGroup> | Inventory['groups'],
+  name: string,
+  seen = new Set<string>(),
+): string[] {
   const g = groups instanceof Map ? groups.get(name) : groups[name];
   if (!g || seen.has(name)) return [];
   seen.add(name);
   const out = [...g.hosts];
   const have = new Set(out);
-  for (const c of g.children) for (const h of groupHosts(groups, c, seen)) if (!have.has(h)) {
-    have.add(h);
-    out.push(h);
-  }
+  for (const c of g.children)
+    for (const h of groupHosts(groups, c, seen))
+      if (!have.has(h)) {
+        have.add(h);
+        out.push(h);
+      }
   return out;
 }
 
@@ -306,10 +351,12 @@ function kubesprayRuntimeGroups(inv: RawInventory): Record<string, string[]> {
   if (!hostsOf('k8s_cluster').length) {
     const union: string[] = [];
     const have = new Set<string>();
-    for (const n of ['kube_node', 'kube_control_plane', 'calico_rr']) for (const h of hostsOf(n)) if (!have.has(h)) {
-      have.add(h);
-      union.push(h);
-    }
+    for (const n of ['kube_node', 'kube_control_plane', 'calico_rr'])
+      for (const h of hostsOf(n))
+        if (!have.has(h)) {
+          have.add(h);
+          union.push(h);
+        }
     if (union.length) out.k8s_cluster = union;
   }
   return out;

@@ -58,8 +58,10 @@ export function expectedOverlay(c: ClusterModel): Overlay | null {
     // FELIX_VXLANPORT is only set with the vxlan backend; with bird, Felix's default applies
     const port = c.calicoBackend === 'vxlan' ? c.calicoVxlanPort : 4789;
     if (v4) {
-      if (c.calicoBackend === 'vxlan' && on(c.calicoVxlanMode ?? 'Always')) devs.push(vxlan('vxlan.calico', 4, port, vni));
-      else if (on(c.calicoIpipMode)) devs.push({ device: 'tunl0', encap: 'ipip', family: 4, overhead: 20, port: null, vni: null });
+      if (c.calicoBackend === 'vxlan' && on(c.calicoVxlanMode ?? 'Always'))
+        devs.push(vxlan('vxlan.calico', 4, port, vni));
+      else if (on(c.calicoIpipMode))
+        devs.push({ device: 'tunl0', encap: 'ipip', family: 4, overhead: 20, port: null, vni: null });
       else if (on(c.calicoVxlanMode)) devs.push(vxlan('vxlan.calico', 4, port, vni));
     }
     if (v6 && on(c.calicoVxlanModeIpv6 ?? 'Always')) devs.push(vxlan('vxlan-v6.calico', 6, 4789, vni));
@@ -78,7 +80,12 @@ export function expectedOverlay(c: ClusterModel): Overlay | null {
     const mode = c.ciliumTunnelMode ?? 'vxlan';
     // one device in external (collect-metadata) mode carries both families; IPv4 underlay assumed
     if (mode === 'vxlan') return build('cilium', [vxlan('cilium_vxlan', 4, 8472, null)], null);
-    if (mode === 'geneve') return build('cilium', [{ device: 'cilium_geneve', encap: 'geneve', family: 4, overhead: 50, port: 6081, vni: null }], null);
+    if (mode === 'geneve')
+      return build(
+        'cilium',
+        [{ device: 'cilium_geneve', encap: 'geneve', family: 4, overhead: 50, port: 6081, vni: null }],
+        null,
+      );
     return null;
   }
   return null;
@@ -87,11 +94,14 @@ export function expectedOverlay(c: ClusterModel): Overlay | null {
 /** Why there is no overlay to check, for a check's `skip`. */
 export function noOverlayReason(c: ClusterModel): string {
   if (c.networkPlugin === 'calico') {
-    if (c.calicoBackend === 'none') return 'calico_network_backend is none: Calico does policy only, nothing is encapsulated';
+    if (c.calicoBackend === 'none')
+      return 'calico_network_backend is none: Calico does policy only, nothing is encapsulated';
     return `Calico without encapsulation (calico_ipip_mode ${c.calicoIpipMode ?? 'Never'}, calico_vxlan_mode ${c.calicoVxlanMode ?? 'Never'}: routes by BGP)`;
   }
-  if (c.networkPlugin === 'flannel') return `flannel_backend_type is ${c.flannelBackendType}: ${c.flannelBackendType === 'host-gw' ? 'routes without encapsulation' : 'this tool models only the vxlan backend'}`;
-  if (c.networkPlugin === 'cilium') return `cilium_tunnel_mode is ${c.ciliumTunnelMode}: native routing, nothing is encapsulated`;
+  if (c.networkPlugin === 'flannel')
+    return `flannel_backend_type is ${c.flannelBackendType}: ${c.flannelBackendType === 'host-gw' ? 'routes without encapsulation' : 'this tool models only the vxlan backend'}`;
+  if (c.networkPlugin === 'cilium')
+    return `cilium_tunnel_mode is ${c.ciliumTunnelMode}: native routing, nothing is encapsulated`;
   return `network plugin is ${c.networkPlugin}: this tool models the overlays of calico, flannel and cilium`;
 }
 

@@ -85,5 +85,8 @@ export function isSafeName(s: string): boolean {
 
 /** A container image reference (registry/path:tag or @digest), nothing a shell or YAML could misread. */
 export function isImageRef(s: string): boolean {
-  return s.length <= 255 && /^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[A-Za-z0-9._-]{1,128})?(@sha256:[a-f0-9]{64})?$/.test(s);
+  return (
+    s.length <= 255 &&
+    /^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[A-Za-z0-9._-]{1,128})?(@sha256:[a-f0-9]{64})?$/.test(s)
+  );
 }

@@ -47,7 +47,8 @@ export function parseYamlInventory(data: Record<string, unknown>, file: string, 
     for (const section of ['vars', 'children', 'hosts'] as const) {
       let v = body[section];
       if (typeof v === 'string') v = { [v]: null };
-      if (v !== undefined && v !== null && !isMap(v)) throw new InventoryError(`${file}: invalid "${section}" entry for group "${name}": expected a mapping`);
+      if (v !== undefined && v !== null && !isMap(v))
+        throw new InventoryError(`${file}: invalid "${section}" entry for group "${name}": expected a mapping`);
       body[section] = v;
     }
     for (const [key, v] of Object.entries(body)) {
@@ -63,7 +64,8 @@ export function parseYamlInventory(data: Record<string, unknown>, file: string, 
           } catch (e) {
             throw new InventoryError(`${file}: ${(e as PatternError).message}`);
           }
-          if (hvars !== null && hvars !== undefined && !isMap(hvars)) throw new InventoryError(`${file}: vars of host "${pattern}" must be a mapping`);
+          if (hvars !== null && hvars !== undefined && !isMap(hvars))
+            throw new InventoryError(`${file}: vars of host "${pattern}" must be a mapping`);
           for (const h of exp.hosts) {
             const target = inv.addHost(h, name);
             Object.assign(target, hvars ?? {});

@@ -10,11 +10,24 @@ import { splitSections } from '../collect/sections.js';
 import { firstLine } from '../errors.js';
 
 /** Kubespray's own kubectl and its admin kubeconfig on a control-plane node. */
-export const kubectlArgv = (c: ClusterModel): string[] => [`${c.binDir}/kubectl`, '--kubeconfig', `${c.kubeConfigDir}/admin.conf`];
+export const kubectlArgv = (c: ClusterModel): string[] => [
+  `${c.binDir}/kubectl`,
+  '--kubeconfig',
+  `${c.kubeConfigDir}/admin.conf`,
+];
 
 export function endpointsCommand(c: ClusterModel): string {
   const k = [...kubectlArgv(c), '-n', 'kube-system'];
-  const slices = shJoin([...k, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=coredns', '-o', 'json', '--request-timeout=20s']);
+  const slices = shJoin([
+    ...k,
+    'get',
+    'endpointslices',
+    '-l',
+    'kubernetes.io/service-name=coredns',
+    '-o',
+    'json',
+    '--request-timeout=20s',
+  ]);
   const eps = shJoin([...k, 'get', 'endpoints', 'coredns', '-o', 'json', '--request-timeout=20s']);
   return [
     `s=$(${slices}); rc=$?`,
@@ -24,8 +37,16 @@ export function endpointsCommand(c: ClusterModel): string {
   ].join('\n');
 }
 
-interface RawAddr { ip?: unknown; nodeName?: unknown; targetRef?: { name?: unknown } }
-interface RawSubset { addresses?: RawAddr[]; notReadyAddresses?: RawAddr[]; ports?: { name?: unknown; port?: unknown; protocol?: unknown }[] }
+interface RawAddr {
+  ip?: unknown;
+  nodeName?: unknown;
+  targetRef?: { name?: unknown };
+}
+interface RawSubset {
+  addresses?: RawAddr[];
+  notReadyAddresses?: RawAddr[];
+  ports?: { name?: unknown; port?: unknown; protocol?: unknown }[];
+}
 
 function json(text: string, what: string): { v: Record<string, unknown> } | { parseError: string } {
   try {
@@ -39,7 +60,11 @@ function json(text: string, what: string): { v: Record<string, unknown> } | { pa
 
 function dnsPort(ports: unknown): number {
   const list = Array.isArray(ports) ? (ports as { name?: unknown; port?: unknown; protocol?: unknown }[]) : [];
-  const p = list.find((x) => x.protocol === 'TCP' && x.name === 'dns-tcp') ?? list.find((x) => x.protocol === 'TCP') ?? list.find((x) => x.name === 'dns') ?? list[0];
+  const p =
+    list.find((x) => x.protocol === 'TCP' && x.name === 'dns-tcp') ??
+    list.find((x) => x.protocol === 'TCP') ??
+    list.find((x) => x.name === 'dns') ??
+    list[0];
   return typeof p?.port === 'number' ? p.port : 53;
 }
 
@@ -48,7 +73,8 @@ export function parseEndpoints(text: string): Parsed<Endpoint[]> {
   const j = json(text, 'kubectl get endpoints');
   if ('parseError' in j) return j;
   const v = j.v;
-  if (v.kind !== undefined && v.kind !== 'Endpoints') return { parseError: 'kubectl get endpoints: not an Endpoints object' };
+  if (v.kind !== undefined && v.kind !== 'Endpoints')
+    return { parseError: 'kubectl get endpoints: not an Endpoints object' };
   const subsets = Array.isArray(v.subsets) ? (v.subsets as RawSubset[]) : [];
   const out: Endpoint[] = [];
   for (const s of subsets) {
@@ -57,7 +83,13 @@ export function parseEndpoints(text: string): Parsed<Endpoint[]> {
       for (const a of Array.isArray(list) ? list : []) {
         if (typeof a.ip !== 'string' || !isIP(a.ip)) continue;
         if (out.some((e) => e.ip === a.ip)) continue;
-        out.push({ ip: a.ip, port, nodeName: typeof a.nodeName === 'string' ? a.nodeName : null, podName: typeof a.targetRef?.name === 'string' ? a.targetRef.name : null, ready });
+        out.push({
+          ip: a.ip,
+          port,
+          nodeName: typeof a.nodeName === 'string' ? a.nodeName : null,
+          podName: typeof a.targetRef?.name === 'string' ? a.targetRef.name : null,
+          ready,
+        });
       }
     };
     add(s.addresses, true);
@@ -66,7 +98,12 @@ export function parseEndpoints(text: string): Parsed<Endpoint[]> {
   return out;
 }
 
-interface RawSliceEndpoint { addresses?: unknown; conditions?: { ready?: unknown; serving?: unknown; terminating?: unknown }; nodeName?: unknown; targetRef?: { name?: unknown } }
+interface RawSliceEndpoint {
+  addresses?: unknown;
+  conditions?: { ready?: unknown; serving?: unknown; terminating?: unknown };
+  nodeName?: unknown;
+  targetRef?: { name?: unknown };
+}
 
 /** `kubectl get endpointslices -l kubernetes.io/service-name=coredns -o json` -> endpoints.
  *  Conditions as the API defines them: `ready`/`serving` unset means true; an endpoint that is
@@ -76,7 +113,8 @@ export function parseEndpointSlices(text: string): Parsed<Endpoint[]> {
   const j = json(text, 'kubectl get endpointslices');
   if ('parseError' in j) return j;
   const v = j.v;
-  if (v.kind !== undefined && v.kind !== 'List' && v.kind !== 'EndpointSliceList') return { parseError: 'kubectl get endpointslices: not a list' };
+  if (v.kind !== undefined && v.kind !== 'List' && v.kind !== 'EndpointSliceList')
+    return { parseError: 'kubectl get endpointslices: not a list' };
   const items = Array.isArray(v.items) ? (v.items as Record<string, unknown>[]) : [];
   const out: Endpoint[] = [];
   for (const it of items) {
@@ -89,7 +127,13 @@ export function parseEndpointSlices(text: string): Parsed<Endpoint[]> {
       if (!ready && !serving) continue;
       for (const ip of Array.isArray(e.addresses) ? e.addresses : []) {
         if (typeof ip !== 'string' || !isIP(ip) || out.some((x) => x.ip === ip)) continue;
-        out.push({ ip, port, nodeName: typeof e.nodeName === 'string' ? e.nodeName : null, podName: typeof e.targetRef?.name === 'string' ? e.targetRef.name : null, ready });
+        out.push({
+          ip,
+          port,
+          nodeName: typeof e.nodeName === 'string' ? e.nodeName : null,
+          podName: typeof e.targetRef?.name === 'string' ? e.targetRef.name : null,
+          ready,
+        });
       }
     }
   }
@@ -98,8 +142,15 @@ export function parseEndpointSlices(text: string): Parsed<Endpoint[]> {
 
 /** The outcome of endpointsCommand() on one node: a list, which API gave it, kubectl's warnings;
  *  or why there is none. */
-export function parseEndpointLookup(r: ExecResult): { endpoints: Endpoint[]; source: 'endpointslices' | 'endpoints'; warnings: string[] } | { error: string; warnings: string[] } {
-  const lines = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+export function parseEndpointLookup(
+  r: ExecResult,
+):
+  | { endpoints: Endpoint[]; source: 'endpointslices' | 'endpoints'; warnings: string[] }
+  | { error: string; warnings: string[] } {
+  const lines = r.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const warnings = lines.filter((l) => /^warning:/i.test(l)).map((l) => l.slice(0, 200));
   const errors = lines.filter((l) => !/^warning:/i.test(l));
   const sections = splitSections(r.stdout);
@@ -111,7 +162,8 @@ export function parseEndpointLookup(r: ExecResult): { endpoints: Endpoint[]; sou
     const p = parseEndpointSlices(slices.body);
     if ('parseError' in p) why = p.parseError;
     else sliceList = p;
-  } else if (slices) why = `kubectl get endpointslices exited ${slices.code}${errors[0] ? `: ${firstLine(errors[0])}` : ''}`;
+  } else if (slices)
+    why = `kubectl get endpointslices exited ${slices.code}${errors[0] ? `: ${firstLine(errors[0])}` : ''}`;
   if (sliceList?.length) return { endpoints: sliceList, source: 'endpointslices', warnings };
   if (eps && eps.code === 0) {
     const p = parseEndpoints(eps.body);
@@ -125,5 +177,8 @@ export function parseEndpointLookup(r: ExecResult): { endpoints: Endpoint[]; sou
     return { error: `kubectl exited ${eps.code}: ${firstLine(err)}${why ? ` (${why})` : ''}`, warnings };
   }
   if (sliceList) return { endpoints: sliceList, source: 'endpointslices', warnings };
-  return { error: why || `kubectl printed nothing (exit ${r.code})${errors[0] ? `: ${firstLine(errors[0])}` : ''}`, warnings };
+  return {
+    error: why || `kubectl printed nothing (exit ${r.code})${errors[0] ? `: ${firstLine(errors[0])}` : ''}`,
+    warnings,
+  };
 }

@@ -33,16 +33,26 @@ function names(c: ClusterModel, o: PlanOptions): { name: string; type: 'A' | 'PT
   return out;
 }
 
-function expand(role: ProbeRole, server: string, port: number, list: ReturnType<typeof names>, endpointHost: string | null = null): ProbePath[] {
+function expand(
+  role: ProbeRole,
+  server: string,
+  port: number,
+  list: ReturnType<typeof names>,
+  endpointHost: string | null = null,
+): ProbePath[] {
   const out: ProbePath[] = [];
-  for (const n of list) for (const transport of ['udp', 'tcp'] as const) out.push({ role, server, port, transport, ...n, endpointHost });
+  for (const n of list)
+    for (const transport of ['udp', 'tcp'] as const) out.push({ role, server, port, transport, ...n, endpointHost });
   return out;
 }
 
 /** The paths known before the endpoints are: NodeLocalDNS and the CoreDNS service. */
 export function basePaths(c: ClusterModel, o: PlanOptions): ProbePath[] {
   const list = names(c, o);
-  return [...(c.nodelocaldnsEnabled ? expand('nodelocaldns', c.nodelocaldnsIp, 53, list) : []), ...expand('coredns-service', c.corednsIp, 53, list)];
+  return [
+    ...(c.nodelocaldnsEnabled ? expand('nodelocaldns', c.nodelocaldnsIp, 53, list) : []),
+    ...expand('coredns-service', c.corednsIp, 53, list),
+  ];
 }
 
 /** One cluster name to each CoreDNS endpoint, over UDP and TCP. */

@@ -45,7 +45,7 @@ declare module '../types.js' {
   }
 }
 
-export const NO_PYTHON = 'no python3 on the node: the probes from a pod\'s network namespace need the python prober';
+export const NO_PYTHON = "no python3 on the node: the probes from a pod's network namespace need the python prober";
 
 export interface PodMarkers {
   section: string;
@@ -74,16 +74,34 @@ function counters(text: string | null): Counters | null {
 
 /** The pod section of a round trip (the text after its section marker): its header, the pod
  *  program's exit and its own output, decoded with the pod side's encoder. */
-export function parsePodSection(host: string, section: string, m: PodMarkers | null, decode: (host: string, probes: string) => ProbeResult[]): PodOutcome {
-  const none = (skipped: string | null, error: string | null): PodOutcome => ({ netns: null, skipped, error, probes: [], before: null, after: null });
+export function parsePodSection(
+  host: string,
+  section: string,
+  m: PodMarkers | null,
+  decode: (host: string, probes: string) => ProbeResult[],
+): PodOutcome {
+  const none = (skipped: string | null, error: string | null): PodOutcome => ({
+    netns: null,
+    skipped,
+    error,
+    probes: [],
+    before: null,
+    after: null,
+  });
   if (!m) return none('not asked for', null);
   const lines = section.split('\n');
   const head = (lines[0] ?? '').trim();
   if (head.startsWith('none ')) return none(clean(head.slice(5)), null);
   const f = head.split(/\s+/);
-  if (f[0] !== 'ns' || f.length < 5 || !/^\d+$/.test(f[2]!)) return none(null, `the pod side printed no namespace (${clean(head) || 'no output'})`);
+  if (f[0] !== 'ns' || f.length < 5 || !/^\d+$/.test(f[2]!))
+    return none(null, `the pod side printed no namespace (${clean(head) || 'no output'})`);
   const addresses = f[3]!.split(',').filter((a) => isIP(a));
-  const netns: PodNetns = { name: f[1] === '-' ? null : clean(f[1]!), pid: Number(f[2]), addresses, hostIf: f[4] === '-' ? null : clean(f[4]!) };
+  const netns: PodNetns = {
+    name: f[1] === '-' ? null : clean(f[1]!),
+    pid: Number(f[2]),
+    addresses,
+    hostIf: f[4] === '-' ? null : clean(f[4]!),
+  };
   let exit: string | null = null;
   let note: string | null = null;
   let k = 1;
@@ -96,13 +114,24 @@ export function parsePodSection(host: string, section: string, m: PodMarkers | n
   const body = lines.slice(k).join('\n');
   const all = [m.before, m.probes, m.after];
   const probeText = between(body, m.probes, all);
-  const probes = probeText === null ? [] : decode(host, probeText).map((p) => ({ ...p, netns: netns.name, podIp: addresses[0] }));
+  const probes =
+    probeText === null ? [] : decode(host, probeText).map((p) => ({ ...p, netns: netns.name, podIp: addresses[0] }));
   const where = netns.name ?? `the network namespace of process ${netns.pid}`;
   let error: string | null = null;
   if (note) error = `the probe program in ${where}: ${note}`;
   else if (probeText === null || exit !== '0') {
-    const said = body.split('\n').map((l) => l.trim()).find((l) => l && !all.includes(l) && !/^[RE] \d/.test(l) && !l.startsWith('@@'));
+    const said = body
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l && !all.includes(l) && !/^[RE] \d/.test(l) && !l.startsWith('@@'));
     error = `the probe program in ${where} ${exit && exit !== '-' ? `exited ${exit}` : 'did not finish'}${said ? `: ${clean(said)}` : ''}`;
   }
-  return { netns, skipped: null, error, probes, before: counters(between(body, m.before, all)), after: counters(between(body, m.after, all)) };
+  return {
+    netns,
+    skipped: null,
+    error,
+    probes,
+    before: counters(between(body, m.before, all)),
+    after: counters(between(body, m.after, all)),
+  };
 }

@@ -22,7 +22,6 @@ export const DEFAULT_POD_IMAGE = 'registry.k8s.io/pause:3.10';
 /** a pod nothing deleted (a second SIGINT, a lost connection) stops by itself after this */
 export const POD_DEADLINE_S = 600;
 
-
 /** A pod to make: its name and the Kubernetes node it is pinned to. */
 export interface PodRequest {
   name: string;
@@ -51,15 +50,37 @@ export interface PodStatus {
 
 /** A valid pod name for a node: `ksv-probe-<run>-<node>`, lower case, at most 63 characters. */
 export function podName(run: string, node: string): string {
-  const n = node.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'node';
+  const n =
+    node
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'node';
   return `ksv-probe-${run}-${n}`.slice(0, 63).replace(/-+$/, '');
 }
 
 /** The cluster's node names, then every node with a running pod that is not on the host network
  *  (so it has a network namespace of its own): one line per pod, `<node> <hostNetwork>`. */
 export function podNodesCommand(c: ClusterModel): string {
-  const nodes = shJoin([...kubectlArgv(c), 'get', 'nodes', '-o', 'custom-columns=NAME:.metadata.name', '--no-headers', '--request-timeout=20s']);
-  const pods = shJoin([...kubectlArgv(c), 'get', 'pods', '-A', '--field-selector=status.phase=Running', '-o', 'custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork', '--no-headers', '--request-timeout=20s']);
+  const nodes = shJoin([
+    ...kubectlArgv(c),
+    'get',
+    'nodes',
+    '-o',
+    'custom-columns=NAME:.metadata.name',
+    '--no-headers',
+    '--request-timeout=20s',
+  ]);
+  const pods = shJoin([
+    ...kubectlArgv(c),
+    'get',
+    'pods',
+    '-A',
+    '--field-selector=status.phase=Running',
+    '-o',
+    'custom-columns=NODE:.spec.nodeName,HOSTNETWORK:.spec.hostNetwork',
+    '--no-headers',
+    '--request-timeout=20s',
+  ]);
   return `echo @@nodes; ${nodes}; echo "@@rc $?"; echo @@pods; ${pods}; echo "@@rc $?"`;
 }
 
@@ -72,9 +93,18 @@ export interface PodNodes {
 
 export function parsePodNodes(r: ExecResult): PodNodes | { error: string } {
   const sections = splitSections(r.stdout);
-  const said = () => firstLine(r.stderr.split('\n').filter((l) => l.trim() && !/^warning:/i.test(l.trim())).pop() ?? '');
+  const said = () =>
+    firstLine(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.trim() && !/^warning:/i.test(l.trim()))
+        .pop() ?? '',
+    );
   const pods = sections.find((x) => x.name === 'pods');
-  if (!pods || pods.code !== 0) return { error: `kubectl get pods ${pods ? `exited ${pods.code ?? '?'}` : `did not run (exit ${r.code})`}${said() ? `: ${said()}` : ''}` };
+  if (!pods || pods.code !== 0)
+    return {
+      error: `kubectl get pods ${pods ? `exited ${pods.code ?? '?'}` : `did not run (exit ${r.code})`}${said() ? `: ${said()}` : ''}`,
+    };
   const withPods = new Set<string>();
   for (const line of pods.body.split('\n')) {
     const [node, hostNet] = line.trim().split(/\s+/);
@@ -82,7 +112,13 @@ export function parsePodNodes(r: ExecResult): PodNodes | { error: string } {
     if (hostNet !== 'true') withPods.add(node);
   }
   const n = sections.find((x) => x.name === 'nodes');
-  const names = n && n.code === 0 ? n.body.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  const names =
+    n && n.code === 0
+      ? n.body
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : [];
   return { nodes: names.length ? new Set(names) : null, withPods };
 }
 
@@ -98,14 +134,25 @@ export function podOverrides(node: string, image: string): Record<string, unknow
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       tolerations: [{ operator: 'Exists' }],
-      securityContext: { runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{
-        name: 'pause',
-        image,
-        imagePullPolicy: 'Never',
-        resources: { requests: { cpu: '1m', memory: '8Mi' }, limits: { cpu: '10m', memory: '16Mi' } },
-        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-      }],
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65535,
+        runAsGroup: 65535,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: 'pause',
+          image,
+          imagePullPolicy: 'Never',
+          resources: { requests: { cpu: '1m', memory: '8Mi' }, limits: { cpu: '10m', memory: '16Mi' } },
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
+        },
+      ],
     },
   };
 }
@@ -114,12 +161,25 @@ export function podOverrides(node: string, image: string): Record<string, unknow
 export function createPodsCommand(c: ClusterModel, run: string, pods: PodRequest[], image: string): string {
   if (!isImageRef(image)) throw new Error(`refusing to run image "${image.slice(0, 80)}"`);
   if (!/^[a-z0-9]{1,16}$/.test(run)) throw new Error('bad run id');
-  return pods.map((p) => {
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.name)) throw new Error(`bad pod name ${p.name.slice(0, 80)}`);
-    const argv = [...kubectlArgv(c), 'run', p.name, '-n', POD_NAMESPACE, `--image=${image}`, '--restart=Never', '--image-pull-policy=Never',
-      `--labels=${MANAGED_BY},${RUN_LABEL}=${run}`, `--overrides=${JSON.stringify(podOverrides(p.node, image))}`, '--request-timeout=20s'];
-    return `${shJoin(argv)} 2>&1; echo "@@run ${p.name} $?"`;
-  }).join('\n');
+  return pods
+    .map((p) => {
+      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.name)) throw new Error(`bad pod name ${p.name.slice(0, 80)}`);
+      const argv = [
+        ...kubectlArgv(c),
+        'run',
+        p.name,
+        '-n',
+        POD_NAMESPACE,
+        `--image=${image}`,
+        '--restart=Never',
+        '--image-pull-policy=Never',
+        `--labels=${MANAGED_BY},${RUN_LABEL}=${run}`,
+        `--overrides=${JSON.stringify(podOverrides(p.node, image))}`,
+        '--request-timeout=20s',
+      ];
+      return `${shJoin(argv)} 2>&1; echo "@@run ${p.name} $?"`;
+    })
+    .join('\n');
 }
 
 /** What `kubectl run` said per pod: null when it was made, else its message. */
@@ -136,26 +196,59 @@ export function parseCreate(r: ExecResult, pods: PodRequest[]): Map<string, stri
     out.set(m[1]!, m[2] === '0' ? null : `kubectl run exited ${m[2]}: ${firstLine(msg[msg.length - 1] ?? '')}`);
     said = [];
   }
-  for (const p of pods) if (!out.has(p.name)) out.set(p.name, `kubectl run did not finish${r.code ? ` (exit ${r.code})` : ''}${r.stderr.trim() ? `: ${firstLine(r.stderr)}` : ''}`);
+  for (const p of pods)
+    if (!out.has(p.name))
+      out.set(
+        p.name,
+        `kubectl run did not finish${r.code ? ` (exit ${r.code})` : ''}${r.stderr.trim() ? `: ${firstLine(r.stderr)}` : ''}`,
+      );
   return out;
 }
 
-const COLUMNS = 'NAME:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase,IP:.status.podIP,READY:.status.containerStatuses[0].ready,WAITING:.status.containerStatuses[0].state.waiting.reason';
+const COLUMNS =
+  'NAME:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase,IP:.status.podIP,READY:.status.containerStatuses[0].ready,WAITING:.status.containerStatuses[0].state.waiting.reason';
 
 /** The run's pods, one line each. */
 export function podStatusCommand(c: ClusterModel, run: string): string {
-  return shJoin([...kubectlArgv(c), 'get', 'pods', '-n', POD_NAMESPACE, '-l', `${RUN_LABEL}=${run}`, '-o', `custom-columns=${COLUMNS}`, '--no-headers', '--request-timeout=10s']);
+  return shJoin([
+    ...kubectlArgv(c),
+    'get',
+    'pods',
+    '-n',
+    POD_NAMESPACE,
+    '-l',
+    `${RUN_LABEL}=${run}`,
+    '-o',
+    `custom-columns=${COLUMNS}`,
+    '--no-headers',
+    '--request-timeout=10s',
+  ]);
 }
 
 export function parsePodStatus(r: ExecResult): PodStatus[] | { error: string } {
-  if (r.code !== 0) return { error: `kubectl get pods exited ${r.code}: ${firstLine(r.stderr.split('\n').filter((l) => !/^warning:/i.test(l.trim())).join('\n') || r.stdout)}` };
+  if (r.code !== 0)
+    return {
+      error: `kubectl get pods exited ${r.code}: ${firstLine(
+        r.stderr
+          .split('\n')
+          .filter((l) => !/^warning:/i.test(l.trim()))
+          .join('\n') || r.stdout,
+      )}`,
+    };
   const none = (x: string | undefined) => (!x || x === '<none>' ? null : x);
   const out: PodStatus[] = [];
   for (const line of r.stdout.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f.length < 3 || !f[0]) continue;
     const ip = none(f[3]);
-    out.push({ name: f[0], node: none(f[1]), phase: f[2]!, ip: ip && isIP(ip) ? ip : null, ready: f[4] === 'true', waiting: none(f[5])?.slice(0, 80) ?? null });
+    out.push({
+      name: f[0],
+      node: none(f[1]),
+      phase: f[2]!,
+      ip: ip && isIP(ip) ? ip : null,
+      ready: f[4] === 'true',
+      waiting: none(f[5])?.slice(0, 80) ?? null,
+    });
   }
   return out;
 }

@@ -3,7 +3,9 @@ import type { ProbeResult } from '../types.js';
 
 export function describeProbe(p: ProbeResult): string {
   const errs = Object.entries(p.errors ?? {}).map(([k, v]) => `${v} ${k}`);
-  const rc = Object.entries(p.rcodes).filter(([k]) => k !== 'NOERROR').map(([k, v]) => `${v} ${k}`);
+  const rc = Object.entries(p.rcodes)
+    .filter(([k]) => k !== 'NOERROR')
+    .map(([k, v]) => `${v} ${k}`);
   const extra = [...rc, ...errs].join(', ');
   return `${p.transport.toUpperCase()} ${p.server} ${p.type} ${p.name}: ${p.ok ?? 0}/${p.sent} ok${extra ? ` (${extra})` : ''}${p.latencyMs.p50 !== null ? `, p50 ${p.latencyMs.p50} ms` : ''}`;
 }

@@ -607,7 +607,10 @@ echo DONE
  *  own window closes when its probes end, while another node's queries to its CoreDNS pod may still
  *  be arriving (run/recount.ts). Read-only, like the probe program's. */
 export function podCountersScript(podSubnets: string[]): string {
-  const subnets = podSubnets.map((x) => parseCidr(x)).filter((x) => x !== null).map((x) => `${x.address}/${x.prefix}`);
+  const subnets = podSubnets
+    .map((x) => parseCidr(x))
+    .filter((x) => x !== null)
+    .map((x) => `${x.address}/${x.prefix}`);
   const py = `import socket, sys, errno, os, struct\n${POD_PY}\nout = []\npods = pod_namespaces(sys.argv[1].split(","))\nif pods is not None:\n    pod_counters(out, pods)\nsys.stdout.write("\\n".join(out) + "\\n")\n`;
   return `python3 -I -S -c ${shQuote(py)} ${shQuote(subnets.join(',') || '-')}`;
 }
@@ -634,7 +637,12 @@ function pct(sorted: number[], p: number): number | null {
 }
 
 /** Outcome of one reply: ok (NOERROR with answers), a named rcode, or a reason it does not count. */
-export function judgeReply(bytes: Buffer, id: number, name: string, type: string): { answered: boolean; rcode?: string; good?: boolean; error?: string } {
+export function judgeReply(
+  bytes: Buffer,
+  id: number,
+  name: string,
+  type: string,
+): { answered: boolean; rcode?: string; good?: boolean; error?: string } {
   let msg: dnsPacket.Packet;
   try {
     msg = dnsPacket.decode(bytes);
@@ -644,7 +652,8 @@ export function judgeReply(bytes: Buffer, id: number, name: string, type: string
   if (msg.id !== id) return { answered: false, error: 'bad-id' };
   if (msg.type !== 'response') return { answered: false, error: 'not-a-response' };
   const q = msg.questions?.[0];
-  if (!q || q.name.toLowerCase().replace(/\.$/, '') !== name.toLowerCase() || q.type !== type) return { answered: false, error: 'bad-question' };
+  if (!q || q.name.toLowerCase().replace(/\.$/, '') !== name.toLowerCase() || q.type !== type)
+    return { answered: false, error: 'bad-question' };
   const flags = msg.flags ?? 0;
   if (flags & 0x0200) return { answered: false, error: 'truncated' };
   const rcode = (msg as { rcode?: string }).rcode ?? 'NOERROR';
@@ -656,7 +665,7 @@ export function judgeReply(bytes: Buffer, id: number, name: string, type: string
 function encoder(count: number, idSeed: number | undefined) {
   const paths: ProbePath[] = [];
   const sent: Sent[] = [];
-  let nextId = (idSeed ?? (Math.random() * 0xffff)) & 0xffff;
+  let nextId = (idSeed ?? Math.random() * 0xffff) & 0xffff;
   const encode = (list: ProbePath[]): string[] => {
     const lines: string[] = [];
     for (const p of list) {
@@ -664,7 +673,12 @@ function encoder(count: number, idSeed: number | undefined) {
       const i = paths.push(p) - 1;
       for (let k = 0; k < count; k++) {
         const id = (nextId = (nextId + 1) & 0xffff);
-        const q = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: p.type, name: p.name, class: 'IN' }] });
+        const q = dnsPacket.encode({
+          type: 'query',
+          id,
+          flags: dnsPacket.RECURSION_DESIRED,
+          questions: [{ type: p.type, name: p.name, class: 'IN' }],
+        });
         sent.push({ path: i, probe: k, id });
         lines.push(`${i} ${k} ${p.server} ${p.port} ${p.transport} ${q.toString('hex')}`);
       }
@@ -674,9 +688,21 @@ function encoder(count: number, idSeed: number | undefined) {
   const decode = (host: string, stdout: string, from: 'host' | 'pod' = 'host'): ProbeResult[] => {
     const bySlot = new Map(sent.map((x) => [`${x.path}:${x.probe}`, x]));
     const results: ProbeResult[] = paths.map((p) => ({
-      host, server: p.server, role: p.role, transport: p.transport, name: p.name, type: p.type,
-      sent: count, answered: 0, rcodes: {}, latencyMs: { p50: null, max: null }, errors: {}, endpointHost: p.endpointHost,
-      ok: 0, internal: p.internal, from,
+      host,
+      server: p.server,
+      role: p.role,
+      transport: p.transport,
+      name: p.name,
+      type: p.type,
+      sent: count,
+      answered: 0,
+      rcodes: {},
+      latencyMs: { p50: null, max: null },
+      errors: {},
+      endpointHost: p.endpointHost,
+      ok: 0,
+      internal: p.internal,
+      from,
     }));
     const lat: number[][] = paths.map(() => []);
     const seen = new Set<string>();
@@ -729,17 +755,23 @@ export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram
   const pod = o.pod && m ? encoder(o.count, o.pod.idSeed) : null;
   const lines = [...own.encode(initial), ...(pod ? pod.encode(initial).map((l) => `P ${l}`) : [])];
   // the pod's lines first: the node's program stops relaying at END
-  const extend = (more: ProbePath[]) => [...(pod ? pod.encode(more).map((l) => `P ${l}`) : []), ...own.encode(more), 'END'].join('\n') + '\n';
+  const extend = (more: ProbePath[]) =>
+    [...(pod ? pod.encode(more).map((l) => `P ${l}`) : []), ...own.encode(more), 'END'].join('\n') + '\n';
   const input = lines.join('\n');
   const t = `${o.timeoutMs} ${Math.max(0, Math.round(o.lateWaitMs ?? 0))}`;
   const runner = o.runner ?? 'auto';
   const pyTest = runner === 'bash' ? 'false' : runner === 'python3' ? 'true' : 'command -v python3 >/dev/null 2>&1';
   const files = o.counterFiles ?? [];
-  const subnets = (o.podSubnets ?? []).map((x) => parseCidr(x)).filter((x) => x !== null).map((x) => `${x.address}/${x.prefix}`);
+  const subnets = (o.podSubnets ?? [])
+    .map((x) => parseCidr(x))
+    .filter((x) => x !== null)
+    .map((x) => `${x.address}/${x.prefix}`);
   const pm = pod ? o.pod!.markers : null;
   const prefer = (o.pod?.prefer ?? []).filter((x) => isIP(x));
   const podSpec = pm ? [pm.section, pm.before, pm.probes, pm.after, prefer.join(',')].join('|') : '-';
-  const marks = m ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)} ${shQuote(subnets.join(',') || '-')} ${shQuote(podSpec)}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}` : '';
+  const marks = m
+    ? ` ${shQuote(m.before)} ${shQuote(m.probes)} ${shQuote(m.after)} ${shQuote(subnets.join(',') || '-')} ${shQuote(podSpec)}${files.map((f) => ` ${shQuote(`@@${f.section}`)} ${shQuote(f.path)}`).join('')}`
+    : '';
   const shCounters = countersScript(files);
   const script = [
     `if ${pyTest}; then python3 -I -S -c ${shQuote(PY)} ${t}${marks} 4<&0 <<'KSV_PROBES'`,
@@ -754,7 +786,7 @@ export function probeScript(initial: ProbePath[], o: ProbeOptions): ProbeProgram
     ...(pm ? [`echo ${shQuote(pm.section)}`, `echo ${shQuote(`none ${NO_PYTHON}`)}`] : []),
     'fi',
   ].join('\n');
-  const decodePod = (host: string, section: string): PodOutcome => parsePodSection(host, section, pm, (h, out) => (pod ? pod.decode(h, out, 'pod') : []));
+  const decodePod = (host: string, section: string): PodOutcome =>
+    parsePodSection(host, section, pm, (h, out) => (pod ? pod.decode(h, out, 'pod') : []));
   return { script, extend, decode: (host, stdout) => own.decode(host, stdout), decodePod };
 }
-

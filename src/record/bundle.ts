@@ -7,7 +7,15 @@
 // (the become password travels on stdin and is not recorded; stderr is redacted by the transport).
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterModel, ExecOptions, ExecResult, NodeSession, Report, Target, TransportErrorKind } from '../types.js';
+import type {
+  ClusterModel,
+  ExecOptions,
+  ExecResult,
+  NodeSession,
+  Report,
+  Target,
+  TransportErrorKind,
+} from '../types.js';
 import { TransportError, UsageError, firstLine } from '../errors.js';
 import type { RunEnv, Transport } from '../transport/transport.js';
 import { VERSION } from '../version.js';
@@ -75,7 +83,16 @@ export function recordTarget(t: Target): RecordedTarget {
 
 /** A Target to hand the pipeline in a replay: no key, no password, no jump host. */
 export function replayTarget(t: RecordedTarget): Target {
-  return { ...t, privateKeyFile: null, password: null, becomeMethod: 'sudo', becomeUser: 'root', becomePassword: null, jump: null, groups: [] };
+  return {
+    ...t,
+    privateKeyFile: null,
+    password: null,
+    becomeMethod: 'sudo',
+    becomeUser: 'root',
+    becomePassword: null,
+    jump: null,
+    groups: [],
+  };
 }
 
 function outcomeOf(err: unknown): Extract<Outcome, { ok: false }> {
@@ -143,17 +160,37 @@ export class Recorder {
         const label = opts.label ?? 'command';
         try {
           const r = await s.exec(command, o);
-          if (!this.frozen) node.execs.push({ label, command, ...(input !== undefined ? { input } : {}), result: { ok: true, ...r }, ms: Date.now() - t0 });
+          if (!this.frozen)
+            node.execs.push({
+              label,
+              command,
+              ...(input !== undefined ? { input } : {}),
+              result: { ok: true, ...r },
+              ms: Date.now() - t0,
+            });
           return r;
         } catch (err) {
-          if (!this.frozen) node.execs.push({ label, command, ...(input !== undefined ? { input } : {}), result: outcomeOf(err), ms: Date.now() - t0 });
+          if (!this.frozen)
+            node.execs.push({
+              label,
+              command,
+              ...(input !== undefined ? { input } : {}),
+              result: outcomeOf(err),
+              ms: Date.now() - t0,
+            });
           throw err;
         }
       },
     };
   }
 
-  bundle(meta: { options: RecordedOptions; cluster: ClusterModel; targets: Target[]; controlPlane: Target[]; interrupted: string | null }): Bundle {
+  bundle(meta: {
+    options: RecordedOptions;
+    cluster: ClusterModel;
+    targets: Target[];
+    controlPlane: Target[];
+    interrupted: string | null;
+  }): Bundle {
     return {
       format: BUNDLE_FORMAT,
       formatVersion: BUNDLE_VERSION,
@@ -184,7 +221,9 @@ export function readBundle(dir: string): Bundle {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`replay: cannot read ${file}${code === 'ENOENT' ? ': no such bundle (expected a directory written by --record)' : code === 'EISDIR' ? ': a directory without bundle.json' : `: ${code ?? firstLine(err)}`}`);
+    throw new UsageError(
+      `replay: cannot read ${file}${code === 'ENOENT' ? ': no such bundle (expected a directory written by --record)' : code === 'EISDIR' ? ': a directory without bundle.json' : `: ${code ?? firstLine(err)}`}`,
+    );
   }
   let b: Bundle;
   try {
@@ -192,8 +231,12 @@ export function readBundle(dir: string): Bundle {
   } catch {
     throw new UsageError(`replay: ${file} is not JSON`);
   }
-  if (!b || typeof b !== 'object' || b.format !== BUNDLE_FORMAT) throw new UsageError(`replay: ${file} is not a kubespray-validate capture bundle`);
-  if (b.formatVersion !== BUNDLE_VERSION) throw new UsageError(`replay: ${file} is bundle format ${String(b.formatVersion)}; this version reads format ${BUNDLE_VERSION}`);
+  if (!b || typeof b !== 'object' || b.format !== BUNDLE_FORMAT)
+    throw new UsageError(`replay: ${file} is not a kubespray-validate capture bundle`);
+  if (b.formatVersion !== BUNDLE_VERSION)
+    throw new UsageError(
+      `replay: ${file} is bundle format ${String(b.formatVersion)}; this version reads format ${BUNDLE_VERSION}`,
+    );
   for (const k of ['options', 'cluster', 'targets', 'controlPlane', 'clock', 'random', 'nodes'] as const) {
     if (!b[k] || typeof b[k] !== 'object') throw new UsageError(`replay: ${file} has no ${k}`);
   }
@@ -258,7 +301,8 @@ export class Player {
         // a live command ends only after what it was waiting for on stdin was written
         if (opts.input && rec.input !== undefined) await opts.input.catch(() => undefined);
         this.handOut();
-        if (!rec.result.ok) throw new TransportError(rec.result.kind === 'error' ? 'disconnected' : rec.result.kind, rec.result.message);
+        if (!rec.result.ok)
+          throw new TransportError(rec.result.kind === 'error' ? 'disconnected' : rec.result.kind, rec.result.message);
         return { code: rec.result.code, stdout: rec.result.stdout, stderr: rec.result.stderr };
       },
     };

@@ -47,19 +47,34 @@ export function probeTable(report: Report, color: boolean): string[] {
     const p = report.probes.find((x) => x.host === h && x.from === 'pod');
     return p ? `  pod ${p.podIp ?? ''}`.trimEnd() : '  pod';
   };
-  const podSkip = (h: string) => report.results.find((r) => r.host === h && r.check.startsWith('dns.pod.') && (r.status === 'skip' || r.status === 'error'));
+  const podSkip = (h: string) =>
+    report.results.find(
+      (r) => r.host === h && r.check.startsWith('dns.pod.') && (r.status === 'skip' || r.status === 'error'),
+    );
   const withPods = hosts.filter((h) => report.probes.some((x) => x.host === h && x.from === 'pod') || podSkip(h));
   const width = Math.max(6, ...hosts.map((h) => h.length), ...withPods.map((h) => podLabel(h).length)) + 2;
   const head1 = pad('node', width) + ROLES.map(([, t]) => pad(t, 20)).join('');
   const head2 = pad('', width) + ROLES.map(() => pad('udp      tcp', 20)).join('');
-  const lines = [c.bold(`DNS probes (NOERROR with records / sent)${withPods.length ? ', from each node and from a pod on it' : ''}`), head1, c.dim(head2)];
+  const lines = [
+    c.bold(`DNS probes (NOERROR with records / sent)${withPods.length ? ', from each node and from a pod on it' : ''}`),
+    head1,
+    c.dim(head2),
+  ];
   const row = (label: string, ps: ProbeResult[]) => {
     let out = pad(label, width);
     for (const [role] of ROLES) {
-      const parts = (['udp', 'tcp'] as const).map((t) => probeCell(ps.filter((p) => p.role === role && p.transport === t)));
+      const parts = (['udp', 'tcp'] as const).map((t) =>
+        probeCell(ps.filter((p) => p.role === role && p.transport === t)),
+      );
       const txt = parts.map((p) => {
         const s = pad(p.text, 9);
-        return p.state === null ? c.dim(s) : p.state === 'ok' ? c.green(s) : p.state === 'warn' ? c.yellow(s) : c.red(s);
+        return p.state === null
+          ? c.dim(s)
+          : p.state === 'ok'
+            ? c.green(s)
+            : p.state === 'warn'
+              ? c.yellow(s)
+              : c.red(s);
       });
       out += txt.join('') + '  ';
     }
@@ -68,13 +83,24 @@ export function probeTable(report: Report, color: boolean): string[] {
   // nodes with no pod to probe from: one line for all of them (most workers right after cluster.yml)
   const none: string[] = [];
   for (const h of hosts) {
-    lines.push(row(h, report.probes.filter((p) => p.host === h && p.from !== 'pod')));
+    lines.push(
+      row(
+        h,
+        report.probes.filter((p) => p.host === h && p.from !== 'pod'),
+      ),
+    );
     const mine = report.probes.filter((p) => p.host === h && p.from === 'pod');
     if (mine.length) lines.push(row(podLabel(h), mine));
     else {
       const why = podSkip(h);
-      if (why && why.status === 'skip' && /^no pod network namespace on /.test(why.summary) && !why.evidence.created) none.push(h);
-      else if (why) lines.push(c.dim(`${pad(podLabel(h), width)}${why.status === 'error' ? 'error: ' : ''}${why.summary.replace(/ \(.*$/, '')}`));
+      if (why && why.status === 'skip' && /^no pod network namespace on /.test(why.summary) && !why.evidence.created)
+        none.push(h);
+      else if (why)
+        lines.push(
+          c.dim(
+            `${pad(podLabel(h), width)}${why.status === 'error' ? 'error: ' : ''}${why.summary.replace(/ \(.*$/, '')}`,
+          ),
+        );
     }
   }
   if (none.length) {
@@ -120,12 +146,16 @@ function diagnosisLines(d: Diagnosis, color: boolean): string[] {
  *  checksum offload left on where nothing points at it (Calico >= 3.28 leaves it on above kernel
  *  5.7; the probes decide). */
 export function infoNotes(report: Report): string[] {
-  const on = report.results.filter((r) => r.check === 'overlay.offload' && r.status === 'pass' && r.evidence['tx-checksumming'] === true);
+  const on = report.results.filter(
+    (r) => r.check === 'overlay.offload' && r.status === 'pass' && r.evidence['tx-checksumming'] === true,
+  );
   if (!on.length) return [];
   const devs = [...new Set(on.map((r) => String(r.evidence.device ?? 'the overlay device')))].join(', ');
   const hosts = on.map((r) => r.host);
   const why = typeof on[0]!.evidence.felix === 'string' ? ` (${on[0]!.evidence.felix})` : '';
-  return [`TX checksum offload is on for ${devs} on ${hosts.length} node(s): ${hosts.slice(0, 8).join(', ')}${hosts.length > 8 ? ', …' : ''} — not a fault by itself, the probes decide${why}`];
+  return [
+    `TX checksum offload is on for ${devs} on ${hosts.length} node(s): ${hosts.slice(0, 8).join(', ')}${hosts.length > 8 ? ', …' : ''} — not a fault by itself, the probes decide${why}`,
+  ];
 }
 
 export function renderHuman(report: Report, opts: HumanOptions): string {
@@ -147,14 +177,17 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   if (report.fix) {
     out.push('', c.bold('Fixes applied (--fix)'));
     if (!report.fix.applied.length) out.push('  none: no diagnosis had a safe fix');
-    for (const a of report.fix.applied) out.push(`  ${a.ok ? c.green('✔') : c.red('✖')} ${a.host}: ${a.command}${a.ok ? '' : ' — ' + a.output}`);
+    for (const a of report.fix.applied)
+      out.push(`  ${a.ok ? c.green('✔') : c.red('✖')} ${a.host}: ${a.command}${a.ok ? '' : ' — ' + a.output}`);
     const b = report.fix.before.summary;
     out.push(`  before the fixes: ${b.fail} failed, ${b.warn} warnings, exit ${b.exitCode}; below: the second pass`);
   }
   const table = probeTable(report, opts.color);
   if (table.length) out.push('', ...table);
 
-  const shown = report.results.filter((r) => r.status === 'fail' || r.status === 'error' || (r.status === 'warn' && (opts.strict || opts.verbose)));
+  const shown = report.results.filter(
+    (r) => r.status === 'fail' || r.status === 'error' || (r.status === 'warn' && (opts.strict || opts.verbose)),
+  );
   if (shown.length) {
     out.push('', c.bold('Failing checks'));
     for (const r of shown) {
@@ -179,7 +212,13 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
     out.pop();
   }
   const s = report.summary;
-  const verdict = report.interrupted ? c.red(`INTERRUPTED (${report.interrupted})`) : s.exitCode === 0 ? c.green('PASSED') : s.exitCode === 3 ? c.yellow('INCOMPLETE') : c.red('FAILED');
+  const verdict = report.interrupted
+    ? c.red(`INTERRUPTED (${report.interrupted})`)
+    : s.exitCode === 0
+      ? c.green('PASSED')
+      : s.exitCode === 3
+        ? c.yellow('INCOMPLETE')
+        : c.red('FAILED');
   out.push(
     '',
     `${verdict}: ${s.pass} passed, ${s.warn} warnings, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped` +

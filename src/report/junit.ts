@@ -44,12 +44,18 @@ export function renderJunit(report: Report, strict: boolean): string {
     byHost.set(r.host, list);
   }
   const suites: string[] = [];
-  let tests = 0, failures = 0, errors = 0, skipped = 0;
+  let tests = 0,
+    failures = 0,
+    errors = 0,
+    skipped = 0;
   for (const [host, results] of byHost) {
     const f = results.filter((r) => r.status === 'fail' || (strict && r.status === 'warn')).length;
     const e = results.filter((r) => r.status === 'error').length;
     const s = results.filter((r) => r.status === 'skip').length;
-    tests += results.length; failures += f; errors += e; skipped += s;
+    tests += results.length;
+    failures += f;
+    errors += e;
+    skipped += s;
     suites.push(
       `  <testsuite name="${esc(host)}" tests="${results.length}" failures="${f}" errors="${e}" skipped="${s}">\n` +
         results.map((r) => testcase(r, strict)).join('\n') +
@@ -59,13 +65,21 @@ export function renderJunit(report: Report, strict: boolean): string {
   const diag = report.diagnoses;
   if (diag.length) {
     const f = diag.filter((d) => d.severity === 'fail' || strict).length;
-    tests += diag.length; failures += f;
+    tests += diag.length;
+    failures += f;
     suites.push(
       `  <testsuite name="diagnoses" tests="${diag.length}" failures="${f}" errors="0" skipped="0">\n` +
         diag
           .map((d) => {
             const text = esc(
-              [d.summary, `hosts: ${d.hosts.join(', ')}`, 'evidence:', ...d.evidence.map((e) => `  - ${e}`), 'fix:', ...d.fix.map((x) => `  $ ${x}`)].join('\n'),
+              [
+                d.summary,
+                `hosts: ${d.hosts.join(', ')}`,
+                'evidence:',
+                ...d.evidence.map((e) => `  - ${e}`),
+                'fix:',
+                ...d.fix.map((x) => `  $ ${x}`),
+              ].join('\n'),
             );
             const head = `    <testcase classname="diagnosis" name="${esc(d.id)}">`;
             return d.severity === 'fail' || strict
@@ -80,7 +94,8 @@ export function renderJunit(report: Report, strict: boolean): string {
   const reg = report.comparison?.regressions ?? [];
   if (reg.length) {
     const f = strict ? reg.length : 0;
-    tests += reg.length; failures += f;
+    tests += reg.length;
+    failures += f;
     suites.push(
       `  <testsuite name="regressions since ${esc(report.comparison!.baseline.startedAt)}" tests="${reg.length}" failures="${f}" errors="0" skipped="0">\n` +
         reg

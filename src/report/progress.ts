@@ -26,7 +26,12 @@ export class Progress {
    * failed in the display; the phase itself never throws (failures are values in the caller's state).
    * `fn` may return a short note shown next to the item.
    */
-  async phase<T>(title: string, items: T[], label: (item: T) => string, fn: (item: T) => Promise<string | void | undefined>): Promise<void> {
+  async phase<T>(
+    title: string,
+    items: T[],
+    label: (item: T) => string,
+    fn: (item: T) => Promise<string | void | undefined>,
+  ): Promise<void> {
     if (!items.length) return;
     const plain = { logger: new ListrLogger({ processOutput: this.output, useIcons: false }) };
     const list = new Listr(
@@ -55,7 +60,11 @@ export class Progress {
         exitOnError: false,
         registerSignalListeners: false,
         rendererOptions:
-          this.mode === 'tty' ? { collapseSubtasks: items.length > 25, logger: new ListrLogger({ processOutput: this.output }) } : this.mode === 'plain' ? plain : {},
+          this.mode === 'tty'
+            ? { collapseSubtasks: items.length > 25, logger: new ListrLogger({ processOutput: this.output }) }
+            : this.mode === 'plain'
+              ? plain
+              : {},
       } as never,
     );
     await list.run().catch(() => undefined);

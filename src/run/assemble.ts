@@ -6,7 +6,17 @@ import { evaluateCluster, evaluateNode, type Selection } from '../checks/registr
 import { counterDelta } from '../collect/counters.js';
 import { diagnose } from '../diagnose/index.js';
 import { summarize } from '../report/summary.js';
-import type { CheckResult, ClusterModel, Counters, DiagnoseInput, HostReport, NodeFacts, ProbeResult, Report, Target } from '../types.js';
+import type {
+  CheckResult,
+  ClusterModel,
+  Counters,
+  DiagnoseInput,
+  HostReport,
+  NodeFacts,
+  ProbeResult,
+  Report,
+  Target,
+} from '../types.js';
 import { VERSION } from '../version.js';
 
 export interface NodeState {
@@ -34,7 +44,12 @@ export interface AssembleInput {
 
 export function assemble(a: AssembleInput): { report: Omit<Report, 'fix'>; input: DiagnoseInput } {
   const { cluster } = a;
-  const hosts: HostReport[] = a.nodes.map((s) => ({ name: s.target.name, address: s.target.address, inspected: s.connected && s.error === null, error: s.error }));
+  const hosts: HostReport[] = a.nodes.map((s) => ({
+    name: s.target.name,
+    address: s.target.address,
+    inspected: s.connected && s.error === null,
+    error: s.error,
+  }));
   const results: CheckResult[] = [];
   const facts: Record<string, NodeFacts> = {};
   const counterDeltas: Record<string, Counters> = {};
@@ -45,18 +60,39 @@ export function assemble(a: AssembleInput): { report: Omit<Report, 'fix'>; input
     if (ok && s.facts) facts[s.target.name] = s.facts;
     if (delta) counterDeltas[s.target.name] = delta;
     if (ok) probes.push(...s.probes);
-    results.push(...evaluateNode({
-      host: s.target.name,
-      cluster,
-      connection: { ok, error: s.error, address: s.target.address, port: s.target.port, user: s.target.user, become: s.target.become },
-      facts: ok ? s.facts : null,
-      probes: ok ? s.probes : [],
-      counterDelta: delta,
-      unread: a.unread,
-    }, a.selection));
+    results.push(
+      ...evaluateNode(
+        {
+          host: s.target.name,
+          cluster,
+          connection: {
+            ok,
+            error: s.error,
+            address: s.target.address,
+            port: s.target.port,
+            user: s.target.user,
+            become: s.target.become,
+          },
+          facts: ok ? s.facts : null,
+          probes: ok ? s.probes : [],
+          counterDelta: delta,
+          unread: a.unread,
+        },
+        a.selection,
+      ),
+    );
   }
   results.push(...evaluateCluster({ cluster, endpoints: a.lookup }, a.selection));
-  const input: DiagnoseInput = { cluster, hosts, results, probes, facts, counterDeltas, endpoints: a.lookup.endpoints, endpointError: a.lookup.error };
+  const input: DiagnoseInput = {
+    cluster,
+    hosts,
+    results,
+    probes,
+    facts,
+    counterDeltas,
+    endpoints: a.lookup.endpoints,
+    endpointError: a.lookup.error,
+  };
   const report: Omit<Report, 'fix'> = {
     schemaVersion: 1,
     tool: { name: 'kubespray-validate', version: VERSION },

@@ -8,7 +8,11 @@ import { firstLine } from '../errors.js';
 
 export const LOOKUP_TIMEOUT_MS = 30_000;
 
-export async function lookupEndpoints(cluster: ClusterModel, controlPlane: Target[], sessionFor: (t: Target) => Promise<NodeSession | null>): Promise<EndpointLookup> {
+export async function lookupEndpoints(
+  cluster: ClusterModel,
+  controlPlane: Target[],
+  sessionFor: (t: Target) => Promise<NodeSession | null>,
+): Promise<EndpointLookup> {
   const tried: string[] = [];
   let askedOn = controlPlane[0]?.name ?? '*';
   const warnings: string[] = [];
@@ -32,5 +36,12 @@ export async function lookupEndpoints(cluster: ClusterModel, controlPlane: Targe
       tried.push(`${t.name}: ${firstLine(err)}`);
     }
   }
-  return { endpoints: null, error: tried.length ? tried.join('; ') : 'no control-plane host in the inventory', askedOn, tried, source: null, warnings };
+  return {
+    endpoints: null,
+    error: tried.length ? tried.join('; ') : 'no control-plane host in the inventory',
+    askedOn,
+    tried,
+    source: null,
+    warnings,
+  };
 }

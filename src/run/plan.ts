@@ -27,7 +27,8 @@ export function plan(opts: PlanInput): Plan {
   const inventory = loadInventory(opts.inventory, parseExtraVars(opts.extraVars));
   const groups = kubesprayGroups(inventory);
   const base = groups.k8sCluster.filter((h) => h !== groups.bastion);
-  if (!base.length) throw new UsageError('the inventory has no Kubernetes nodes (kube_control_plane, kube_node or k8s_cluster hosts)');
+  if (!base.length)
+    throw new UsageError('the inventory has no Kubernetes nodes (kube_control_plane, kube_node or k8s_cluster hosts)');
   const selected = selectHosts(inventory, opts.limit, base);
   const cluster = clusterModel(inventory, selected);
   const needed = [...new Set([...selected, ...groups.controlPlane])];

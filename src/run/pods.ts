@@ -7,8 +7,18 @@ import type { ClusterModel, NodeSession, Target } from '../types.js';
 import type { RunEnv } from '../transport/transport.js';
 import { firstLine } from '../errors.js';
 import {
-  createPodsCommand, deletePodsCommand, parseCreate, parsePodNodes, parsePodStatus, podName, podNodesCommand, podStatusCommand,
-  type CreatedPod, type PodNodes, type PodRequest, type PodStatus,
+  createPodsCommand,
+  deletePodsCommand,
+  parseCreate,
+  parsePodNodes,
+  parsePodStatus,
+  podName,
+  podNodesCommand,
+  podStatusCommand,
+  type CreatedPod,
+  type PodNodes,
+  type PodRequest,
+  type PodStatus,
 } from '../probe/pods.js';
 
 const POLL_MS = 1000;
@@ -34,7 +44,9 @@ export class ProbePods {
     private readonly env: RunEnv,
     private readonly image: string,
   ) {
-    this.run = Math.floor(env.random() * 36 ** 6).toString(36).padStart(6, '0');
+    this.run = Math.floor(env.random() * 36 ** 6)
+      .toString(36)
+      .padStart(6, '0');
   }
 
   /** Start (once for the run: a --fix rerun reuses the pods) finding the nodes without a pod and
@@ -42,7 +54,12 @@ export class ProbePods {
   start(hosts: string[]): void {
     if (this.listing) return;
     this.listing = this.list();
-    this.creation = this.listing.then((l) => this.make(hosts.filter((h) => !l.withPods.has(h)), l.nodes));
+    this.creation = this.listing.then((l) =>
+      this.make(
+        hosts.filter((h) => !l.withPods.has(h)),
+        l.nodes,
+      ),
+    );
     // failures are reported per node by forHost()
     this.creation.catch(() => undefined);
   }
@@ -70,12 +87,18 @@ export class ProbePods {
       if (s) return s;
       if (!tried.some((x) => x.startsWith(`${t.name}:`))) tried.push(`${t.name}: not reachable`);
     }
-    throw new Error(tried.length ? `no control-plane node to run kubectl on (${tried.join('; ')})` : 'no control-plane host in the inventory');
+    throw new Error(
+      tried.length
+        ? `no control-plane node to run kubectl on (${tried.join('; ')})`
+        : 'no control-plane host in the inventory',
+    );
   }
 
   private async list(): Promise<PodNodes> {
     const session = (this.session = await this.kubectlSession());
-    const listed = parsePodNodes(await session.exec(podNodesCommand(this.cluster), { timeoutMs: 30_000, label: 'pods-list' }));
+    const listed = parsePodNodes(
+      await session.exec(podNodesCommand(this.cluster), { timeoutMs: 30_000, label: 'pods-list' }),
+    );
     if ('error' in listed) throw new Error(listed.error);
     return listed;
   }
@@ -84,9 +107,16 @@ export class ProbePods {
     const out = new Map<string, CreatedPod>();
     // a pod pinned to a name no node has would wait for a kubelet that never comes
     const unknown = nodes ? hosts.filter((h) => !nodes.has(h)) : [];
-    const known = [...nodes ?? []].sort();
-    for (const h of unknown) out.set(h, { name: null, ip: null, error: `no Kubernetes node is named "${h}" (the cluster has ${known.slice(0, 5).join(', ')}${known.length > 5 ? ', …' : ''}; Kubespray names nodes after the inventory unless kube_override_hostname says otherwise): no pod was made` });
-    const want: PodRequest[] = hosts.filter((h) => !unknown.includes(h)).map((h) => ({ name: podName(this.run, h), node: h }));
+    const known = [...(nodes ?? [])].sort();
+    for (const h of unknown)
+      out.set(h, {
+        name: null,
+        ip: null,
+        error: `no Kubernetes node is named "${h}" (the cluster has ${known.slice(0, 5).join(', ')}${known.length > 5 ? ', …' : ''}; Kubespray names nodes after the inventory unless kube_override_hostname says otherwise): no pod was made`,
+      });
+    const want: PodRequest[] = hosts
+      .filter((h) => !unknown.includes(h))
+      .map((h) => ({ name: podName(this.run, h), node: h }));
     if (!want.length) return out;
     if (this.stopped) throw new Error('stopped before any pod was made');
     const session = this.session!;
@@ -100,7 +130,9 @@ export class ProbePods {
     let lastError: string | null = null;
     for (let i = 0; waiting.size && !this.stopped && i <= POD_WAIT_MS / POLL_MS; i++) {
       if (i) await this.env.sleep(POLL_MS);
-      const st = parsePodStatus(await session.exec(podStatusCommand(this.cluster, this.run), { timeoutMs: 15_000, label: 'pods-status' }));
+      const st = parsePodStatus(
+        await session.exec(podStatusCommand(this.cluster, this.run), { timeoutMs: 15_000, label: 'pods-status' }),
+      );
       if ('error' in st) {
         lastError = st.error;
         continue;
@@ -109,17 +141,30 @@ export class ProbePods {
       for (const s of st) {
         if (s.phase === 'Running' && s.ip) waiting.delete(s.name);
         // a pod that ended, or cannot have its image without a pull, will not run: stop waiting for it
-        if (s.phase === 'Failed' || s.phase === 'Succeeded' || /^(ErrImageNeverPull|InvalidImageName|CreateContainerConfigError)$/.test(s.waiting ?? '')) waiting.delete(s.name);
+        if (
+          s.phase === 'Failed' ||
+          s.phase === 'Succeeded' ||
+          /^(ErrImageNeverPull|InvalidImageName|CreateContainerConfigError)$/.test(s.waiting ?? '')
+        )
+          waiting.delete(s.name);
       }
     }
     for (const p of want) {
       const why = created.get(p.name);
       const s = last.find((x) => x.name === p.name);
-      const state = s ? `${s.phase}${s.waiting ? `, ${s.waiting}` : ''}` : lastError ?? 'not listed';
-      const hint = s?.waiting === 'ErrImageNeverPull' ? `: ${this.image} is not on the node and is never pulled (--pod-image names the pause image its kubelet has)` : '';
+      const state = s ? `${s.phase}${s.waiting ? `, ${s.waiting}` : ''}` : (lastError ?? 'not listed');
+      const hint =
+        s?.waiting === 'ErrImageNeverPull'
+          ? `: ${this.image} is not on the node and is never pulled (--pod-image names the pause image its kubelet has)`
+          : '';
       if (why) out.set(p.node, { name: p.name, ip: null, error: why });
       else if (s?.phase === 'Running' && s.ip) out.set(p.node, { name: p.name, ip: s.ip, error: null });
-      else out.set(p.node, { name: p.name, ip: null, error: `the pod ${p.name} did not run within ${POD_WAIT_MS / 1000} s (${state})${hint}` });
+      else
+        out.set(p.node, {
+          name: p.name,
+          ip: null,
+          error: `the pod ${p.name} did not run within ${POD_WAIT_MS / 1000} s (${state})${hint}`,
+        });
     }
     return out;
   }
@@ -133,7 +178,10 @@ export class ProbePods {
       if (this.creating) await this.creating;
       if (!this.made || !this.session) return null;
       try {
-        const r = await this.session.exec(deletePodsCommand(this.cluster, this.run), { timeoutMs: DELETE_MS, label: 'pods-delete' });
+        const r = await this.session.exec(deletePodsCommand(this.cluster, this.run), {
+          timeoutMs: DELETE_MS,
+          label: 'pods-delete',
+        });
         return r.code === 0 ? null : `kubectl delete exited ${r.code}: ${firstLine(r.stdout)}`;
       } catch (err) {
         return firstLine(err);

@@ -32,30 +32,56 @@ export function udpLostAcrossOverlay(probes: ProbeResult[], lookup: EndpointLook
       const n = epNode.get(p.server);
       if (!n || n === p.host) return false;
     } else if (p.role !== 'coredns-service') return false;
-    return probes.some((q) => q.transport === 'tcp' && q.host === p.host && q.role === p.role && q.server === p.server && q.name === p.name && q.type === p.type && (q.ok ?? 0) === q.sent && q.sent > 0);
+    return probes.some(
+      (q) =>
+        q.transport === 'tcp' &&
+        q.host === p.host &&
+        q.role === p.role &&
+        q.server === p.server &&
+        q.name === p.name &&
+        q.type === p.type &&
+        (q.ok ?? 0) === q.sent &&
+        q.sent > 0,
+    );
   });
 }
 
 /** Read the pod namespaces again on the nodes hosting CoreDNS endpoints that read them in the probe
  *  window (python3 there), and file the later reading as the window's end for those counters
  *  (`Netns.recounted` marks it). Errors leave the first reading in place. */
-export async function recountPodNamespaces(states: RecountState[], lookup: EndpointLookup, cluster: ClusterModel): Promise<void> {
+export async function recountPodNamespaces(
+  states: RecountState[],
+  lookup: EndpointLookup,
+  cluster: ClusterModel,
+): Promise<void> {
   const subnets = cluster.podsSubnets ?? [];
   if (!subnets.length || !(lookup.endpoints ?? []).length) return;
   // the node's own probes (a pod's cross the same overlay, but the window is the nodes')
-  if (!udpLostAcrossOverlay(states.flatMap((s) => s.probes.filter((p) => p.from !== 'pod')), lookup)) return;
+  if (
+    !udpLostAcrossOverlay(
+      states.flatMap((s) => s.probes.filter((p) => p.from !== 'pod')),
+      lookup,
+    )
+  )
+    return;
   const hosting = new Set((lookup.endpoints ?? []).map((e) => e.nodeName).filter((n): n is string => !!n));
   const script = podCountersScript(subnets);
-  await Promise.all(states.filter((s) => hosting.has(s.target.name) && s.session && !s.error && s.before && s.after && 'Netns.pods' in s.after).map(async (s) => {
-    try {
-      const r = await s.session!.exec(script, { timeoutMs: RECOUNT_TIMEOUT_MS, label: 'podcounters' });
-      if (r.code !== 0) return;
-      const late = parsePodCounters(r.stdout);
-      if (!('Netns.pods' in late)) return;
-      s.before = { ...s.before!, 'Netns.recounted': 0 };
-      s.after = { ...s.after!, ...late, 'Netns.recounted': 1 };
-    } catch {
-      // the first reading stands
-    }
-  }));
+  await Promise.all(
+    states
+      .filter(
+        (s) => hosting.has(s.target.name) && s.session && !s.error && s.before && s.after && 'Netns.pods' in s.after,
+      )
+      .map(async (s) => {
+        try {
+          const r = await s.session!.exec(script, { timeoutMs: RECOUNT_TIMEOUT_MS, label: 'podcounters' });
+          if (r.code !== 0) return;
+          const late = parsePodCounters(r.stdout);
+          if (!('Netns.pods' in late)) return;
+          s.before = { ...s.before!, 'Netns.recounted': 0 };
+          s.after = { ...s.after!, ...late, 'Netns.recounted': 1 };
+        } catch {
+          // the first reading stands
+        }
+      }),
+  );
 }

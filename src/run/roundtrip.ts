@@ -12,13 +12,33 @@ import type { ProbeProgram } from '../probe/script.js';
 import type { TransportError } from '../errors.js';
 
 // the effective uid without starting a process (`id -u` where /proc is missing)
-const UID_SH = 'u=; while read -r k r e x; do if [ "$k" = Uid: ]; then u=$e; break; fi; done 2>/dev/null </proc/self/status; if [ -n "$u" ]; then echo "$u"; else id -u; fi';
-export const MARK = { uid: '#KSV-UID', gather: '#KSV-GATHER', before: '#KSV-COUNTERS-BEFORE', probes: '#KSV-PROBES', after: '#KSV-COUNTERS-AFTER', pod: '#KSV-POD' };
+const UID_SH =
+  'u=; while read -r k r e x; do if [ "$k" = Uid: ]; then u=$e; break; fi; done 2>/dev/null </proc/self/status; if [ -n "$u" ]; then echo "$u"; else id -u; fi';
+export const MARK = {
+  uid: '#KSV-UID',
+  gather: '#KSV-GATHER',
+  before: '#KSV-COUNTERS-BEFORE',
+  probes: '#KSV-PROBES',
+  after: '#KSV-COUNTERS-AFTER',
+  pod: '#KSV-POD',
+};
 /** the pod side's section and its program's own markers (probe/pod.ts) */
-export const POD_MARK = { section: MARK.pod, before: '#KSV-POD-BEFORE', probes: '#KSV-POD-PROBES', after: '#KSV-POD-AFTER' };
+export const POD_MARK = {
+  section: MARK.pod,
+  before: '#KSV-POD-BEFORE',
+  probes: '#KSV-POD-PROBES',
+  after: '#KSV-POD-AFTER',
+};
 
 /** Split the node's round trip output at its markers (a missing part is an empty string). */
-export function splitMarked(stdout: string): { uid: string; gather: string; before: string; probes: string; after: string; pod: string } {
+export function splitMarked(stdout: string): {
+  uid: string;
+  gather: string;
+  before: string;
+  probes: string;
+  after: string;
+  pod: string;
+} {
   const order = [MARK.uid, MARK.gather, MARK.before, MARK.probes, MARK.after, MARK.pod];
   const pos = order.map((m) => stdout.indexOf(`${m}\n`));
   const part = (k: number) => {
@@ -34,7 +54,13 @@ export function splitMarked(stdout: string): { uid: string; gather: string; befo
 /** The command: root check, the readers' gather script, then the probe program (which prints the
  *  counters around the probes with the markers). */
 export function roundTripScript(readers: readonly Reader[], ctx: ReaderContext, probe: ProbeProgram | null): string {
-  return [`echo '${MARK.uid}'`, UID_SH, `echo '${MARK.gather}'`, gatherScript(readers, ctx), ...(probe ? [probe.script] : [])].join('\n');
+  return [
+    `echo '${MARK.uid}'`,
+    UID_SH,
+    `echo '${MARK.gather}'`,
+    gatherScript(readers, ctx),
+    ...(probe ? [probe.script] : []),
+  ].join('\n');
 }
 
 export interface NodeOutcome {
@@ -48,7 +74,11 @@ export interface NodeOutcome {
 /** The pod namespace's own counters, filed with the node's under its address as the pod
  *  namespaces' are (`Pod.<addr>.<counter>`, collect/counters.ts) where the node's reading has no
  *  such key: checksum errors counted inside the pod are evidence for the offload diagnoses too. */
-function withPodCounters(before: Counters | null, after: Counters | null, pod: PodOutcome): [Counters | null, Counters | null] {
+function withPodCounters(
+  before: Counters | null,
+  after: Counters | null,
+  pod: PodOutcome,
+): [Counters | null, Counters | null] {
   if (!before || !after || !pod.before || !pod.after || !pod.netns) return [before, after];
   const b = { ...before };
   const a = { ...after };
@@ -70,14 +100,22 @@ function counters(text: string): Counters | null {
 }
 
 /** The parsed round trip, or the reason the node does not count as inspected (not root). */
-export function parseRoundTrip(target: Target, r: ExecResult, readers: readonly Reader[], ctx: ReaderContext, probe: ProbeProgram | null): NodeOutcome | TransportError {
+export function parseRoundTrip(
+  target: Target,
+  r: ExecResult,
+  readers: readonly Reader[],
+  ctx: ReaderContext,
+  probe: ProbeProgram | null,
+): NodeOutcome | TransportError {
   const parts = splitMarked(r.stdout);
   const notRoot = rootProblem(target, r.code === null ? null : 0, parts.uid, r.stderr);
   if (notRoot) return notRoot;
   const facts = parseGather(target.name, parts.gather, readers, ctx);
   const before = counters(parts.before);
   const after = counters(parts.after);
-  facts.counters = before ?? { parseError: probe ? 'could not read /proc/net/snmp before the probes' : 'not read: no probes ran' };
+  facts.counters = before ?? {
+    parseError: probe ? 'could not read /proc/net/snmp before the probes' : 'not read: no probes ran',
+  };
   const probes = probe ? probe.decode(target.name, parts.probes) : [];
   // the pod side: absent from a recording made before it existed (the facts then say nothing)
   if (!probe || !r.stdout.includes(`${MARK.pod}\n`)) return { facts, before, after, probes };

@@ -76,13 +76,32 @@ export class Validator {
     private readonly env: RunEnv,
     private readonly progress: Progress,
   ) {
-    this.states = p.targets.map((target) => ({ target, session: null, connected: false, error: null, facts: null, before: null, after: null, probes: [], connecting: null }));
+    this.states = p.targets.map((target) => ({
+      target,
+      session: null,
+      connected: false,
+      error: null,
+      facts: null,
+      before: null,
+      after: null,
+      probes: [],
+      connecting: null,
+    }));
     const all = uniqueReaders([...checkReaders(opts.selection), ...diagnosisReaders()]);
     const ctx = { cluster: p.cluster };
     this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx))) : all;
     for (const r of all) if (!this.readers.includes(r)) this.unread.add(r.key);
     const podSide = opts.selection.modules.some((m) => m.podProbes);
-    this.pods = opts.podProbes === 'create' && podSide ? new ProbePods(p.cluster, p.controlPlane, (t) => this.sessionFor(t), env, opts.podImage ?? p.cluster.podInfraImage ?? DEFAULT_POD_IMAGE) : null;
+    this.pods =
+      opts.podProbes === 'create' && podSide
+        ? new ProbePods(
+            p.cluster,
+            p.controlPlane,
+            (t) => this.sessionFor(t),
+            env,
+            opts.podImage ?? p.cluster.podInfraImage ?? DEFAULT_POD_IMAGE,
+          )
+        : null;
   }
 
   /** Run one validation pass, then (with --fix) apply the safe fixes and run a second one. */
@@ -93,29 +112,45 @@ export class Validator {
       if (!this.opts.fix) return first.report;
       const actions = safeFixes(first.report.diagnoses, first.input);
       const applied: NonNullable<Report['fix']>['applied'] = [];
-      await this.progress.phase(`Apply ${actions.length} safe fix(es)`, actions, (a) => `${a.host}: ${a.command}`, async (a) => {
-        const s = this.states.find((x) => x.target.name === a.host)?.session;
-        if (!s) {
-          applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok: false, output: 'not connected' });
-          throw new Error('not connected');
-        }
-        let ok = false;
-        let output = '';
-        try {
-          const r = await s.exec(a.command, { timeoutMs: 30_000, label: 'fix' });
-          ok = r.code === 0;
-          output = firstLine((r.stderr || r.stdout).trim());
-          if (!ok) output = `exit ${r.code}: ${output}`;
-        } catch (err) {
-          output = firstLine(err);
-        }
-        applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok, output });
-        if (!ok) throw new Error(output);
-      });
+      await this.progress.phase(
+        `Apply ${actions.length} safe fix(es)`,
+        actions,
+        (a) => `${a.host}: ${a.command}`,
+        async (a) => {
+          const s = this.states.find((x) => x.target.name === a.host)?.session;
+          if (!s) {
+            applied.push({
+              host: a.host,
+              diagnosis: a.diagnosis,
+              command: a.command,
+              ok: false,
+              output: 'not connected',
+            });
+            throw new Error('not connected');
+          }
+          let ok = false;
+          let output = '';
+          try {
+            const r = await s.exec(a.command, { timeoutMs: 30_000, label: 'fix' });
+            ok = r.code === 0;
+            output = firstLine((r.stderr || r.stdout).trim());
+            if (!ok) output = `exit ${r.code}: ${output}`;
+          } catch (err) {
+            output = firstLine(err);
+          }
+          applied.push({ host: a.host, diagnosis: a.diagnosis, command: a.command, ok, output });
+          if (!ok) throw new Error(output);
+        },
+      );
       // let caches notice: node-cache's forward plugin health-checks its upstream every 0.5 s
       if (applied.some((a) => a.ok)) await this.env.sleep(FIX_SETTLE_MS);
       const second = await this.pass(this.env.now());
-      return { ...second.report, startedAt: new Date(this.startedAt).toISOString(), durationMs: this.env.now() - this.startedAt, fix: { applied, before: first.report } };
+      return {
+        ...second.report,
+        startedAt: new Date(this.startedAt).toISOString(),
+        durationMs: this.env.now() - this.startedAt,
+        fix: { applied, before: first.report },
+      };
     } finally {
       await this.removePods();
       this.close();
@@ -130,10 +165,13 @@ export class Validator {
   async shutdown(maxMs: number): Promise<void> {
     if (this.pods && !this.opts.replay) {
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((r) => (timer = setTimeout(() => {
-        this.podsLeft ??= `not deleted within ${maxMs} ms of the signal`;
-        r();
-      }, maxMs)));
+      const late = new Promise<void>(
+        (r) =>
+          (timer = setTimeout(() => {
+            this.podsLeft ??= `not deleted within ${maxMs} ms of the signal`;
+            r();
+          }, maxMs)),
+      );
       await Promise.race([this.removePods(), late]);
       clearTimeout(timer);
     }
@@ -144,7 +182,8 @@ export class Validator {
    *  the one the pods were made through is closed (shutdown() closes that one). */
   partial(signal: string): Report {
     this.close(this.pods ? this.pods.session : null);
-    for (const s of this.states) if (!s.facts && !s.error) s.error = `interrupted (${signal}) before ${s.target.name} was finished`;
+    for (const s of this.states)
+      if (!s.facts && !s.error) s.error = `interrupted (${signal}) before ${s.target.name} was finished`;
     const r = this.assemble(this.startedAt).report;
     return { ...r, interrupted: signal };
   }
@@ -155,7 +194,16 @@ export class Validator {
   }
 
   private assemble(startedAt: number) {
-    return assemble({ cluster: this.p.cluster, nodes: this.states, lookup: this.lastLookup, selection: this.opts.selection, strict: this.opts.strict, startedAt, finishedAt: this.env.now(), unread: this.unread });
+    return assemble({
+      cluster: this.p.cluster,
+      nodes: this.states,
+      lookup: this.lastLookup,
+      selection: this.opts.selection,
+      strict: this.opts.strict,
+      startedAt,
+      finishedAt: this.env.now(),
+      unread: this.unread,
+    });
   }
 
   /** Connect once; every caller shares the same attempt. Resolves to null when it failed. */
@@ -191,11 +239,16 @@ export class Validator {
     return p;
   }
 
-  private async pass(startedAt: number): Promise<{ report: Omit<Report, 'fix'>; input: ReturnType<typeof assemble>['input'] }> {
+  private async pass(
+    startedAt: number,
+  ): Promise<{ report: Omit<Report, 'fix'>; input: ReturnType<typeof assemble>['input'] }> {
     const { cluster } = this.p;
     const o = this.opts;
     for (const s of this.states) {
-      s.facts = null; s.before = null; s.after = null; s.probes = [];
+      s.facts = null;
+      s.before = null;
+      s.after = null;
+      s.probes = [];
     }
     const probing = o.selection.modules.some((m) => m.probes);
     const podProbing = probing && o.selection.modules.some((m) => m.podProbes);
@@ -203,7 +256,10 @@ export class Validator {
     const planOpts = { externalName: o.externalName };
     // every node's random draw is made now, in inventory order, so a replay draws the same
     const seeds = new Map(this.states.map((s) => [s.target.name, Math.floor(this.env.random() * 0x10000)]));
-    const lookup = probing || o.selection.has('coredns.endpoints') ? lookupEndpoints(cluster, this.p.controlPlane, (t) => this.sessionFor(t)) : Promise.resolve({ ...NO_LOOKUP, error: 'not asked (no selected check needs it)' });
+    const lookup =
+      probing || o.selection.has('coredns.endpoints')
+        ? lookupEndpoints(cluster, this.p.controlPlane, (t) => this.sessionFor(t))
+        : Promise.resolve({ ...NO_LOOKUP, error: 'not asked (no selected check needs it)' });
     const lateWaitMs = LOOKUP_TIMEOUT_MS + SLACK_MS;
     // the command's budget counts from when its endpoint probes were sent (the lookup is bounded)
     const budget = o.probeCount * o.probeTimeoutMs + GATHER_MS + LINGER_MS + SLACK_MS;
@@ -212,43 +268,69 @@ export class Validator {
     const order = [...this.states].sort((x, y) => Number(cp.has(y.target.name)) - Number(cp.has(x.target.name)));
     if (podProbing) this.pods?.start(this.states.map((s) => s.target.name));
     const verb = o.fix && this.states.some((s) => s.session) ? 'Check again' : 'Validate';
-    await this.progress.phase(`${verb} ${this.states.length} node(s): connect, inspect, probe DNS over UDP and TCP`, order, (s) => s.target.name, async (s) => {
-      const session = await this.ensureConnected(s);
-      if (!session || s.error) throw new Error(s.error ?? 'not connected');
-      let probe: ProbeProgram | null = null;
-      let input: Promise<string> | undefined;
-      let created: CreatedPod | null = null;
-      if (probing) {
-        const seed = seeds.get(s.target.name)!;
-        // the pod side's ids follow from the same draw, half the id space away: a replay draws the same
-        // --pod-probes create: a node without a pod of its own waits for the one made for it
-        const made = podProbing && this.pods ? await this.pods.forHost(s.target.name) : null;
-        // kept for the report where a pod was made or could not be
-        created = made && (made.name || made.error) ? made : null;
-        const pod = podProbing ? { idSeed: (seed + 0x8000) & 0xffff, markers: POD_MARK, prefer: made?.ip ? [made.ip] : [] } : undefined;
-        probe = probeScript(basePaths(cluster, planOpts), { count: o.probeCount, timeoutMs: o.probeTimeoutMs, markers: { before: MARK.before, probes: MARK.probes, after: MARK.after }, idSeed: seed, lateWaitMs, counterFiles: counterFiles(overlayDevices(cluster)), podSubnets: cluster.podsSubnets, pod });
-        const program = probe;
-        input = lookup.then((ep) => program.extend(endpointPaths(cluster, ep.endpoints, planOpts)));
-      }
-      let r;
-      try {
-        r = await session.exec(roundTripScript(this.readers, ctx, probe), { timeoutMs: budget, input, timeoutFrom: input, maxMs: budget + lateWaitMs, label: 'roundtrip' });
-      } catch (err) {
-        s.error = firstLine(err);
-        throw new Error(s.error);
-      }
-      // the program waited for the streamed paths (or gave up on them): decode with what was sent
-      if (input) await input.catch(() => undefined);
-      const outcome = parseRoundTrip(s.target, r, this.readers, ctx, probe);
-      if (outcome instanceof Error) {
-        s.error = outcome.message;
-        throw outcome;
-      }
-      Object.assign(s, outcome);
-      if (created && s.facts?.podProbe) s.facts.podProbe.created = created;
-      const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
-      return !probing ? 'inspected' : bad ? `${bad} of ${s.probes.length} DNS paths failed` : `${s.probes.length} DNS paths answered`;
-    });
+    await this.progress.phase(
+      `${verb} ${this.states.length} node(s): connect, inspect, probe DNS over UDP and TCP`,
+      order,
+      (s) => s.target.name,
+      async (s) => {
+        const session = await this.ensureConnected(s);
+        if (!session || s.error) throw new Error(s.error ?? 'not connected');
+        let probe: ProbeProgram | null = null;
+        let input: Promise<string> | undefined;
+        let created: CreatedPod | null = null;
+        if (probing) {
+          const seed = seeds.get(s.target.name)!;
+          // the pod side's ids follow from the same draw, half the id space away: a replay draws the same
+          // --pod-probes create: a node without a pod of its own waits for the one made for it
+          const made = podProbing && this.pods ? await this.pods.forHost(s.target.name) : null;
+          // kept for the report where a pod was made or could not be
+          created = made && (made.name || made.error) ? made : null;
+          const pod = podProbing
+            ? { idSeed: (seed + 0x8000) & 0xffff, markers: POD_MARK, prefer: made?.ip ? [made.ip] : [] }
+            : undefined;
+          probe = probeScript(basePaths(cluster, planOpts), {
+            count: o.probeCount,
+            timeoutMs: o.probeTimeoutMs,
+            markers: { before: MARK.before, probes: MARK.probes, after: MARK.after },
+            idSeed: seed,
+            lateWaitMs,
+            counterFiles: counterFiles(overlayDevices(cluster)),
+            podSubnets: cluster.podsSubnets,
+            pod,
+          });
+          const program = probe;
+          input = lookup.then((ep) => program.extend(endpointPaths(cluster, ep.endpoints, planOpts)));
+        }
+        let r;
+        try {
+          r = await session.exec(roundTripScript(this.readers, ctx, probe), {
+            timeoutMs: budget,
+            input,
+            timeoutFrom: input,
+            maxMs: budget + lateWaitMs,
+            label: 'roundtrip',
+          });
+        } catch (err) {
+          s.error = firstLine(err);
+          throw new Error(s.error);
+        }
+        // the program waited for the streamed paths (or gave up on them): decode with what was sent
+        if (input) await input.catch(() => undefined);
+        const outcome = parseRoundTrip(s.target, r, this.readers, ctx, probe);
+        if (outcome instanceof Error) {
+          s.error = outcome.message;
+          throw outcome;
+        }
+        Object.assign(s, outcome);
+        if (created && s.facts?.podProbe) s.facts.podProbe.created = created;
+        const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
+        return !probing
+          ? 'inspected'
+          : bad
+            ? `${bad} of ${s.probes.length} DNS paths failed`
+            : `${s.probes.length} DNS paths answered`;
+      },
+    );
     this.lastLookup = await lookup;
     // UDP lost across the overlay: the CoreDNS pods' namespaces are read again (run/recount.ts)
     if (probing) await recountPodNamespaces(this.states, this.lastLookup, cluster);

@@ -17,7 +17,13 @@ export function hostEntryName(host: string, port: number): string {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return re.test(name);
 }
 
@@ -74,7 +80,13 @@ export function keyTypeOf(blob: Buffer): string {
 export type HostKeyVerdict = { ok: true; added: boolean } | { ok: false; reason: string };
 
 /** Decide on a presented host key. accept-new records unknown keys; a changed key is refused. */
-export function verifyHostKey(file: string, host: string, port: number, key: Buffer, mode: 'strict' | 'accept-new' | 'off'): HostKeyVerdict {
+export function verifyHostKey(
+  file: string,
+  host: string,
+  port: number,
+  key: Buffer,
+  mode: 'strict' | 'accept-new' | 'off',
+): HostKeyVerdict {
   if (mode === 'off') return { ok: true, added: false };
   const name = hostEntryName(host, port);
   let text = '';
@@ -84,17 +96,24 @@ export function verifyHostKey(file: string, host: string, port: number, key: Buf
     return { ok: false, reason: `cannot read known_hosts ${file}: ${(err as Error).message}` };
   }
   const known = lookupKnownHosts(text, name);
-  if (known.some((k) => k.revoked && k.key.equals(key))) return { ok: false, reason: `host key for ${name} is marked @revoked in ${file}` };
+  if (known.some((k) => k.revoked && k.key.equals(key)))
+    return { ok: false, reason: `host key for ${name} is marked @revoked in ${file}` };
   if (known.some((k) => !k.revoked && k.key.equals(key))) return { ok: true, added: false };
   const type = keyTypeOf(key);
   const sameType = known.filter((k) => !k.revoked && k.keyType === type);
   if (sameType.length) {
-    return { ok: false, reason: `host key for ${name} has CHANGED (known_hosts ${file}:${sameType[0]!.line}); if the node was rebuilt, remove the old key: ssh-keygen -R '${name}' -f ${file}` };
+    return {
+      ok: false,
+      reason: `host key for ${name} has CHANGED (known_hosts ${file}:${sameType[0]!.line}); if the node was rebuilt, remove the old key: ssh-keygen -R '${name}' -f ${file}`,
+    };
   }
-  if (mode === 'strict') return { ok: false, reason: `no host key for ${name} in ${file} (--host-key-checking strict)` };
+  if (mode === 'strict')
+    return { ok: false, reason: `no host key for ${name} in ${file} (--host-key-checking strict)` };
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    appendFileSync(file, `${(text && !text.endsWith('\n')) ? '\n' : ''}${name} ${type} ${key.toString('base64')}\n`, { mode: 0o600 });
+    appendFileSync(file, `${text && !text.endsWith('\n') ? '\n' : ''}${name} ${type} ${key.toString('base64')}\n`, {
+      mode: 0o600,
+    });
   } catch (err) {
     return { ok: false, reason: `cannot record the host key of ${name} in ${file}: ${(err as Error).message}` };
   }

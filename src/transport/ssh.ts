@@ -48,7 +48,12 @@ function authMethods(hop: Hop, agent: string | null): ConnectConfig['authHandler
   for (const k of keys) methods.push({ type: 'publickey', username: hop.user, key: k.data });
   if (hop.password) {
     methods.push({ type: 'password', username: hop.user, password: hop.password });
-    methods.push({ type: 'keyboard-interactive', username: hop.user, prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (r: string[]) => void) => finish(prompts.map(() => hop.password!)) });
+    methods.push({
+      type: 'keyboard-interactive',
+      username: hop.user,
+      prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (r: string[]) => void) =>
+        finish(prompts.map(() => hop.password!)),
+    });
   }
   let i = 0;
   return ((methodsLeft: string[] | null, _partial: boolean, next: (m: unknown) => void) => {
@@ -66,13 +71,24 @@ function classify(err: unknown, where: string, hostKeyReason: string | null): Tr
   if (hostKeyReason) return new TransportError('host-key', hostKeyReason);
   const e = err as { level?: string; code?: string; message?: string };
   const msg = firstLine(e?.message ?? err);
-  if (e?.level === 'client-authentication') return new TransportError('auth', `authentication failed at ${where} (tried: ${msg.replace(/^All configured authentication methods failed$/, 'agent/keys/password')})`);
+  if (e?.level === 'client-authentication')
+    return new TransportError(
+      'auth',
+      `authentication failed at ${where} (tried: ${msg.replace(/^All configured authentication methods failed$/, 'agent/keys/password')})`,
+    );
   if (e?.level === 'client-timeout') return new TransportError('timeout', `SSH handshake with ${where} timed out`);
-  if (/encrypted|passphrase/i.test(msg)) return new TransportError('auth', `private key for ${where} is encrypted and no passphrase is available (load it into ssh-agent)`);
-  if (/Cannot parse privateKey|Unsupported key format/i.test(msg)) return new TransportError('auth', `private key for ${where} cannot be parsed`);
+  if (/encrypted|passphrase/i.test(msg))
+    return new TransportError(
+      'auth',
+      `private key for ${where} is encrypted and no passphrase is available (load it into ssh-agent)`,
+    );
+  if (/Cannot parse privateKey|Unsupported key format/i.test(msg))
+    return new TransportError('auth', `private key for ${where} cannot be parsed`);
   if (e?.code === 'ECONNREFUSED') return new TransportError('unreachable', `connection refused by ${where}`);
-  if (e?.code === 'EHOSTUNREACH' || e?.code === 'ENETUNREACH') return new TransportError('unreachable', `no route to ${where}`);
-  if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') return new TransportError('unreachable', `cannot resolve ${where}`);
+  if (e?.code === 'EHOSTUNREACH' || e?.code === 'ENETUNREACH')
+    return new TransportError('unreachable', `no route to ${where}`);
+  if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN')
+    return new TransportError('unreachable', `cannot resolve ${where}`);
   if (e?.code === 'ETIMEDOUT') return new TransportError('timeout', `TCP connect to ${where} timed out`);
   if (e?.code === 'ECONNRESET') return new TransportError('unreachable', `connection to ${where} reset`);
   return new TransportError('unreachable', `${where}: ${msg}`);
@@ -97,7 +113,13 @@ function openClient(hop: Hop, opts: ConnectOptions, sock?: ClientChannel): Promi
         reject(classify(err, where, hostKeyReason));
       } else resolve(c!);
     };
-    const timer = setTimeout(() => done(new TransportError('timeout', `no SSH session with ${where} within ${Math.round(opts.timeoutMs / 1000)}s`)), opts.timeoutMs + 500);
+    const timer = setTimeout(
+      () =>
+        done(
+          new TransportError('timeout', `no SSH session with ${where} within ${Math.round(opts.timeoutMs / 1000)}s`),
+        ),
+      opts.timeoutMs + 500,
+    );
     let auth: ConnectConfig['authHandler'];
     try {
       auth = authMethods(hop, opts.agentSocket);
@@ -107,7 +129,9 @@ function openClient(hop: Hop, opts: ConnectOptions, sock?: ClientChannel): Promi
     }
     client.on('ready', () => done(null, client));
     client.on('error', (err) => done(err));
-    client.on('close', () => done(new TransportError('unreachable', `${where} closed the connection during the handshake`)));
+    client.on('close', () =>
+      done(new TransportError('unreachable', `${where} closed the connection during the handshake`)),
+    );
     try {
       client.connect({
         host: hop.address,
@@ -164,7 +188,8 @@ export function guard(command: string): string {
   ].join('\n');
 }
 
-const SUDO_FAIL = /sudo: (a password is required|a terminal is required|no tty present|\d+ incorrect password attempts?|.*is not in the sudoers|.*may not run sudo|.*not allowed to execute|unable to|sorry)/i;
+const SUDO_FAIL =
+  /sudo: (a password is required|a terminal is required|no tty present|\d+ incorrect password attempts?|.*is not in the sudoers|.*may not run sudo|.*not allowed to execute|unable to|sorry)/i;
 
 class SshSession implements NodeSession {
   private closed = false;
@@ -210,7 +235,8 @@ class SshSession implements NodeSession {
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     const privileged = opts.privileged ?? true;
     const t = this.target;
-    if (this.closed || this.dropped) return Promise.reject(new TransportError('disconnected', this.dropped ?? `connection to ${t.name} is closed`));
+    if (this.closed || this.dropped)
+      return Promise.reject(new TransportError('disconnected', this.dropped ?? `connection to ${t.name} is closed`));
     return new Promise((resolve, reject) => {
       let stream: ClientChannel | null = null;
       let settled = false;
@@ -241,20 +267,32 @@ class SshSession implements NodeSession {
         resolve({ code, stdout, stderr });
       };
       const t0 = Date.now();
-      const expire = () => finish(new TransportError('timeout', `command on ${t.name} did not finish within ${Math.round((Date.now() - t0) / 1000)}s`));
+      const expire = () =>
+        finish(
+          new TransportError(
+            'timeout',
+            `command on ${t.name} did not finish within ${Math.round((Date.now() - t0) / 1000)}s`,
+          ),
+        );
       let timer = setTimeout(expire, opts.timeoutFrom ? (opts.maxMs ?? timeoutMs) : timeoutMs);
       // the budget starts once what the command waits for has come (bounded by maxMs overall)
-      opts.timeoutFrom?.then(() => undefined, () => undefined).then(() => {
-        if (settled) return;
-        const left = Math.min(timeoutMs, (opts.maxMs ?? Infinity) - (Date.now() - t0));
-        clearTimeout(timer);
-        timer = setTimeout(expire, Math.max(0, left));
-      });
+      opts.timeoutFrom
+        ?.then(
+          () => undefined,
+          () => undefined,
+        )
+        .then(() => {
+          if (settled) return;
+          const left = Math.min(timeoutMs, (opts.maxMs ?? Infinity) - (Date.now() - t0));
+          clearTimeout(timer);
+          timer = setTimeout(expire, Math.max(0, left));
+        });
       const onDrop = (e: TransportError) => finish(e);
       this.pending.add(onDrop);
       try {
         this.client.exec(this.wrap(command, privileged, !!opts.closeStdin), (e, s) => {
-          if (e) return finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${firstLine(e)}`));
+          if (e)
+            return finish(new TransportError('disconnected', `cannot run a command on ${t.name}: ${firstLine(e)}`));
           stream = s;
           s.on('data', (d: Buffer) => out.push(d));
           s.stderr.on('data', (d: Buffer) => err.push(d));
@@ -294,23 +332,49 @@ class SshSession implements NodeSession {
   }
 }
 
-function forward(jump: Client, host: string, port: number, timeoutMs: number, jumpName: string): Promise<ClientChannel> {
+function forward(
+  jump: Client,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  jumpName: string,
+): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TransportError('timeout', `bastion ${jumpName} did not open a channel to ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new TransportError(
+            'timeout',
+            `bastion ${jumpName} did not open a channel to ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`,
+          ),
+        ),
+      timeoutMs,
+    );
     jump.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
       clearTimeout(timer);
-      if (err) reject(new TransportError('unreachable', `bastion ${jumpName} cannot reach ${host}:${port}: ${firstLine(err)}`));
+      if (err)
+        reject(
+          new TransportError('unreachable', `bastion ${jumpName} cannot reach ${host}:${port}: ${firstLine(err)}`),
+        );
       else resolve(ch);
     });
   });
 }
 
 /** The error when `id -u` (run as root through the become method) did not print 0. */
-export function rootProblem(target: Target, code: number | null, stdout: string, stderr: string): TransportError | null {
+export function rootProblem(
+  target: Target,
+  code: number | null,
+  stdout: string,
+  stderr: string,
+): TransportError | null {
   const uid = stdout.trim().split('\n')[0]?.trim();
   if (code === 0 && uid === '0') return null;
   const why = (firstLine(stderr.trim()) || `id -u printed "${(uid ?? '').slice(0, 40)}"`).slice(0, 200);
-  return new TransportError('sudo', `cannot run commands as root on ${target.name}${target.become ? ' through sudo' : ''}: ${why}`);
+  return new TransportError(
+    'sudo',
+    `cannot run commands as root on ${target.name}${target.become ? ' through sudo' : ''}: ${why}`,
+  );
 }
 
 /** Connect to a node (through its jump host), then prove root works. */

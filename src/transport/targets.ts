@@ -46,7 +46,8 @@ class HostVars {
     try {
       v = this.r.get(name);
     } catch (e) {
-      if (e instanceof Unresolvable) throw new InventoryError(`host ${this.host}: cannot evaluate ${explainUnresolvable(e, name)}`);
+      if (e instanceof Unresolvable)
+        throw new InventoryError(`host ${this.host}: cannot evaluate ${explainUnresolvable(e, name)}`);
       if (e instanceof InventoryError) throw new InventoryError(`host ${this.host}: ${e.message}`);
       throw e;
     }
@@ -94,7 +95,8 @@ function isHostname(s: string): boolean {
 }
 
 function checkAddress(host: string, variable: string, value: string): string {
-  if (/^[\d.]+$/.test(value) && !isIP(value)) throw new InventoryError(`host ${host}: ${variable} "${value}" is not a valid IPv4 address`);
+  if (/^[\d.]+$/.test(value) && !isIP(value))
+    throw new InventoryError(`host ${host}: ${variable} "${value}" is not a valid IPv4 address`);
   if (isIP(value) || isHostname(value)) return value;
   throw new InventoryError(`host ${host}: ${variable} "${value}" is not an IP address or host name`);
 }
@@ -120,7 +122,13 @@ export function parseProxy(host: string, args: string, fallbackKey: string | nul
   if (jump) {
     const first = jump[1]!.split(',')[0]!;
     const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
-    if (m) spec = { user: m[1] ?? null, address: m[2]!.replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : null, key: null };
+    if (m)
+      spec = {
+        user: m[1] ?? null,
+        address: m[2]!.replace(/^\[|\]$/g, ''),
+        port: m[3] ? Number(m[3]) : null,
+        key: null,
+      };
   } else {
     const pc = /ProxyCommand[= ]\s*(["']?)(.*?)\1(?:\s+-o\s|$)/.exec(args);
     const cmd = pc?.[2] ?? '';
@@ -145,7 +153,10 @@ export function parseProxy(host: string, args: string, fallbackKey: string | nul
     }
   }
   if (!spec) return null;
-  if (spec.address.includes('{{')) throw new InventoryError(`host ${host}: ansible_ssh_common_args names a jump host with Jinja ("${spec.address}"); put the bastion in a [bastion] group instead`);
+  if (spec.address.includes('{{'))
+    throw new InventoryError(
+      `host ${host}: ansible_ssh_common_args names a jump host with Jinja ("${spec.address}"); put the bastion in a [bastion] group instead`,
+    );
   return {
     name: spec.address,
     address: checkAddress(host, 'ProxyCommand host', spec.address),
@@ -157,7 +168,12 @@ export function parseProxy(host: string, args: string, fallbackKey: string | nul
   };
 }
 
-export function buildTargets(vars: Record<string, Vars>, hosts: string[], defaults: TargetDefaults, bastionHost: string | null): Target[] {
+export function buildTargets(
+  vars: Record<string, Vars>,
+  hosts: string[],
+  defaults: TargetDefaults,
+  bastionHost: string | null,
+): Target[] {
   const base = (name: string): { target: Omit<Target, 'jump'>; sshArgs: string } => {
     const raw = vars[name];
     if (!raw) throw new InventoryError(`host "${name}" is not in the inventory`);
@@ -165,11 +181,19 @@ export function buildTargets(vars: Record<string, Vars>, hosts: string[], defaul
     try {
       // secrets first, so that no later message can carry one
       const password = v.first('ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password');
-      const becomePassword = v.first('ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass', 'ansible_sudo_password');
+      const becomePassword = v.first(
+        'ansible_become_password',
+        'ansible_become_pass',
+        'ansible_sudo_pass',
+        'ansible_sudo_password',
+      );
       for (const k of ['ansible_host', 'ansible_ssh_host']) {
         if (v.has(k)) {
           const x = v.get(k);
-          if (x === null || x === '') throw new InventoryError(`host ${name}: ${v.label(k)} is set but empty (give the node's address, or remove the variable to use the name)`);
+          if (x === null || x === '')
+            throw new InventoryError(
+              `host ${name}: ${v.label(k)} is set but empty (give the node's address, or remove the variable to use the name)`,
+            );
         }
       }
       const hostVar = ['ansible_host', 'ansible_ssh_host'].find((k) => str(v.get(k)) !== null) ?? 'ansible_host';
@@ -182,10 +206,25 @@ export function buildTargets(vars: Record<string, Vars>, hosts: string[], defaul
       const becomeMethod = v.first('ansible_become_method') ?? 'sudo';
       const becomeUser = checkUser(name, v.label('ansible_become_user'), v.first('ansible_become_user') ?? 'root');
       const become = user !== 'root' || truthy(v.get('ansible_become')) || becomeUser !== 'root';
-      if (become && becomeMethod !== 'sudo') throw new InventoryError(`host ${name}: ansible_become_method "${becomeMethod}" is not supported (only sudo)`);
-      const sshArgs = [str(v.soft('ansible_ssh_common_args')), str(v.soft('ansible_ssh_extra_args'))].filter(Boolean).join(' ');
+      if (become && becomeMethod !== 'sudo')
+        throw new InventoryError(`host ${name}: ansible_become_method "${becomeMethod}" is not supported (only sudo)`);
+      const sshArgs = [str(v.soft('ansible_ssh_common_args')), str(v.soft('ansible_ssh_extra_args'))]
+        .filter(Boolean)
+        .join(' ');
       return {
-        target: { name, address, port, user, privateKeyFile: key ? expandHome(key) : null, password, become, becomeMethod, becomeUser, becomePassword, groups: [] },
+        target: {
+          name,
+          address,
+          port,
+          user,
+          privateKeyFile: key ? expandHome(key) : null,
+          password,
+          become,
+          becomeMethod,
+          becomeUser,
+          becomePassword,
+          groups: [],
+        },
         sshArgs,
       };
     } catch (e) {

@@ -22,5 +22,10 @@ export interface RunEnv {
 }
 
 export function liveEnv(transport: Transport): RunEnv {
-  return { transport, now: () => Date.now(), random: () => Math.random(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+  return {
+    transport,
+    now: () => Date.now(),
+    random: () => Math.random(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
 }

@@ -37,14 +37,20 @@ export interface BareRoot {
   dir: string;
   /** every file in the root, as paths inside it */
   files(): string[];
-  run(args: string[], opts?: { binds?: string[]; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  run(
+    args: string[],
+    opts?: { binds?: string[]; timeoutMs?: number },
+  ): Promise<{ code: number | null; stdout: string; stderr: string }>;
   cleanup(): void;
 }
 
 export function makeBareRoot(): BareRoot {
   const dir = mkdtempSync(join(tmpdir(), 'ksv-bare-'));
   // the libraries the Node inside links, at the paths the loader found them (PT_INTERP included)
-  const libs = execFileSync('ldd', [BINARY], { encoding: 'utf8' }).split('\n').map((l) => /(\/\S+)/.exec(l)?.[1]).filter((p): p is string => !!p);
+  const libs = execFileSync('ldd', [BINARY], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /(\/\S+)/.exec(l)?.[1])
+    .filter((p): p is string => !!p);
   for (const lib of libs) {
     mkdirSync(join(dir, dirname(lib)), { recursive: true });
     copyFileSync(lib, join(dir, lib));
@@ -69,15 +75,23 @@ export function makeBareRoot(): BareRoot {
 
   const run: BareRoot['run'] = (args, opts = {}) => {
     // outermost first, and nothing already inside a bound directory
-    const binds = [...new Set(opts.binds ?? [])].sort().filter((b, i, all) => !all.slice(0, i).some((a) => b.startsWith(a + '/')));
+    const binds = [...new Set(opts.binds ?? [])]
+      .sort()
+      .filter((b, i, all) => !all.slice(0, i).some((a) => b.startsWith(a + '/')));
     const script = [
       'set -e',
       shJoin([tools.mount, '--bind', BINARY, join(dir, BINARY_IN_ROOT)]),
-      ...binds.flatMap((b) => [shJoin(['mkdir', '-p', join(dir, b)]), shJoin([tools.mount, '--bind', b, join(dir, b)])]),
+      ...binds.flatMap((b) => [
+        shJoin(['mkdir', '-p', join(dir, b)]),
+        shJoin([tools.mount, '--bind', b, join(dir, b)]),
+      ]),
       `exec ${shJoin([tools.env, '-i', tools.chroot, dir, BINARY_IN_ROOT])} "$@"`,
     ].join('\n');
     return new Promise((resolve) => {
-      const child = spawn(tools.unshare, ['--mount', '--fork', '--kill-child', 'sh', '-c', script, 'sh', ...args], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(tools.unshare, ['--mount', '--fork', '--kill-child', 'sh', '-c', script, 'sh', ...args], {
+        env: {},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));

@@ -16,7 +16,10 @@ test.serial('the controller has no address on the node network: the bastion is t
   // checked on the link, without sending a packet (traffic may only go to namespaces we built)
   const r = spawnSync('ip', ['-j', 'addr', 'show', 'dev', `ksv${lab().index}br`], { encoding: 'utf8' });
   const info = JSON.parse(r.stdout) as { addr_info: { family: string }[] }[];
-  t.deepEqual(info[0]!.addr_info.filter((a) => a.family === 'inet'), []);
+  t.deepEqual(
+    info[0]!.addr_info.filter((a) => a.family === 'inet'),
+    [],
+  );
 });
 
 test.serial('through the bastion: every node inspected and passing', async (t) => {
@@ -33,12 +36,18 @@ test.serial('a ProxyJump / ProxyCommand in ansible_ssh_common_args works without
     cpSync(join(l.inventoryDir, 'group_vars'), join(dir, 'group_vars'), { recursive: true });
     const n = l.nodes[0]!;
     const b = l.bastion!;
-    const inv = (args: string) => `all:\n  hosts:\n    ${n.name}:\n      ansible_host: ${n.address}\n      ansible_ssh_common_args: '${args}'\n  children:\n    kube_control_plane:\n      hosts:\n        ${n.name}:\n    kube_node:\n      hosts:\n        ${n.name}:\n`;
+    const inv = (args: string) =>
+      `all:\n  hosts:\n    ${n.name}:\n      ansible_host: ${n.address}\n      ansible_ssh_common_args: '${args}'\n  children:\n    kube_control_plane:\n      hosts:\n        ${n.name}:\n    kube_node:\n      hosts:\n        ${n.name}:\n`;
     writeFileSync(join(dir, 'hosts.yaml'), inv(`-o ProxyJump=root@${b.address}`));
     const jump = await validateJson(dir, kh.file);
     t.is(jump.run.code, 0, jump.run.stderr + JSON.stringify(jump.report.hosts));
     // Kubespray's own form (roles/kubespray_defaults: ansible_ssh_common_args)
-    writeFileSync(join(dir, 'hosts.yaml'), inv(`-o ProxyCommand="ssh -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -W %h:%p -p 22 root@${b.address} -i ${l.keyFile}"`));
+    writeFileSync(
+      join(dir, 'hosts.yaml'),
+      inv(
+        `-o ProxyCommand="ssh -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -W %h:%p -p 22 root@${b.address} -i ${l.keyFile}"`,
+      ),
+    );
     const cmd = await validateJson(dir, kh.file);
     t.is(cmd.run.code, 0, cmd.run.stderr + JSON.stringify(cmd.report.hosts));
   } finally {

@@ -34,7 +34,10 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const EXAMPLES = join(ROOT, 'inventory-examples');
 
 function viaNode(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -43,8 +46,15 @@ test('the bare root holds the binary, the C/C++ runtime and /etc/passwd only: no
   t.true(files.includes(BINARY_IN_ROOT));
   t.true(files.some((f) => /\/libc\.so/.test(f)));
   const others = files.filter((f) => f !== BINARY_IN_ROOT && f !== '/etc/passwd');
-  t.deepEqual(others.filter((f) => !/\/(ld-linux[^/]*|lib[a-z0-9_+-]+\.so[.0-9]*)$/.test(f)), [], 'only shared libraries beside the binary');
-  t.false(files.some((f) => /node|\.c?js$|package\.json/.test(f)), files.join(' '));
+  t.deepEqual(
+    others.filter((f) => !/\/(ld-linux[^/]*|lib[a-z0-9_+-]+\.so[.0-9]*)$/.test(f)),
+    [],
+    'only shared libraries beside the binary',
+  );
+  t.false(
+    files.some((f) => /node|\.c?js$|package\.json/.test(f)),
+    files.join(' '),
+  );
 });
 
 test('--version, empty environment, no node anywhere', async (t) => {
@@ -64,7 +74,7 @@ test('every command answers as `node dist/src/cli.js` does: its --help, and run 
   }
 });
 
-test('inventory --list from the binary is byte for byte the Node build\'s', async (t) => {
+test("inventory --list from the binary is byte for byte the Node build's", async (t) => {
   for (const example of ['mycluster', 'with-bastion/inventory.ini', 'legacy-v2.8/hosts.ini']) {
     const args = ['inventory', '-i', join(EXAMPLES, example), '--list'];
     const bin = await root().run(args, { binds: [EXAMPLES] });
@@ -83,7 +93,20 @@ test('bad input: exit 2 and one line, no stack trace', async (t) => {
 
 async function validate(): Promise<{ code: number | null; stderr: string; report: Report }> {
   const l = lab();
-  const args = ['-i', l.inventoryDir, '--known-hosts', kh.file, '-o', 'json', '--progress', 'none', '--probe-count', '3', '--probe-timeout', '1500'];
+  const args = [
+    '-i',
+    l.inventoryDir,
+    '--known-hosts',
+    kh.file,
+    '-o',
+    'json',
+    '--progress',
+    'none',
+    '--probe-count',
+    '3',
+    '--probe-timeout',
+    '1500',
+  ];
   const r = await root().run(args, { binds: [l.dir, dirname(l.inventoryDir), dirname(l.keyFile), dirname(kh.file)] });
   try {
     return { code: r.code, stderr: r.stderr, report: JSON.parse(r.stdout) as Report };
@@ -110,7 +133,10 @@ test.serial("against the lab, the seed's fault: exit 1 and checksum-offload on e
     const { code, report } = await validate();
     t.is(code, 1);
     t.deepEqual(failing(report), ['checksum-offload']);
-    t.deepEqual(report.diagnoses.find((d) => d.id === 'checksum-offload')!.hosts.sort(), l.nodes.map((n) => n.name).sort());
+    t.deepEqual(
+      report.diagnoses.find((d) => d.id === 'checksum-offload')!.hosts.sort(),
+      l.nodes.map((n) => n.name).sort(),
+    );
   } finally {
     await l.clear();
   }

@@ -19,7 +19,10 @@ export interface CliRun {
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliRun> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -39,8 +42,32 @@ export function tempKnownHosts(): { file: string; cleanup: () => void } {
 }
 
 /** Validate a lab and parse the JSON report. */
-export async function validateJson(inventoryDir: string, knownHosts: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ run: CliRun; report: Report }> {
-  const run = await runCli(['-i', inventoryDir, '--known-hosts', knownHosts, '-o', 'json', '--progress', 'none', '--probe-count', '3', '--probe-timeout', '1500', '--timeout', '10', ...extra], env);
+export async function validateJson(
+  inventoryDir: string,
+  knownHosts: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ run: CliRun; report: Report }> {
+  const run = await runCli(
+    [
+      '-i',
+      inventoryDir,
+      '--known-hosts',
+      knownHosts,
+      '-o',
+      'json',
+      '--progress',
+      'none',
+      '--probe-count',
+      '3',
+      '--probe-timeout',
+      '1500',
+      '--timeout',
+      '10',
+      ...extra,
+    ],
+    env,
+  );
   let report: Report;
   try {
     report = JSON.parse(run.stdout) as Report;
@@ -51,5 +78,8 @@ export async function validateJson(inventoryDir: string, knownHosts: string, ext
 }
 
 export function failing(report: Report): string[] {
-  return report.diagnoses.filter((d) => d.severity === 'fail').map((d) => d.id).sort();
+  return report.diagnoses
+    .filter((d) => d.severity === 'fail')
+    .map((d) => d.id)
+    .sort();
 }

@@ -11,7 +11,26 @@ const dig = digFrom;
 
 function sshOk(l: Lab, node: string): boolean {
   const n = l.nodes.find((x) => x.name === node)!;
-  const r = spawnSync('ssh', ['-i', l.keyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', '-o', 'LogLevel=ERROR', `root@${n.address}`, 'cat /proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(
+    'ssh',
+    [
+      '-i',
+      l.keyFile,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'ConnectTimeout=3',
+      '-o',
+      'LogLevel=ERROR',
+      `root@${n.address}`,
+      'cat /proc/sys/net/ipv4/ip_forward',
+    ],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
   return r.status === 0 && r.stdout.trim() === '1';
 }
 
@@ -32,7 +51,7 @@ test.serial('every node: DNS over UDP and TCP via NodeLocalDNS, the service and 
   }
 });
 
-test.serial("checksum: TCP across vxlan.calico fails from the node, UDP works; offload off lifts it", async (t) => {
+test.serial('checksum: TCP across vxlan.calico fails from the node, UDP works; offload off lifts it', async (t) => {
   const l = lab();
   await withFault(l, 'checksum', ['node3'], async () => {
     const ep = l.endpoints[0]!.ip;

@@ -13,14 +13,34 @@ const flannel = useLab(test, { nodes: 3, prefix: 'ksvofff', plugin: 'flannel' })
 const kh = tempKnownHosts();
 test.after.always(() => kh.cleanup());
 
-const LOOK_ALIKES = ['udp-blocked', 'tcp-blocked', 'dns-unexplained', 'coredns-endpoint-down', 'coredns-unreachable', 'nodelocaldns-down', 'overlay-blocked', 'conntrack-drops'];
+const LOOK_ALIKES = [
+  'udp-blocked',
+  'tcp-blocked',
+  'dns-unexplained',
+  'coredns-endpoint-down',
+  'coredns-unreachable',
+  'nodelocaldns-down',
+  'overlay-blocked',
+  'conntrack-drops',
+];
 const diag = (r: Report, id: string) => r.diagnoses.find((d) => d.id === id);
-const dump = (r: Report) => JSON.stringify({ diagnoses: r.diagnoses, bad: r.results.filter((x) => x.status !== 'pass' && x.status !== 'skip') }).slice(0, 4000);
+const dump = (r: Report) =>
+  JSON.stringify({
+    diagnoses: r.diagnoses,
+    bad: r.results.filter((x) => x.status !== 'pass' && x.status !== 'skip'),
+  }).slice(0, 4000);
 
 type FaultName = Parameters<Lab['fault']>[0];
 
 /** Apply a fault on some nodes, validate, check the diagnosis, validate again with --fix. */
-async function offloadForm(t: import('ava').ExecutionContext, lab: Lab, fault: FaultName, nodes: string[], device: string, transport: 'UDP' | 'TCP') {
+async function offloadForm(
+  t: import('ava').ExecutionContext,
+  lab: Lab,
+  fault: FaultName,
+  nodes: string[],
+  device: string,
+  transport: 'UDP' | 'TCP',
+) {
   await lab.clear();
   await lab.fault(fault, { nodes });
   try {
@@ -29,16 +49,35 @@ async function offloadForm(t: import('ava').ExecutionContext, lab: Lab, fault: F
     t.deepEqual(failing(report), ['checksum-offload'], dump(report));
     const d = diag(report, 'checksum-offload')!;
     t.deepEqual(d.hosts, nodes, 'exactly the faulty nodes');
-    t.regex(d.summary, new RegExp(`DNS over ${transport} across the overlay fails while ${transport === 'UDP' ? 'TCP' : 'UDP'} works: checksum offload on ${device.replace('.', '\\.')}`));
+    t.regex(
+      d.summary,
+      new RegExp(
+        `DNS over ${transport} across the overlay fails while ${transport === 'UDP' ? 'TCP' : 'UDP'} works: checksum offload on ${device.replace('.', '\\.')}`,
+      ),
+    );
     for (const id of LOOK_ALIKES) t.falsy(diag(report, id), `${id} must not be named: ${dump(report)}`);
-    if (transport === 'UDP') t.true(d.evidence.some((e) => /Udp\.InCsumErrors \+\d+/.test(e)), d.evidence.join('\n'));
-    else t.true(d.evidence.some((e) => /RetransSegs|TCPSynRetrans|TCPTimeouts|InCsumErrors/.test(e)), d.evidence.join('\n'));
+    if (transport === 'UDP')
+      t.true(
+        d.evidence.some((e) => /Udp\.InCsumErrors \+\d+/.test(e)),
+        d.evidence.join('\n'),
+      );
+    else
+      t.true(
+        d.evidence.some((e) => /RetransSegs|TCPSynRetrans|TCPTimeouts|InCsumErrors/.test(e)),
+        d.evidence.join('\n'),
+      );
     // failing checks only on the faulty nodes, or on paths to their CoreDNS pod
     const bad = report.results.filter((r) => r.status === 'fail' || r.status === 'error');
-    t.true(bad.every((r) => r.check.startsWith('dns.')), dump(report));
+    t.true(
+      bad.every((r) => r.check.startsWith('dns.')),
+      dump(report),
+    );
     const fixed = await validateJson(lab.inventoryDir, kh.file, ['--fix']);
     t.is(fixed.run.code, 0, dump(fixed.report));
-    t.deepEqual(fixed.report.fix!.applied.map((a) => [a.host, a.command, a.ok]), nodes.map((n) => [n, `ethtool --offload ${device} rx off tx off`, true]));
+    t.deepEqual(
+      fixed.report.fix!.applied.map((a) => [a.host, a.command, a.ok]),
+      nodes.map((n) => [n, `ethtool --offload ${device} rx off tx off`, true]),
+    );
     t.deepEqual(failing(fixed.report), []);
     t.is(fixed.report.summary.fail, 0);
   } finally {
@@ -46,62 +85,83 @@ async function offloadForm(t: import('ava').ExecutionContext, lab: Lab, fault: F
   }
 }
 
-test.serial('Calico: UDP corrupted leaving vxlan.calico on a node without CoreDNS -> checksum-offload there only, counted in the CoreDNS pods\' namespaces; --fix passes', async (t) => {
-  await offloadForm(t, calico(), 'checksum-udp', ['node3'], 'vxlan.calico', 'UDP');
-});
+test.serial(
+  "Calico: UDP corrupted leaving vxlan.calico on a node without CoreDNS -> checksum-offload there only, counted in the CoreDNS pods' namespaces; --fix passes",
+  async (t) => {
+    await offloadForm(t, calico(), 'checksum-udp', ['node3'], 'vxlan.calico', 'UDP');
+  },
+);
 
-test.serial('Calico: UDP corrupted on a node hosting CoreDNS -> checksum-offload there only; --fix passes', async (t) => {
-  await offloadForm(t, calico(), 'checksum-udp', ['node1'], 'vxlan.calico', 'UDP');
-});
+test.serial(
+  'Calico: UDP corrupted on a node hosting CoreDNS -> checksum-offload there only; --fix passes',
+  async (t) => {
+    await offloadForm(t, calico(), 'checksum-udp', ['node1'], 'vxlan.calico', 'UDP');
+  },
+);
 
-test.serial("Felix's own fix (TX off, RX on) on every node: green under --strict, overlay.offload passes and says so", async (t) => {
-  const lab = calico();
-  await lab.clear();
-  await lab.fault('felix-tx-off');
-  try {
+test.serial(
+  "Felix's own fix (TX off, RX on) on every node: green under --strict, overlay.offload passes and says so",
+  async (t) => {
+    const lab = calico();
+    await lab.clear();
+    await lab.fault('felix-tx-off');
+    try {
+      const { run, report } = await validateJson(lab.inventoryDir, kh.file, ['--strict']);
+      t.is(run.code, 0, dump(report));
+      t.is(report.summary.warn, 0);
+      t.deepEqual(report.diagnoses, []);
+      for (const h of ['node1', 'node2', 'node3']) {
+        const r = report.results.find((x) => x.check === 'overlay.offload' && x.host === h)!;
+        t.is(r.status, 'pass');
+        t.regex(r.summary, /TX checksum offload is off for vxlan\.calico \(RX on, as Felix leaves it/);
+      }
+    } finally {
+      await lab.clear();
+    }
+  },
+);
+
+test.serial(
+  'a healthy Calico lab with offload on (kernel above 5.7) is green under --strict: offload on is information, not a warning',
+  async (t) => {
+    const lab = calico();
+    await lab.clear();
     const { run, report } = await validateJson(lab.inventoryDir, kh.file, ['--strict']);
     t.is(run.code, 0, dump(report));
     t.is(report.summary.warn, 0);
-    t.deepEqual(report.diagnoses, []);
-    for (const h of ['node1', 'node2', 'node3']) {
-      const r = report.results.find((x) => x.check === 'overlay.offload' && x.host === h)!;
-      t.is(r.status, 'pass');
-      t.regex(r.summary, /TX checksum offload is off for vxlan\.calico \(RX on, as Felix leaves it/);
-    }
-  } finally {
-    await lab.clear();
-  }
-});
+    const r = report.results.filter((x) => x.check === 'overlay.offload');
+    t.is(r.length, 3);
+    t.true(
+      r.every((x) => x.status === 'pass' && /on for vxlan\.calico \(kernel .* is above 5\.7\.0/.test(x.summary)),
+      JSON.stringify(r),
+    );
+    t.true(report.results.filter((x) => x.check === 'overlay.nic-offload').every((x) => x.status === 'pass'));
+  },
+);
 
-test.serial('a healthy Calico lab with offload on (kernel above 5.7) is green under --strict: offload on is information, not a warning', async (t) => {
-  const lab = calico();
-  await lab.clear();
-  const { run, report } = await validateJson(lab.inventoryDir, kh.file, ['--strict']);
-  t.is(run.code, 0, dump(report));
-  t.is(report.summary.warn, 0);
-  const r = report.results.filter((x) => x.check === 'overlay.offload');
-  t.is(r.length, 3);
-  t.true(r.every((x) => x.status === 'pass' && /on for vxlan\.calico \(kernel .* is above 5\.7\.0/.test(x.summary)), JSON.stringify(r));
-  t.true(report.results.filter((x) => x.check === 'overlay.nic-offload').every((x) => x.status === 'pass'));
-});
-
-test.serial("flannel: the seed's fault on flannel.1 -> checksum-offload on that node with the flannel.1 fix; --fix passes", async (t) => {
-  await offloadForm(t, flannel(), 'checksum', ['node2'], 'flannel.1', 'TCP');
-});
+test.serial(
+  "flannel: the seed's fault on flannel.1 -> checksum-offload on that node with the flannel.1 fix; --fix passes",
+  async (t) => {
+    await offloadForm(t, flannel(), 'checksum', ['node2'], 'flannel.1', 'TCP');
+  },
+);
 
 test.serial('flannel: the UDP form on flannel.1 -> checksum-offload on that node; --fix passes', async (t) => {
   await offloadForm(t, flannel(), 'checksum-udp', ['node3'], 'flannel.1', 'UDP');
 });
 
-test.serial('flannel: a healthy lab is green under --strict; the overlay checks look at flannel.1 on port 8472', async (t) => {
-  const lab = flannel();
-  await lab.clear();
-  const { run, report } = await validateJson(lab.inventoryDir, kh.file, ['--strict']);
-  t.is(run.code, 0, dump(report));
-  t.is(report.cluster.networkPlugin, 'flannel');
-  for (const h of ['node1', 'node2', 'node3']) {
-    const i = report.results.find((x) => x.check === 'overlay.interface' && x.host === h)!;
-    t.is(i.status, 'pass');
-    t.regex(i.summary, /flannel\.1 is up \(vxlan, VNI 1, port 8472\)/);
-  }
-});
+test.serial(
+  'flannel: a healthy lab is green under --strict; the overlay checks look at flannel.1 on port 8472',
+  async (t) => {
+    const lab = flannel();
+    await lab.clear();
+    const { run, report } = await validateJson(lab.inventoryDir, kh.file, ['--strict']);
+    t.is(run.code, 0, dump(report));
+    t.is(report.cluster.networkPlugin, 'flannel');
+    for (const h of ['node1', 'node2', 'node3']) {
+      const i = report.results.find((x) => x.check === 'overlay.interface' && x.host === h)!;
+      t.is(i.status, 'pass');
+      t.regex(i.summary, /flannel\.1 is up \(vxlan, VNI 1, port 8472\)/);
+    }
+  },
+);

@@ -3,7 +3,17 @@
 // inventory and the last green one used as the next run's baseline; the validator found by the hook.
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useLab } from '../lab/lab.js';
@@ -21,19 +31,43 @@ test.after.always(() => rmSync(cfgDir, { recursive: true, force: true }));
 
 /** Runs the hook with kubespray_validate_cmd set to the Node build unless `vars` say otherwise;
  *  `hook` is another copy of validate.yml; `-v` shows the facts set (_ksv_cmd). */
-function playbook(inventory: string, vars: Record<string, unknown> = {}, opts: { hook?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; out: string }> {
+function playbook(
+  inventory: string,
+  vars: Record<string, unknown> = {},
+  opts: { hook?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; out: string }> {
   const extra = JSON.stringify({
     kubespray_validate_cmd: `${process.execPath} ${CLI}`,
     // a wide latency margin: this shared 2-core machine's p50 wobbles by a few ms between runs
-    kubespray_validate_args: ['--known-hosts', kh.file, '--probe-count', '3', '--probe-timeout', '1500', '--latency-increase-ms', '50'],
+    kubespray_validate_args: [
+      '--known-hosts',
+      kh.file,
+      '--probe-count',
+      '3',
+      '--probe-timeout',
+      '1500',
+      '--latency-increase-ms',
+      '50',
+    ],
     ...vars,
   });
   return new Promise((resolve) => {
-    const child = spawn('ansible-playbook', ['-v', '-i', inventory, opts.hook ?? join(ROOT, 'playbook-hooks', 'validate.yml'), '-e', extra], {
-      cwd: '/',
-      env: { ...process.env, ANSIBLE_CONFIG: join(cfgDir, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_PYTHON_INTERPRETER: 'auto_silent', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'ansible-playbook',
+      ['-v', '-i', inventory, opts.hook ?? join(ROOT, 'playbook-hooks', 'validate.yml'), '-e', extra],
+      {
+        cwd: '/',
+        env: {
+          ...process.env,
+          ANSIBLE_CONFIG: join(cfgDir, 'ansible.cfg'),
+          ANSIBLE_NOCOLOR: '1',
+          ANSIBLE_LOCALHOST_WARNING: 'False',
+          ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',
+          ...opts.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -45,7 +79,7 @@ function playbook(inventory: string, vars: Record<string, unknown> = {}, opts: {
 const state = () => join(lab().inventoryDir, '.kubespray-validate');
 const kept = (file: string) => JSON.parse(readFileSync(join(state(), file), 'utf8')) as Report;
 
-test.serial('healthy lab: the play is green, and its report is kept as the inventory\'s last green one', async (t) => {
+test.serial("healthy lab: the play is green, and its report is kept as the inventory's last green one", async (t) => {
   await lab().clear();
   rmSync(state(), { recursive: true, force: true });
   const { code, out } = await playbook(lab().inventoryDir);
@@ -58,33 +92,39 @@ test.serial('healthy lab: the play is green, and its report is kept as the inven
   t.is(statSync(state()).mode & 0o777, 0o750);
 });
 
-test.serial("seed's fault: the play fails, shows the checksum-offload diagnosis with its fix and the regressions since the last green run", async (t) => {
-  const l = lab();
-  await l.clear();
-  const green = kept('last-green.json');
-  await l.fault('checksum');
-  try {
-    const { code, out } = await playbook(l.inventoryDir);
-    t.not(code, 0);
-    t.regex(out, /kubespray-validate exited 1/);
-    t.regex(out, /\[checksum-offload\]/);
-    t.regex(out, /ethtool --offload vxlan\.calico rx off tx off/);
-    // the last green report was the baseline: the output starts with what changed since then
-    t.true(out.includes(`Changes since ${green.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`), out.slice(0, 3000));
-    t.regex(out, /TASK \[Show the regressions since the last green run\]/);
-    t.true(out.includes(`"Regressions since ${green.startedAt}:"`), 'the debug task names the baseline');
-    t.regex(out, /node1: checksum-offload named \(fail\)/);
-    t.regex(out, /Regressions since \S+: \d+ \(/, 'the failure message names them too');
-    // kept: this run as the last one; the last green one is still the baseline
-    const last = kept('last.json');
-    t.is(last.summary.exitCode, 1);
-    t.is(last.comparison?.baseline.startedAt, green.startedAt);
-    t.true(last.comparison!.regressions.some((r) => r.kind === 'diagnosis' && r.id === 'checksum-offload'));
-    t.deepEqual(kept('last-green.json'), green);
-  } finally {
+test.serial(
+  "seed's fault: the play fails, shows the checksum-offload diagnosis with its fix and the regressions since the last green run",
+  async (t) => {
+    const l = lab();
     await l.clear();
-  }
-});
+    const green = kept('last-green.json');
+    await l.fault('checksum');
+    try {
+      const { code, out } = await playbook(l.inventoryDir);
+      t.not(code, 0);
+      t.regex(out, /kubespray-validate exited 1/);
+      t.regex(out, /\[checksum-offload\]/);
+      t.regex(out, /ethtool --offload vxlan\.calico rx off tx off/);
+      // the last green report was the baseline: the output starts with what changed since then
+      t.true(
+        out.includes(`Changes since ${green.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`),
+        out.slice(0, 3000),
+      );
+      t.regex(out, /TASK \[Show the regressions since the last green run\]/);
+      t.true(out.includes(`"Regressions since ${green.startedAt}:"`), 'the debug task names the baseline');
+      t.regex(out, /node1: checksum-offload named \(fail\)/);
+      t.regex(out, /Regressions since \S+: \d+ \(/, 'the failure message names them too');
+      // kept: this run as the last one; the last green one is still the baseline
+      const last = kept('last.json');
+      t.is(last.summary.exitCode, 1);
+      t.is(last.comparison?.baseline.startedAt, green.startedAt);
+      t.true(last.comparison!.regressions.some((r) => r.kind === 'diagnosis' && r.id === 'checksum-offload'));
+      t.deepEqual(kept('last-green.json'), green);
+    } finally {
+      await l.clear();
+    }
+  },
+);
 
 test.serial('healthy again: green, the fault shows as resolved, and this run becomes the baseline', async (t) => {
   const before = kept('last-green.json');
@@ -130,7 +170,7 @@ test.serial('kubespray_validate_state_dir: another directory, or "" to keep noth
 const BINARY = join(ROOT, 'dist', 'bin', `kubespray-validate-linux-${process.arch}`);
 // the validator found by the hook, and no state kept: the baseline tests above own that
 const LOOKUP = { kubespray_validate_cmd: null, kubespray_validate_state_dir: '' };
-const ksvCmd = (out: string) => (/"_ksv_cmd": (\[[^\]]*\])/.exec(out)?.[1] ?? null);
+const ksvCmd = (out: string) => /"_ksv_cmd": (\[[^\]]*\])/.exec(out)?.[1] ?? null;
 
 /** playbook-hooks/ copied where no dist/bin/ is beside it, and a PATH without any kubespray-validate */
 function elsewhere(t: ExecutionContext): { hook: string; bin: string; path: string } {
@@ -138,27 +178,36 @@ function elsewhere(t: ExecutionContext): { hook: string; bin: string; path: stri
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(join(ROOT, 'playbook-hooks'), join(dir, 'playbook-hooks'), { recursive: true });
   mkdirSync(join(dir, 'bin'));
-  const path = (process.env.PATH ?? '/usr/bin:/bin').split(':').filter((d) => d && !existsSync(join(d, 'kubespray-validate'))).join(':');
+  const path = (process.env.PATH ?? '/usr/bin:/bin')
+    .split(':')
+    .filter((d) => d && !existsSync(join(d, 'kubespray-validate')))
+    .join(':');
   return { hook: join(dir, 'playbook-hooks', 'validate.yml'), bin: join(dir, 'bin'), path };
 }
 
-test.serial("the binary beside the playbook, found by the hook itself: green when healthy, the seed's fault fails the play", async (t) => {
-  const l = lab();
-  await l.clear();
-  const healthy = await playbook(l.inventoryDir, LOOKUP);
-  t.is(healthy.code, 0, healthy.out.slice(-4000));
-  t.is(ksvCmd(healthy.out), JSON.stringify([`${ROOT}/playbook-hooks/../dist/bin/kubespray-validate-linux-${process.arch}`]));
-  t.regex(healthy.out, /PASSED/);
-  await l.fault('checksum');
-  try {
-    const { code, out } = await playbook(l.inventoryDir, LOOKUP);
-    t.not(code, 0);
-    t.regex(out, /kubespray-validate exited 1/);
-    t.regex(out, /\[checksum-offload\]/);
-  } finally {
+test.serial(
+  "the binary beside the playbook, found by the hook itself: green when healthy, the seed's fault fails the play",
+  async (t) => {
+    const l = lab();
     await l.clear();
-  }
-});
+    const healthy = await playbook(l.inventoryDir, LOOKUP);
+    t.is(healthy.code, 0, healthy.out.slice(-4000));
+    t.is(
+      ksvCmd(healthy.out),
+      JSON.stringify([`${ROOT}/playbook-hooks/../dist/bin/kubespray-validate-linux-${process.arch}`]),
+    );
+    t.regex(healthy.out, /PASSED/);
+    await l.fault('checksum');
+    try {
+      const { code, out } = await playbook(l.inventoryDir, LOOKUP);
+      t.not(code, 0);
+      t.regex(out, /kubespray-validate exited 1/);
+      t.regex(out, /\[checksum-offload\]/);
+    } finally {
+      await l.clear();
+    }
+  },
+);
 
 test.serial('kubespray-validate on PATH when no binary is beside the playbook', async (t) => {
   const l = lab();
@@ -171,23 +220,42 @@ test.serial('kubespray-validate on PATH when no binary is beside the playbook', 
   t.regex(out, /PASSED/);
 });
 
-test.serial('kubespray_validate_binary names the binary; no validator anywhere fails the play with one line saying how to install it', async (t) => {
-  const l = lab();
-  const { hook, bin, path } = elsewhere(t);
-  const named = await playbook(l.inventoryDir, { ...LOOKUP, kubespray_validate_binary: BINARY }, { hook, env: { PATH: path } });
-  t.is(named.code, 0, named.out.slice(-4000));
-  t.is(ksvCmd(named.out), JSON.stringify([BINARY]));
+test.serial(
+  'kubespray_validate_binary names the binary; no validator anywhere fails the play with one line saying how to install it',
+  async (t) => {
+    const l = lab();
+    const { hook, bin, path } = elsewhere(t);
+    const named = await playbook(
+      l.inventoryDir,
+      { ...LOOKUP, kubespray_validate_binary: BINARY },
+      { hook, env: { PATH: path } },
+    );
+    t.is(named.code, 0, named.out.slice(-4000));
+    t.is(ksvCmd(named.out), JSON.stringify([BINARY]));
 
-  const none = await playbook(l.inventoryDir, LOOKUP, { hook, env: { PATH: path } });
-  t.not(none.code, 0);
-  t.is(ksvCmd(none.out), '[]');
-  const msg = /"msg": "([^"]*)"/.exec(none.out)?.[1] ?? '';
-  t.regex(msg, /^kubespray-validate not found on the controller: put the binary kubespray-validate-linux-\w+ in dist\/bin\/ beside playbook-hooks\/ .*npm install -g/);
-  t.notRegex(none.out, /Run kubespray-validate on the controller/);
+    const none = await playbook(l.inventoryDir, LOOKUP, { hook, env: { PATH: path } });
+    t.not(none.code, 0);
+    t.is(ksvCmd(none.out), '[]');
+    const msg = /"msg": "([^"]*)"/.exec(none.out)?.[1] ?? '';
+    t.regex(
+      msg,
+      /^kubespray-validate not found on the controller: put the binary kubespray-validate-linux-\w+ in dist\/bin\/ beside playbook-hooks\/ .*npm install -g/,
+    );
+    t.notRegex(none.out, /Run kubespray-validate on the controller/);
 
-  const notExecutable = join(bin, 'not-executable');
-  writeFileSync(notExecutable, '#!/bin/sh\n', { mode: 0o644 });
-  const bad = await playbook(l.inventoryDir, { ...LOOKUP, kubespray_validate_binary: notExecutable }, { hook, env: { PATH: path } });
-  t.not(bad.code, 0);
-  t.regex(bad.out, new RegExp(`"msg": "kubespray-validate: ${notExecutable} is not an executable file on the controller \\(kubespray_validate_binary\\)`));
-});
+    const notExecutable = join(bin, 'not-executable');
+    writeFileSync(notExecutable, '#!/bin/sh\n', { mode: 0o644 });
+    const bad = await playbook(
+      l.inventoryDir,
+      { ...LOOKUP, kubespray_validate_binary: notExecutable },
+      { hook, env: { PATH: path } },
+    );
+    t.not(bad.code, 0);
+    t.regex(
+      bad.out,
+      new RegExp(
+        `"msg": "kubespray-validate: ${notExecutable} is not an executable file on the controller \\(kubespray_validate_binary\\)`,
+      ),
+    );
+  },
+);

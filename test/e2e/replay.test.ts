@@ -24,7 +24,18 @@ test.after.always(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const BASE = ['--known-hosts', kh.file, '--progress', 'none', '--probe-count', '3', '--probe-timeout', '1500', '--timeout', '10'];
+const BASE = [
+  '--known-hosts',
+  kh.file,
+  '--progress',
+  'none',
+  '--probe-count',
+  '3',
+  '--probe-timeout',
+  '1500',
+  '--timeout',
+  '10',
+];
 let n = 0;
 const dir = () => join(work, `b${n++}`);
 
@@ -32,7 +43,11 @@ const dir = () => join(work, `b${n++}`);
 function replayIsolated(bundle: string, extra: string[] = []): Promise<CliRun> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', emptyNs, process.execPath, CLI, 'replay', bundle, '-o', 'json', ...extra], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', emptyNs, process.execPath, CLI, 'replay', bundle, '-o', 'json', ...extra],
+      { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -41,7 +56,11 @@ function replayIsolated(bundle: string, extra: string[] = []): Promise<CliRun> {
   });
 }
 
-async function recordAndReplay(t: import('ava').ExecutionContext, args: string[], expectCode: number): Promise<{ live: Report; replayed: Report }> {
+async function recordAndReplay(
+  t: import('ava').ExecutionContext,
+  args: string[],
+  expectCode: number,
+): Promise<{ live: Report; replayed: Report }> {
   const l = lab();
   const d = dir();
   const run = await runCli(['-i', l.inventoryDir, ...BASE, '-o', 'json', '--record', d, ...args]);
@@ -64,35 +83,55 @@ test.serial('healthy: replay gives the same report and exit 0', async (t) => {
   await recordAndReplay(t, [], 0);
 });
 
-test.serial("the seed's fault on node2: replay gives checksum-offload on node2 and exit 1, connecting to nothing", async (t) => {
-  const l = lab();
-  await l.fault('checksum', { nodes: ['node2'] });
-  try {
-    const { replayed } = await recordAndReplay(t, [], 1);
-    const d = replayed.diagnoses.find((x) => x.id === 'checksum-offload');
-    t.deepEqual(d?.hosts, ['node2']);
-    t.true(d!.remediations.some((r) => r.safe && r.argv?.[0] === 'ethtool'));
-  } finally {
-    await l.clear();
-  }
-});
+test.serial(
+  "the seed's fault on node2: replay gives checksum-offload on node2 and exit 1, connecting to nothing",
+  async (t) => {
+    const l = lab();
+    await l.fault('checksum', { nodes: ['node2'] });
+    try {
+      const { replayed } = await recordAndReplay(t, [], 1);
+      const d = replayed.diagnoses.find((x) => x.id === 'checksum-offload');
+      t.deepEqual(d?.hosts, ['node2']);
+      t.true(d!.remediations.some((r) => r.safe && r.argv?.[0] === 'ethtool'));
+    } finally {
+      await l.clear();
+    }
+  },
+);
 
 test.serial('--fix: both passes and the applied fix replay; exit 0', async (t) => {
   const l = lab();
   await l.fault('checksum', { nodes: ['node3'] });
   try {
     const { replayed } = await recordAndReplay(t, ['--fix'], 0);
-    t.deepEqual(replayed.fix?.applied.map((a) => [a.host, a.ok]), [['node3', true]]);
-    t.deepEqual(replayed.fix?.before.diagnoses.map((x) => x.id), ['checksum-offload']);
+    t.deepEqual(
+      replayed.fix?.applied.map((a) => [a.host, a.ok]),
+      [['node3', true]],
+    );
+    t.deepEqual(
+      replayed.fix?.before.diagnoses.map((x) => x.id),
+      ['checksum-offload'],
+    );
   } finally {
     await l.clear();
   }
 });
 
 test.serial('--limit and --check replay as recorded', async (t) => {
-  const { replayed } = await recordAndReplay(t, ['--limit', 'node2,node3', '--check', 'nodelocaldns.*', '--check', 'coredns.endpoints'], 0);
-  t.deepEqual(replayed.hosts.map((h) => h.name), ['node2', 'node3']);
-  t.deepEqual([...new Set(replayed.results.map((r) => r.check))].sort(), ['coredns.endpoints', 'nodelocaldns.interface', 'nodelocaldns.iptables']);
+  const { replayed } = await recordAndReplay(
+    t,
+    ['--limit', 'node2,node3', '--check', 'nodelocaldns.*', '--check', 'coredns.endpoints'],
+    0,
+  );
+  t.deepEqual(
+    replayed.hosts.map((h) => h.name),
+    ['node2', 'node3'],
+  );
+  t.deepEqual([...new Set(replayed.results.map((r) => r.check))].sort(), [
+    'coredns.endpoints',
+    'nodelocaldns.interface',
+    'nodelocaldns.iptables',
+  ]);
   t.deepEqual(replayed.probes, [], 'no probes ran: no selected check needs them');
 });
 
@@ -101,7 +140,24 @@ test.serial('a run cut short by SIGINT replays to the same partial report, exit 
   await l.fault('checksum', { nodes: ['node2'] });
   try {
     const d = dir();
-    const child = spawn(process.execPath, [CLI, '-i', l.inventoryDir, ...BASE, '--probe-count', '3', '--probe-timeout', '4000', '-o', 'json', '--record', d], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        '-i',
+        l.inventoryDir,
+        ...BASE,
+        '--probe-count',
+        '3',
+        '--probe-timeout',
+        '4000',
+        '-o',
+        'json',
+        '--record',
+        d,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (x) => (out += x));
     await new Promise((r) => setTimeout(r, 3000));
@@ -123,16 +179,23 @@ test.serial('a bundle holds no secret: sudo password, key contents', async (t) =
   const inv = mkdtempSync(join(work, 'inv-'));
   cpSync(l.inventoryDir, inv, { recursive: true });
   mkdirSync(join(inv, 'host_vars'), { recursive: true });
-  writeFileSync(join(inv, 'host_vars', 'node1.json'), JSON.stringify({ ansible_user: l.users!.passwd, ansible_become_password: l.users!.password }));
+  writeFileSync(
+    join(inv, 'host_vars', 'node1.json'),
+    JSON.stringify({ ansible_user: l.users!.passwd, ansible_become_password: l.users!.password }),
+  );
   const d = dir();
   const run = await runCli(['-i', inv, ...BASE, '-o', 'json', '--record', d]);
   t.is(run.code, 0, run.stderr);
   const text = readFileSync(join(d, 'bundle.json'), 'utf8') + readFileSync(join(d, 'report.json'), 'utf8');
   t.false(text.includes(l.users!.password), 'the sudo password is not in the bundle');
-  const key = readFileSync(l.keyFile, 'utf8').split('\n').filter((x) => x && !x.startsWith('-----'))[0]!;
+  const key = readFileSync(l.keyFile, 'utf8')
+    .split('\n')
+    .filter((x) => x && !x.startsWith('-----'))[0]!;
   t.false(text.includes(key), 'the private key is not in the bundle');
   t.false(text.includes(l.keyFile), 'nor its path');
-  const bundle = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8')) as { targets: { user: string; become: boolean }[] };
+  const bundle = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8')) as {
+    targets: { user: string; become: boolean }[];
+  };
   t.true(bundle.targets.some((x) => x.user === l.users!.passwd && x.become));
 });
 

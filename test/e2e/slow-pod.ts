@@ -9,11 +9,49 @@
 import { execFileSync } from 'node:child_process';
 
 export function slowPod(podNs: string): () => void {
-  const tc = (...args: string[]) => execFileSync('ip', ['netns', 'exec', podNs, 'tc', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const tc = (...args: string[]) =>
+    execFileSync('ip', ['netns', 'exec', podNs, 'tc', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   tc('qdisc', 'replace', 'dev', 'eth0', 'root', 'handle', '1:', 'htb', 'default', '20');
-  tc('class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '128kbit', 'ceil', '128kbit', 'burst', '200', 'cburst', '200');
+  tc(
+    'class',
+    'add',
+    'dev',
+    'eth0',
+    'parent',
+    '1:',
+    'classid',
+    '1:10',
+    'htb',
+    'rate',
+    '128kbit',
+    'ceil',
+    '128kbit',
+    'burst',
+    '200',
+    'cburst',
+    '200',
+  );
   tc('class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '10gbit', 'quantum', '1514');
-  tc('filter', 'add', 'dev', 'eth0', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'protocol', '17', '0xff', 'flowid', '1:10');
+  tc(
+    'filter',
+    'add',
+    'dev',
+    'eth0',
+    'parent',
+    '1:',
+    'protocol',
+    'ip',
+    'prio',
+    '1',
+    'u32',
+    'match',
+    'ip',
+    'protocol',
+    '17',
+    '0xff',
+    'flowid',
+    '1:10',
+  );
   return () => {
     try {
       tc('qdisc', 'del', 'dev', 'eth0', 'root');

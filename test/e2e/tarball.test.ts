@@ -17,11 +17,19 @@ test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 
 // a machine with Node and npm and nothing else of ours: PATH is the new prefix and Node's directory
 const prefix = join(tmp, 'prefix');
-const env: NodeJS.ProcessEnv = { PATH: [join(prefix, 'bin'), dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter), HOME: join(tmp, 'home') };
+const env: NodeJS.ProcessEnv = {
+  PATH: [join(prefix, 'bin'), dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter),
+  HOME: join(tmp, 'home'),
+};
 
 function run(cmd: string, args: string[], cwd = tmp) {
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', all: `${r.stdout}\n${r.stderr}\n${r.error?.message ?? ''}` };
+  return {
+    code: r.status,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+    all: `${r.stdout}\n${r.stderr}\n${r.error?.message ?? ''}`,
+  };
 }
 
 test.serial('npm pack, then npm install -g of the tarball with no registry: kubespray-validate on PATH', (t) => {
@@ -29,7 +37,19 @@ test.serial('npm pack, then npm install -g of the tarball with no registry: kube
   const [userrc, globalrc] = [join(tmp, 'user-npmrc'), join(tmp, 'global-npmrc')];
   writeFileSync(userrc, '');
   writeFileSync(globalrc, '');
-  const npmOpts = ['--userconfig', userrc, '--globalconfig', globalrc, '--cache', join(tmp, 'cache'), '--registry', 'http://127.0.0.1:9/', '--no-audit', '--no-fund', '--no-update-notifier'];
+  const npmOpts = [
+    '--userconfig',
+    userrc,
+    '--globalconfig',
+    globalrc,
+    '--cache',
+    join(tmp, 'cache'),
+    '--registry',
+    'http://127.0.0.1:9/',
+    '--no-audit',
+    '--no-fund',
+    '--no-update-notifier',
+  ];
 
   // dist/ is built by `npm test` before the tests; --ignore-scripts keeps `prepare` from rebuilding
   // it under the other test files that run from it right now
@@ -38,10 +58,20 @@ test.serial('npm pack, then npm install -g of the tarball with no registry: kube
   const [info] = JSON.parse(pack.stdout) as Array<{ filename: string; size: number; files: Array<{ path: string }> }>;
   t.is(info!.filename, `kubespray-validate-${VERSION}.tgz`);
   const files = info!.files.map((f) => f.path).sort();
-  t.deepEqual(files, ['README.md', 'dist/bin/kubespray-validate.cjs', 'package.json', 'playbook-hooks/find-validator.yml', 'playbook-hooks/validate.yml']);
-  const manifest = JSON.parse(spawnSync('tar', ['-xOzf', join(tmp, info!.filename), 'package/package.json'], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
+  t.deepEqual(files, [
+    'README.md',
+    'dist/bin/kubespray-validate.cjs',
+    'package.json',
+    'playbook-hooks/find-validator.yml',
+    'playbook-hooks/validate.yml',
+  ]);
+  const manifest = JSON.parse(
+    spawnSync('tar', ['-xOzf', join(tmp, info!.filename), 'package/package.json'], { encoding: 'utf8' }).stdout,
+  ) as Record<string, unknown>;
   t.deepEqual(manifest.dependencies ?? {}, {}, 'nothing to fetch: the runtime dependencies are inside the bundle');
-  t.falsy((manifest.scripts as Record<string, string>).install ?? (manifest.scripts as Record<string, string>).postinstall);
+  t.falsy(
+    (manifest.scripts as Record<string, string>).install ?? (manifest.scripts as Record<string, string>).postinstall,
+  );
 
   const install = run('npm', ['install', '-g', `./${info!.filename}`, '--offline', '--prefix', prefix, ...npmOpts]);
   t.is(install.code, 0, install.all);
@@ -55,7 +85,10 @@ test.serial('npm pack, then npm install -g of the tarball with no registry: kube
   const inv = join(ROOT, 'inventory-examples', 'mycluster');
   const listed = run('kubespray-validate', ['inventory', '-i', inv, '--list']);
   t.is(listed.code, 0, listed.all);
-  t.is(listed.stdout, spawnSync(process.execPath, [CLI, 'inventory', '-i', inv, '--list'], { encoding: 'utf8' }).stdout);
+  t.is(
+    listed.stdout,
+    spawnSync(process.execPath, [CLI, 'inventory', '-i', inv, '--list'], { encoding: 'utf8' }).stdout,
+  );
 
   const bad = run('kubespray-validate', ['-i', join(tmp, 'nothing-here')]);
   t.is(bad.code, 2);

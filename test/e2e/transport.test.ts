@@ -28,22 +28,38 @@ test.serial('a non-root user with passwordless sudo: checks run through sudo -n'
 test.serial('a non-root user whose sudo needs a password: fed on stdin, never printed', async (t) => {
   const l = lab();
   const pw = l.users!.password;
-  const { run, report } = await validateJson(l.inventoryDir, kh.file, ['-e', `ansible_user=${l.users!.passwd}`, '-e', `ansible_become_password=${pw}`]);
+  const { run, report } = await validateJson(l.inventoryDir, kh.file, [
+    '-e',
+    `ansible_user=${l.users!.passwd}`,
+    '-e',
+    `ansible_become_password=${pw}`,
+  ]);
   t.is(run.code, 0, run.stderr + JSON.stringify(report.hosts));
   t.false(run.stdout.includes(pw) || run.stderr.includes(pw), 'the password never reaches output');
 });
 
-test.serial('sudo password missing or wrong: the host is not inspected (sudo), exit 3, no secret printed', async (t) => {
-  const l = lab();
-  const none = await validateJson(l.inventoryDir, kh.file, ['-e', `ansible_user=${l.users!.passwd}`]);
-  t.is(none.run.code, 3);
-  t.true(none.report.hosts.every((h) => !h.inspected && /sudo/.test(h.error ?? '')), JSON.stringify(none.report.hosts));
-  t.truthy(none.report.diagnoses.find((d) => d.id === 'host-unreachable'));
-  const wrong = 'Wrong-Pass-9f3b';
-  const bad = await validateJson(l.inventoryDir, kh.file, ['-e', `ansible_user=${l.users!.passwd}`, '-e', `ansible_become_password=${wrong}`]);
-  t.is(bad.run.code, 3);
-  t.false(bad.run.stdout.includes(wrong) || bad.run.stderr.includes(wrong));
-});
+test.serial(
+  'sudo password missing or wrong: the host is not inspected (sudo), exit 3, no secret printed',
+  async (t) => {
+    const l = lab();
+    const none = await validateJson(l.inventoryDir, kh.file, ['-e', `ansible_user=${l.users!.passwd}`]);
+    t.is(none.run.code, 3);
+    t.true(
+      none.report.hosts.every((h) => !h.inspected && /sudo/.test(h.error ?? '')),
+      JSON.stringify(none.report.hosts),
+    );
+    t.truthy(none.report.diagnoses.find((d) => d.id === 'host-unreachable'));
+    const wrong = 'Wrong-Pass-9f3b';
+    const bad = await validateJson(l.inventoryDir, kh.file, [
+      '-e',
+      `ansible_user=${l.users!.passwd}`,
+      '-e',
+      `ansible_become_password=${wrong}`,
+    ]);
+    t.is(bad.run.code, 3);
+    t.false(bad.run.stdout.includes(wrong) || bad.run.stderr.includes(wrong));
+  },
+);
 
 test.serial('ssh-agent (SSH_AUTH_SOCK) when the inventory names no key', async (t) => {
   const l = lab();
@@ -52,8 +68,14 @@ test.serial('ssh-agent (SSH_AUTH_SOCK) when the inventory names no key', async (
   const pid = /SSH_AGENT_PID=(\d+);/.exec(agent.stdout)?.[1];
   t.truthy(sock, agent.stderr);
   try {
-    t.is(spawnSync('ssh-add', [l.keyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, encoding: 'utf8' }).status, 0);
-    const { run, report } = await validateJson(l.inventoryDir, kh.file, ['-e', 'ansible_ssh_private_key_file='], { SSH_AUTH_SOCK: sock!, HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')) });
+    t.is(
+      spawnSync('ssh-add', [l.keyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, encoding: 'utf8' }).status,
+      0,
+    );
+    const { run, report } = await validateJson(l.inventoryDir, kh.file, ['-e', 'ansible_ssh_private_key_file='], {
+      SSH_AUTH_SOCK: sock!,
+      HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')),
+    });
     t.is(run.code, 0, run.stderr + JSON.stringify(report.hosts));
   } finally {
     if (pid) process.kill(Number(pid), 'SIGTERM');
@@ -63,30 +85,56 @@ test.serial('ssh-agent (SSH_AUTH_SOCK) when the inventory names no key', async (
 test.serial('password authentication (ansible_password) when no key is offered', async (t) => {
   const l = lab();
   const pw = l.users!.password;
-  const { run, report } = await validateJson(l.inventoryDir, kh.file, ['-e', JSON.stringify({ ansible_user: l.users!.passwd, ansible_password: pw, ansible_become_password: pw, ansible_ssh_private_key_file: '' })], { SSH_AUTH_SOCK: '', HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')) });
+  const { run, report } = await validateJson(
+    l.inventoryDir,
+    kh.file,
+    [
+      '-e',
+      JSON.stringify({
+        ansible_user: l.users!.passwd,
+        ansible_password: pw,
+        ansible_become_password: pw,
+        ansible_ssh_private_key_file: '',
+      }),
+    ],
+    { SSH_AUTH_SOCK: '', HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')) },
+  );
   t.is(run.code, 0, run.stderr + JSON.stringify(report.hosts));
   t.false(run.stdout.includes(pw) || run.stderr.includes(pw));
 });
 
-test.serial('connection variables written as Jinja: ansible_host "{{ ip }}", key, user and bin_dir through lookup(env)', async (t) => {
-  const l = lab();
-  const jinja = JSON.stringify({
-    ansible_host: '{{ ip }}',
-    ansible_user: "{{ lab_login | default('root') }}",
-    ansible_ssh_private_key_file: "{{ lookup('env', 'KSV_LAB_KEY') }}",
-    bin_dir: "{{ lookup('env', 'KSV_LAB_BIN') }}",
-  });
-  // no agent and an empty HOME: the key from the environment is the only way in
-  const env = { SSH_AUTH_SOCK: '', HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')), KSV_LAB_BIN: join(l.dir, 'bin') };
-  const ok = await validateJson(l.inventoryDir, kh.file, ['-e', jinja], { ...env, KSV_LAB_KEY: l.keyFile });
-  t.is(ok.run.code, 0, ok.run.stderr + JSON.stringify(ok.report.hosts));
-  t.deepEqual(ok.report.hosts.map((h) => h.address), l.nodes.map((n) => n.address));
-  t.is(ok.report.results.find((r) => r.check === 'coredns.endpoints')?.status, 'pass', 'kubectl found in bin_dir from the environment');
-  // the same inventory without the key in the environment: '' as in Ansible, no key, auth fails
-  const without = await validateJson(l.inventoryDir, kh.file, ['-e', jinja], env);
-  t.is(without.run.code, 3, without.run.stderr);
-  t.true(without.report.hosts.every((h) => !h.inspected && /auth/i.test(h.error ?? '')), JSON.stringify(without.report.hosts));
-});
+test.serial(
+  'connection variables written as Jinja: ansible_host "{{ ip }}", key, user and bin_dir through lookup(env)',
+  async (t) => {
+    const l = lab();
+    const jinja = JSON.stringify({
+      ansible_host: '{{ ip }}',
+      ansible_user: "{{ lab_login | default('root') }}",
+      ansible_ssh_private_key_file: "{{ lookup('env', 'KSV_LAB_KEY') }}",
+      bin_dir: "{{ lookup('env', 'KSV_LAB_BIN') }}",
+    });
+    // no agent and an empty HOME: the key from the environment is the only way in
+    const env = { SSH_AUTH_SOCK: '', HOME: mkdtempSync(join(tmpdir(), 'ksv-home-')), KSV_LAB_BIN: join(l.dir, 'bin') };
+    const ok = await validateJson(l.inventoryDir, kh.file, ['-e', jinja], { ...env, KSV_LAB_KEY: l.keyFile });
+    t.is(ok.run.code, 0, ok.run.stderr + JSON.stringify(ok.report.hosts));
+    t.deepEqual(
+      ok.report.hosts.map((h) => h.address),
+      l.nodes.map((n) => n.address),
+    );
+    t.is(
+      ok.report.results.find((r) => r.check === 'coredns.endpoints')?.status,
+      'pass',
+      'kubectl found in bin_dir from the environment',
+    );
+    // the same inventory without the key in the environment: '' as in Ansible, no key, auth fails
+    const without = await validateJson(l.inventoryDir, kh.file, ['-e', jinja], env);
+    t.is(without.run.code, 3, without.run.stderr);
+    t.true(
+      without.report.hosts.every((h) => !h.inspected && /auth/i.test(h.error ?? '')),
+      JSON.stringify(without.report.hosts),
+    );
+  },
+);
 
 test.serial('a changed host key is refused and says so; the other node is still checked', async (t) => {
   const l = lab();

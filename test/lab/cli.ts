@@ -1,7 +1,17 @@
 // npm run lab -- up [--nodes N] [--prefix P] [--bastion] [--users] [--plugin calico|flannel] | down [P|--all]
 //                | fault P NAME [node1,node2] | clear P [NAME] [nodes] | list | faults
 // A lab brought up here stays up until `down` (state in $TMPDIR/ksv-labs).
-import { FAULTS, FAULT_DEFS, destroySaved, faultOps, faultTargets, listSaved, startLab, type Fault, type PluginName } from './lab.js';
+import {
+  FAULTS,
+  FAULT_DEFS,
+  destroySaved,
+  faultOps,
+  faultTargets,
+  listSaved,
+  startLab,
+  type Fault,
+  type PluginName,
+} from './lab.js';
 
 const FLAGS = ['--bastion', '--all', '--users'];
 
@@ -10,16 +20,39 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const USAGE = 'usage: npm run lab -- up [--nodes N] [--prefix P] [--bastion] [--users] [--plugin calico|flannel] | down [P | --all] | list | faults | fault P NAME [node1,node2] | clear P [NAME] [nodes]';
+const USAGE =
+  'usage: npm run lab -- up [--nodes N] [--prefix P] [--bastion] [--users] [--plugin calico|flannel] | down [P | --all] | list | faults | fault P NAME [node1,node2] | clear P [NAME] [nodes]';
 
 async function main(): Promise<number> {
-  const [cmd, ...rest] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1]?.startsWith('--') && !FLAGS.includes(all[i - 1]!)));
+  const [cmd, ...rest] = process.argv
+    .slice(2)
+    .filter((a, i, all) => !a.startsWith('--') && !(all[i - 1]?.startsWith('--') && !FLAGS.includes(all[i - 1]!)));
   switch (cmd) {
     case 'up': {
       const plugin = (arg('plugin') ?? 'calico') as PluginName;
-      const lab = await startLab({ nodes: Number(arg('nodes') ?? 3), prefix: arg('prefix') ?? 'ksvlab', bastion: process.argv.includes('--bastion'), users: process.argv.includes('--users'), plugin });
+      const lab = await startLab({
+        nodes: Number(arg('nodes') ?? 3),
+        prefix: arg('prefix') ?? 'ksvlab',
+        bastion: process.argv.includes('--bastion'),
+        users: process.argv.includes('--users'),
+        plugin,
+      });
       process.removeAllListeners('exit'); // keep it up
-      console.log(JSON.stringify({ prefix: lab.prefix, plugin: lab.plugin, inventory: lab.inventoryDir, key: lab.keyFile, nodes: lab.nodes.map((n) => ({ name: n.name, ns: n.ns, address: n.address })), corednsIp: lab.corednsIp, endpoints: lab.endpoints }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            prefix: lab.prefix,
+            plugin: lab.plugin,
+            inventory: lab.inventoryDir,
+            key: lab.keyFile,
+            nodes: lab.nodes.map((n) => ({ name: n.name, ns: n.ns, address: n.address })),
+            corednsIp: lab.corednsIp,
+            endpoints: lab.endpoints,
+          },
+          null,
+          2,
+        ),
+      );
       console.error(`try: npx kubespray-validate -i ${lab.inventoryDir} --known-hosts ${lab.dir}/known_hosts`);
       return 0;
     }
@@ -31,7 +64,8 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'list':
-      for (const s of listSaved()) console.log(`${s.prefix}\tindex ${s.index}\t${s.desc?.plugin ?? 'calico'}\t${s.dir}`);
+      for (const s of listSaved())
+        console.log(`${s.prefix}\tindex ${s.index}\t${s.desc?.plugin ?? 'calico'}\t${s.dir}`);
       return 0;
     case 'faults':
       for (const f of FAULTS) console.log(`${f}\t${FAULT_DEFS[f].scope}\t${FAULT_DEFS[f].about}`);
@@ -60,7 +94,9 @@ async function main(): Promise<number> {
         const targets = faultTargets(f, all, pick);
         for (const n of targets) ops.apply(f, n);
         const missed = targets.filter((n) => !ops.ready(f, n));
-        console.error(`fault ${f} on ${targets.map((n) => n.name).join(',')}${missed.length ? ` — did not take hold on ${missed.map((n) => n.name).join(',')}` : ''}`);
+        console.error(
+          `fault ${f} on ${targets.map((n) => n.name).join(',')}${missed.length ? ` — did not take hold on ${missed.map((n) => n.name).join(',')}` : ''}`,
+        );
         return missed.length ? 1 : 0;
       }
       const lifted = new Set<string>();
@@ -78,7 +114,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((c) => process.exit(c), (e) => {
-  console.error(String((e as Error).message ?? e));
-  process.exit(1);
-});
+main().then(
+  (c) => process.exit(c),
+  (e) => {
+    console.error(String((e as Error).message ?? e));
+    process.exit(1);
+  },
+);

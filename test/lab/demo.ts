@@ -16,7 +16,9 @@ function say(s: string): void {
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
-    process.stderr.write('npm run demo needs root: it builds network namespaces, veths and a VXLAN overlay (try: sudo npm run demo)\n');
+    process.stderr.write(
+      'npm run demo needs root: it builds network namespaces, veths and a VXLAN overlay (try: sudo npm run demo)\n',
+    );
     return 2;
   }
   if (!existsSync(CLI)) {
@@ -37,10 +39,21 @@ async function main(): Promise<number> {
   try {
     say('Bringing up a 3-node Kubespray-like lab (Calico VXLAN, CoreDNS, NodeLocalDNS) in network namespaces');
     lab = await startLab({ nodes: 3, prefix: 'ksvdemo' });
-    process.stdout.write(`inventory: ${lab.inventoryDir}\nnodes: ${lab.nodes.map((n) => `${n.name}=${n.address}`).join(' ')}\n`);
+    process.stdout.write(
+      `inventory: ${lab.inventoryDir}\nnodes: ${lab.nodes.map((n) => `${n.name}=${n.address}`).join(' ')}\n`,
+    );
     say("Injecting the seed's fault: checksum offload corrupting TCP DNS across vxlan.calico on every node");
     await lab.fault('checksum');
-    const args = ['-i', lab.inventoryDir, '--known-hosts', join(khDir, 'known_hosts'), '--probe-count', '3', '--probe-timeout', '800'];
+    const args = [
+      '-i',
+      lab.inventoryDir,
+      '--known-hosts',
+      join(khDir, 'known_hosts'),
+      '--probe-count',
+      '3',
+      '--probe-timeout',
+      '800',
+    ];
     say(`kubespray-validate ${args.join(' ')}`);
     const first = spawnSync(process.execPath, [CLI, ...args], { stdio: 'inherit' });
     process.stdout.write(`\n(exit code ${first.status}: 1 means a check failed)\n`);

@@ -9,8 +9,18 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, pidAlive, quiet, sh, waitPidFile } from './sys.js';
 import {
-  corednsPid, deleteNodeCacheRules, endpointsGoneMarker, nodeCacheUp, restartNodeCache, restartNodeCacheScript, restoreNodeCacheRules,
-  sshdPid, startCoredns, startNodeCache, startSshd, stopNodeCache,
+  corednsPid,
+  deleteNodeCacheRules,
+  endpointsGoneMarker,
+  nodeCacheUp,
+  restartNodeCache,
+  restartNodeCacheScript,
+  restoreNodeCacheRules,
+  sshdPid,
+  startCoredns,
+  startNodeCache,
+  startSshd,
+  stopNodeCache,
 } from './services.js';
 import { overlayOf, type Desc, type LabNode } from './topology.js';
 
@@ -34,7 +44,8 @@ const ethtoolK = (ns: string, dev: string) => nsRead(ns, 'ethtool', '-k', dev);
 const txOn = (ns: string, dev: string) => /^tx-checksumming: on/m.test(ethtoolK(ns, dev));
 /** the lab's default: checksum offload on, as a VXLAN device comes up (a fix under test may have
  *  turned it off) */
-export const offloadDefault = (d: Desc, n: LabNode) => quiet('ip', ['netns', 'exec', n.ns, 'ethtool', '-K', overlayOf(d).device, 'tx', 'on', 'rx', 'on']);
+export const offloadDefault = (d: Desc, n: LabNode) =>
+  quiet('ip', ['netns', 'exec', n.ns, 'ethtool', '-K', overlayOf(d).device, 'tx', 'on', 'rx', 'on']);
 const restartNodeCaches = (d: Desc) => d.nodes.forEach((n) => restartNodeCache(d.dir, n));
 const podsOn = (d: Desc, n: LabNode) => d.endpoints.filter((e) => e.node === n.name);
 
@@ -42,14 +53,23 @@ const podsOn = (d: Desc, n: LabNode) => d.endpoints.filter((e) => e.node === n.n
  *  segment leaving the device gets a wrong checksum while tx offload is on (nftables
  *  `<proto> checksum set` on egress; veth would otherwise never compute one). A watcher lifts it the
  *  moment tx offload is turned off — `ethtool --offload <dev> rx off tx off`, the fix under test. */
-function checksumFault(proto: 'tcp' | 'udp', table: string, watchFile: (ns: string) => string, about: string, restartCache: boolean): FaultDef {
+function checksumFault(
+  proto: 'tcp' | 'udp',
+  table: string,
+  watchFile: (ns: string) => string,
+  about: string,
+  restartCache: boolean,
+): FaultDef {
   return {
     scope: 'node',
     about,
     apply(d, node) {
       const { ns } = node;
       const dev = overlayOf(d).device;
-      nsSh(ns, `/usr/sbin/nft add table inet ${table} && /usr/sbin/nft add chain inet ${table} post "{ type filter hook postrouting priority 0; }" && /usr/sbin/nft add rule inet ${table} post oifname "${dev}" meta l4proto ${proto} ${proto} checksum set 0xdead`);
+      nsSh(
+        ns,
+        `/usr/sbin/nft add table inet ${table} && /usr/sbin/nft add chain inet ${table} post "{ type filter hook postrouting priority 0; }" && /usr/sbin/nft add rule inet ${table} post oifname "${dev}" meta l4proto ${proto} ${proto} checksum set 0xdead`,
+      );
       nsSh(ns, `ethtool -K ${dev} tx on rx on`);
       // once lifted, the lab's unbound (standing in for node-cache, whose forward plugin health-checks
       // its upstream every 0.5 s) is restarted so it does not hold on to its backoff for minutes
@@ -69,7 +89,8 @@ function checksumFault(proto: 'tcp' | 'udp', table: string, watchFile: (ns: stri
       offloadDefault(d, node);
       if (restartCache) restartNodeCache(d.dir, node);
     },
-    ready: (d, node) => nsOk(node.ns, '/usr/sbin/nft', 'list', 'table', 'inet', table) && txOn(node.ns, overlayOf(d).device),
+    ready: (d, node) =>
+      nsOk(node.ns, '/usr/sbin/nft', 'list', 'table', 'inet', table) && txOn(node.ns, overlayOf(d).device),
   };
 }
 
@@ -78,19 +99,28 @@ function checksumFault(proto: 'tcp' | 'udp', table: string, watchFile: (ns: stri
 function moveRules(ns: string, from: 'nft' | 'legacy', to: 'nft' | 'legacy'): void {
   const rules = sh('ip', ['netns', 'exec', ns, `iptables-${from}-save`]);
   sh('ip', ['netns', 'exec', ns, `iptables-${to}-restore`, '-w'], rules);
-  for (const t of ['raw', 'nat', 'filter']) nsSh(ns, `iptables-${from} -w -t ${t} -F && iptables-${from} -w -t ${t} -X`);
+  for (const t of ['raw', 'nat', 'filter'])
+    nsSh(ns, `iptables-${from} -w -t ${t} -F && iptables-${from} -w -t ${t} -X`);
 }
 
 const SHADOW = ['!', '-p', '253', '-j', 'ACCEPT'];
 const SHADOW_SAVED = '-A PREROUTING ! -p 253 -j ACCEPT';
 /** the first rule of raw PREROUTING in a backend is the shadowing ACCEPT */
-const shadowFirst = (ns: string, backend: 'nft' | 'legacy') => nsRead(ns, `iptables-${backend}-save`, '-t', 'raw').split('\n').find((l) => l.startsWith('-A PREROUTING ')) === SHADOW_SAVED;
+const shadowFirst = (ns: string, backend: 'nft' | 'legacy') =>
+  nsRead(ns, `iptables-${backend}-save`, '-t', 'raw')
+    .split('\n')
+    .find((l) => l.startsWith('-A PREROUTING ')) === SHADOW_SAVED;
 /** legacy tables exist in this namespace (reading them with iptables-legacy would create them) */
 const legacyRaw = (ns: string) => nsRead(ns, 'cat', '/proc/net/ip_tables_names').split('\n').includes('raw');
 
 const TABLE = {
-  checksum: checksumFault('tcp', 'ksvlab', (ns) => `watch-${ns}.pid`,
-    'TCP leaving the overlay device gets a bad checksum while its tx offload is on (the seed); turning offload off lifts it', true),
+  checksum: checksumFault(
+    'tcp',
+    'ksvlab',
+    (ns) => `watch-${ns}.pid`,
+    'TCP leaving the overlay device gets a bad checksum while its tx offload is on (the seed); turning offload off lifts it',
+    true,
+  ),
   'rules-missing': {
     scope: 'node',
     about: "node-cache's 12 iptables rules deleted",
@@ -137,7 +167,8 @@ const TABLE = {
   mtu: {
     scope: 'node',
     // a vxlan cannot exceed its lower device's MTU - 50, so the parent is lowered to the overlay's
-    about: 'overlay MTU = parent NIC MTU (no room for the 50-byte VXLAN header); on veth large packets still pass, so only the MTU check finds it',
+    about:
+      'overlay MTU = parent NIC MTU (no room for the 50-byte VXLAN header); on veth large packets still pass, so only the MTU check finds it',
     apply: (_d, n) => nsSh(n.ns, 'ip link set eth0 mtu 1450'),
     lift: (_d, n) => nsSh(n.ns, 'ip link set eth0 mtu 1500'),
     ready: (_d, n) => nsRead(n.ns, 'cat', '/sys/class/net/eth0/mtu').trim() === '1450',
@@ -146,36 +177,71 @@ const TABLE = {
     scope: 'node',
     about: 'an OUTPUT rule drops udp/53 leaving the node',
     apply: (_d, n) => nsSh(n.ns, 'iptables -w -I OUTPUT -p udp -m udp --dport 53 -j DROP'),
-    lift: (_d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', ['OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP']),
+    lift: (_d, n) =>
+      iptDeleteAll(n.ns, 'iptables', 'filter', ['OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP']),
     ready: (_d, n) => ipt(n.ns, '-C', 'OUTPUT', '-p', 'udp', '-m', 'udp', '--dport', '53', '-j', 'DROP'),
   },
   'overlay-blocked': {
     scope: 'node',
-    about: "a host firewall drops the overlay's VXLAN packets arriving on the node's underlay (udp/4789 Calico, udp/8472 flannel): every path through its overlay fails, same-node paths work",
+    about:
+      "a host firewall drops the overlay's VXLAN packets arriving on the node's underlay (udp/4789 Calico, udp/8472 flannel): every path through its overlay fails, same-node paths work",
     apply: (d, n) => nsSh(n.ns, `iptables -w -I INPUT 1 -i eth0 -p udp -m udp --dport ${overlayOf(d).port} -j DROP`),
-    lift: (d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', ['INPUT', '-i', 'eth0', '-p', 'udp', '-m', 'udp', '--dport', String(overlayOf(d).port), '-j', 'DROP']),
-    ready: (d, n) => ipt(n.ns, '-C', 'INPUT', '-i', 'eth0', '-p', 'udp', '-m', 'udp', '--dport', String(overlayOf(d).port), '-j', 'DROP'),
+    lift: (d, n) =>
+      iptDeleteAll(n.ns, 'iptables', 'filter', [
+        'INPUT',
+        '-i',
+        'eth0',
+        '-p',
+        'udp',
+        '-m',
+        'udp',
+        '--dport',
+        String(overlayOf(d).port),
+        '-j',
+        'DROP',
+      ]),
+    ready: (d, n) =>
+      ipt(
+        n.ns,
+        '-C',
+        'INPUT',
+        '-i',
+        'eth0',
+        '-p',
+        'udp',
+        '-m',
+        'udp',
+        '--dport',
+        String(overlayOf(d).port),
+        '-j',
+        'DROP',
+      ),
   },
   'pod-to-host-blocked': {
     scope: 'node',
     // what Calico's DefaultEndpointToHostAction=DROP or a host firewall trusting only lo and the NIC
     // does: everything a pod sends to the node itself is dropped in INPUT, ahead of node-cache's
     // ACCEPT rules; forwarded pod traffic (FORWARD) and the node's own queries (lo) pass
-    about: "a host firewall drops what pods send to the node itself (`iptables -I INPUT 1 -i cali+ -j DROP`; cni0 with flannel): pods get nothing from NodeLocalDNS while the node does, and the node's queries to its own pods get no reply",
+    about:
+      "a host firewall drops what pods send to the node itself (`iptables -I INPUT 1 -i cali+ -j DROP`; cni0 with flannel): pods get nothing from NodeLocalDNS while the node does, and the node's queries to its own pods get no reply",
     apply: (d, n) => nsSh(n.ns, `iptables -w -I INPUT 1 -i ${overlayOf(d).podInputIf} -j DROP`),
     lift: (d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', ['INPUT', '-i', overlayOf(d).podInputIf, '-j', 'DROP']),
     ready: (d, n) => ipt(n.ns, '-C', 'INPUT', '-i', overlayOf(d).podInputIf, '-j', 'DROP'),
   },
   'ip-forward': {
     scope: 'node',
-    about: "net.ipv4.ip_forward=0 (which turns every interface's forwarding off): nothing is forwarded to the node's pods, and in Calico mode proxy ARP stops answering their gateway 169.254.1.1, so they are unreachable even from the node",
+    about:
+      "net.ipv4.ip_forward=0 (which turns every interface's forwarding off): nothing is forwarded to the node's pods, and in Calico mode proxy ARP stops answering their gateway 169.254.1.1, so they are unreachable even from the node",
     apply: (d, n) => {
       nsSh(n.ns, 'sysctl -qw net.ipv4.ip_forward=0');
       // the pod's neighbour cache would remember the gateway for a while: forget it, as after a restart
       for (const e of podsOn(d, n)) nsSh(e.podNs, 'ip neigh flush all');
     },
     lift: (d, n) => {
-      const perIf = podsOn(d, n).filter((e) => e.hostIf).map((e) => ` net.ipv4.conf.${e.hostIf}.forwarding=1`).join('');
+      const perIf = podsOn(d, n)
+        .filter((e) => e.hostIf)
+        .map((e) => ` net.ipv4.conf.${e.hostIf}.forwarding=1`)
+        .join('');
       nsSh(n.ns, `sysctl -qw net.ipv4.ip_forward=1${perIf}`);
       for (const e of podsOn(d, n)) quiet('ip', ['netns', 'exec', e.podNs, 'ip', 'neigh', 'flush', 'all']);
     },
@@ -186,16 +252,19 @@ const TABLE = {
     // kubernetes/dns#745: an ACCEPT first in raw PREROUTING (a tuning guide's `! -p 253 -j ACCEPT`)
     // ends the chain before node-cache's NOTRACK rules: node-cache's rules are all present, and DNS
     // from pods to NodeLocalDNS is connection-tracked again
-    about: "`iptables -t raw -I PREROUTING 1 ! -p 253 -j ACCEPT` ahead of node-cache's NOTRACK rules (kubernetes/dns#745): every rule present, pods' DNS to NodeLocalDNS conntracked",
+    about:
+      "`iptables -t raw -I PREROUTING 1 ! -p 253 -j ACCEPT` ahead of node-cache's NOTRACK rules (kubernetes/dns#745): every rule present, pods' DNS to NodeLocalDNS conntracked",
     apply: (_d, n) => nsSh(n.ns, 'iptables -w -t raw -I PREROUTING 1 ! -p 253 -j ACCEPT'),
     lift: (_d, n) => iptDeleteAll(n.ns, 'iptables', 'raw', ['PREROUTING', ...SHADOW]),
     ready: (_d, n) => shadowFirst(n.ns, 'nft'),
   },
   'rules-shadowed-legacy': {
     scope: 'node',
-    about: 'rules-shadowed on a node whose iptables is iptables-legacy: its whole ruleset, node-cache\'s rules and the shadowing ACCEPT live in the legacy backend',
+    about:
+      "rules-shadowed on a node whose iptables is iptables-legacy: its whole ruleset, node-cache's rules and the shadowing ACCEPT live in the legacy backend",
     apply: (_d, n) => {
-      if (quiet('sh', ['-c', 'command -v iptables-legacy-restore']).status !== 0) throw new Error('lab: rules-shadowed-legacy needs iptables-legacy (apt-get install iptables)');
+      if (quiet('sh', ['-c', 'command -v iptables-legacy-restore']).status !== 0)
+        throw new Error('lab: rules-shadowed-legacy needs iptables-legacy (apt-get install iptables)');
       moveRules(n.ns, 'nft', 'legacy');
       nsSh(n.ns, 'iptables-legacy -w -t raw -I PREROUTING 1 ! -p 253 -j ACCEPT');
     },
@@ -204,13 +273,21 @@ const TABLE = {
       iptDeleteAll(n.ns, 'iptables-legacy', 'raw', ['PREROUTING', ...SHADOW]);
       moveRules(n.ns, 'legacy', 'nft');
     },
-    ready: (_d, n) => legacyRaw(n.ns) && shadowFirst(n.ns, 'legacy') && !nsRead(n.ns, 'iptables-nft-save').includes('NodeLocal DNS Cache'),
+    ready: (_d, n) =>
+      legacyRaw(n.ns) &&
+      shadowFirst(n.ns, 'legacy') &&
+      !nsRead(n.ns, 'iptables-nft-save').includes('NodeLocal DNS Cache'),
   },
-  'checksum-udp': checksumFault('udp', 'ksvlab-udp', (ns) => `watch-udp-${ns}.pid`,
-    'UDP leaving the overlay device gets a bad checksum while its tx offload is on (projectcalico/calico#11197): UDP DNS across the overlay times out, TCP works; turning offload off lifts it', false),
+  'checksum-udp': checksumFault(
+    'udp',
+    'ksvlab-udp',
+    (ns) => `watch-udp-${ns}.pid`,
+    'UDP leaving the overlay device gets a bad checksum while its tx offload is on (projectcalico/calico#11197): UDP DNS across the overlay times out, TCP works; turning offload off lifts it',
+    false,
+  ),
   'felix-tx-off': {
     scope: 'node',
-    about: "the overlay device as Felix leaves it with ChecksumOffloadBroken: tx checksum offload off, rx on (healthy)",
+    about: 'the overlay device as Felix leaves it with ChecksumOffloadBroken: tx checksum offload off, rx on (healthy)',
     apply: (d, n) => nsSh(n.ns, `ethtool -K ${overlayOf(d).device} tx off rx on`),
     lift: (d, n) => offloadDefault(d, n),
     ready: (d, n) => {
@@ -220,7 +297,8 @@ const TABLE = {
   },
   'endpoints-gone': {
     scope: 'cluster',
-    about: '`kubectl get endpoints` fails as on a server without v1 Endpoints (`error: the server doesn\'t have a resource type "endpoints"`); EndpointSlices still answer',
+    about:
+      '`kubectl get endpoints` fails as on a server without v1 Endpoints (`error: the server doesn\'t have a resource type "endpoints"`); EndpointSlices still answer',
     apply: (d) => writeFileSync(endpointsGoneMarker(d.dir), ''),
     lift: (d) => rmSync(endpointsGoneMarker(d.dir), { force: true }),
     ready: (d) => existsSync(endpointsGoneMarker(d.dir)),
@@ -232,7 +310,11 @@ export const FAULTS = Object.keys(TABLE) as Fault[];
 export const FAULT_DEFS: Readonly<Record<Fault, FaultDef>> = TABLE;
 
 /** Apply, lift and read back each fault on one node (cluster-scoped faults: the first node). */
-export function faultOps(d: Desc): { apply: (f: Fault, node: LabNode) => void; lift: (f: Fault, node: LabNode) => void; ready: (f: Fault, node: LabNode) => boolean } {
+export function faultOps(d: Desc): {
+  apply: (f: Fault, node: LabNode) => void;
+  lift: (f: Fault, node: LabNode) => void;
+  ready: (f: Fault, node: LabNode) => boolean;
+} {
   return {
     apply: (f, node) => TABLE[f].apply(d, node),
     lift: (f, node) => TABLE[f].lift(d, node),

@@ -22,7 +22,11 @@ export const LAB_IMAGES = ['registry.k8s.io/pause:3.10'];
 interface Pod {
   metadata: { name: string; namespace: string; labels: Record<string, string> };
   spec: { nodeName: string; hostNetwork?: boolean; containers: { name: string; image: string }[] };
-  status: { phase: string; podIP?: string; containerStatuses: { ready: boolean; state: Record<string, { reason?: string }> }[] };
+  status: {
+    phase: string;
+    podIP?: string;
+    containerStatuses: { ready: boolean; state: Record<string, { reason?: string }> }[];
+  };
   lab?: { netns: string; hostIf: string; pid: number; ip: string };
 }
 
@@ -44,8 +48,20 @@ function load(dir: string): Pod[] {
 function standing(d: Desc): Pod[] {
   const running = { phase: 'Running', containerStatuses: [{ ready: true, state: { running: {} } }] };
   return [
-    ...d.endpoints.map((e) => ({ metadata: { name: e.pod, namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }, spec: { nodeName: e.node, containers: [{ name: 'coredns', image: 'registry.k8s.io/coredns/coredns:v1.12.0' }] }, status: { ...running, podIP: e.ip } })),
-    ...d.nodes.map((n) => ({ metadata: { name: `nodelocaldns-${n.name}`, namespace: 'kube-system', labels: { 'k8s-app': 'node-local-dns' } }, spec: { nodeName: n.name, hostNetwork: true, containers: [{ name: 'node-cache', image: 'registry.k8s.io/dns/k8s-dns-node-cache:1.25.0' }] }, status: { ...running, podIP: n.address } })),
+    ...d.endpoints.map((e) => ({
+      metadata: { name: e.pod, namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+      spec: { nodeName: e.node, containers: [{ name: 'coredns', image: 'registry.k8s.io/coredns/coredns:v1.12.0' }] },
+      status: { ...running, podIP: e.ip },
+    })),
+    ...d.nodes.map((n) => ({
+      metadata: { name: `nodelocaldns-${n.name}`, namespace: 'kube-system', labels: { 'k8s-app': 'node-local-dns' } },
+      spec: {
+        nodeName: n.name,
+        hostNetwork: true,
+        containers: [{ name: 'node-cache', image: 'registry.k8s.io/dns/k8s-dns-node-cache:1.25.0' }],
+      },
+      status: { ...running, podIP: n.address },
+    })),
   ];
 }
 
@@ -74,7 +90,8 @@ function freeIp(d: Desc, node: LabNode, pods: Pod[]): string | null {
   const plugin = d.plugin ?? 'calico';
   const used = new Set([...d.endpoints.map((e) => e.ip), ...pods.map((p) => p.status.podIP)]);
   const base = `198.19.${d.k}`;
-  const candidates = plugin === 'calico' ? [4 * node.index + 1, 4 * node.index + 3, 4 * node.index] : [4 * node.index + 2];
+  const candidates =
+    plugin === 'calico' ? [4 * node.index + 1, 4 * node.index + 3, 4 * node.index] : [4 * node.index + 2];
   return candidates.map((x) => `${base}.${x}`).find((ip) => !used.has(ip)) ?? null;
 }
 
@@ -112,8 +129,23 @@ function main(): void {
       args.push(a);
       continue;
     }
-    const takesValue = ['-n', '--namespace', '-l', '--selector', '-o', '--output', '--kubeconfig', '--field-selector', '--image', '--labels', '--overrides', '--restart', '--image-pull-policy', '--request-timeout'].includes(m[1]!);
-    opt[m[1]!] = m[2] ?? (takesValue ? argv[++i] ?? '' : 'true');
+    const takesValue = [
+      '-n',
+      '--namespace',
+      '-l',
+      '--selector',
+      '-o',
+      '--output',
+      '--kubeconfig',
+      '--field-selector',
+      '--image',
+      '--labels',
+      '--overrides',
+      '--restart',
+      '--image-pull-policy',
+      '--request-timeout',
+    ].includes(m[1]!);
+    opt[m[1]!] = m[2] ?? (takesValue ? (argv[++i] ?? '') : 'true');
   }
   const ns = opt['-n'] ?? opt['--namespace'] ?? 'default';
   const sel = opt['-l'] ?? opt['--selector'];
@@ -124,20 +156,32 @@ function main(): void {
     const cc = /^custom-columns=(.*)$/.exec(opt['-o'] ?? opt['--output'] ?? '');
     if (!cc) fail('error: the lab kubectl prints with -o custom-columns=… only');
     const cols = cc[1]!.split(',').map((c) => c.split(':') as [string, string]);
-    const lines = objs.map((p) => cols.map(([, path]) => {
-      const v = at(p, path);
-      return v === undefined || v === null ? '<none>' : String(v);
-    }).join('   '));
+    const lines = objs.map((p) =>
+      cols
+        .map(([, path]) => {
+          const v = at(p, path);
+          return v === undefined || v === null ? '<none>' : String(v);
+        })
+        .join('   '),
+    );
     if (opt['--no-headers'] !== 'true') lines.unshift(cols.map(([h]) => h).join('   '));
     process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
   };
   if (verb === 'get' && (what === 'nodes' || what === 'node')) {
-    columns(d.nodes.map((n) => ({ metadata: { name: n.name, labels: n.controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {} }, status: { addresses: [{ type: 'InternalIP', address: n.address }] } })));
+    columns(
+      d.nodes.map((n) => ({
+        metadata: { name: n.name, labels: n.controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {} },
+        status: { addresses: [{ type: 'InternalIP', address: n.address }] },
+      })),
+    );
     return;
   }
   if (verb === 'get' && (what === 'pods' || what === 'pod')) {
     // the slow kubelet caught up: pods left in ContainerCreating run now
-    if (!existsSync(podsPendingMarker(d.dir)) && created.some((p) => p.status.containerStatuses[0]?.state.waiting?.reason === 'ContainerCreating')) {
+    if (
+      !existsSync(podsPendingMarker(d.dir)) &&
+      created.some((p) => p.status.containerStatuses[0]?.state.waiting?.reason === 'ContainerCreating')
+    ) {
       for (const p of created) {
         if (p.status.containerStatuses[0]?.state.waiting?.reason !== 'ContainerCreating' || !p.lab) continue;
         p.status = { phase: 'Running', podIP: p.lab.ip, containerStatuses: [{ ready: true, state: { running: {} } }] };
@@ -146,29 +190,47 @@ function main(): void {
     }
     const all = opt['-A'] === 'true' || opt['--all-namespaces'] === 'true';
     const phase = /^status\.phase=(\w+)$/.exec(opt['--field-selector'] ?? '')?.[1];
-    const pods = [...standing(d), ...created].filter((p) => (all || p.metadata.namespace === ns) && selects(sel, p.metadata.labels) && (!phase || p.status.phase === phase));
+    const pods = [...standing(d), ...created].filter(
+      (p) =>
+        (all || p.metadata.namespace === ns) && selects(sel, p.metadata.labels) && (!phase || p.status.phase === phase),
+    );
     if (!pods.length) process.stderr.write(`No resources found${all ? '' : ` in ${ns} namespace`}.\n`);
     columns(pods);
     return;
   }
   if (verb === 'run' && what) {
     const podName = what;
-    if ([...standing(d), ...created].some((p) => p.metadata.name === podName && p.metadata.namespace === ns)) fail(`Error from server (AlreadyExists): pods "${podName}" already exists`);
-    const over = JSON.parse(opt['--overrides'] ?? '{}') as { spec?: { nodeName?: string; containers?: { image?: string; imagePullPolicy?: string }[] } };
+    if ([...standing(d), ...created].some((p) => p.metadata.name === podName && p.metadata.namespace === ns))
+      fail(`Error from server (AlreadyExists): pods "${podName}" already exists`);
+    const over = JSON.parse(opt['--overrides'] ?? '{}') as {
+      spec?: { nodeName?: string; containers?: { image?: string; imagePullPolicy?: string }[] };
+    };
     const image = opt['--image'] ?? fail('error: required flag(s) "image" not set');
     const nodeName = over.spec?.nodeName;
     const node = d.nodes.find((x) => x.name === nodeName);
-    if (!node) fail(`error: the lab kubectl runs pods only with spec.nodeName set to a node (${d.nodes.map((x) => x.name).join(', ')})`);
+    if (!node)
+      fail(
+        `error: the lab kubectl runs pods only with spec.nodeName set to a node (${d.nodes.map((x) => x.name).join(', ')})`,
+      );
     // what follows is the node's runtime: in the node's mount namespace (this process re-run there)
     const mnt = nodeMnt(d, node);
     if (mnt && process.env.KSV_LAB_NODE_MNT !== node.name) {
-      const r = spawnSync('nsenter', [`--mount=${mnt}`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, KSV_LAB_NODE_MNT: node.name } });
+      const r = spawnSync(
+        'nsenter',
+        [`--mount=${mnt}`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+        { stdio: 'inherit', env: { ...process.env, KSV_LAB_NODE_MNT: node.name } },
+      );
       process.exit(r.status ?? 1);
     }
-    const labels = Object.fromEntries((opt['--labels'] ?? `run=${podName}`).split(',').map((kv) => kv.split('=') as [string, string]));
+    const labels = Object.fromEntries(
+      (opt['--labels'] ?? `run=${podName}`).split(',').map((kv) => kv.split('=') as [string, string]),
+    );
     const policy = over.spec?.containers?.[0]?.imagePullPolicy ?? opt['--image-pull-policy'] ?? 'IfNotPresent';
     const ip = freeIp(d, node, created);
-    if (!ip) fail('error: the lab has no address left in the node\'s block (the CNI would say: no IP addresses available in range set)');
+    if (!ip)
+      fail(
+        "error: the lab has no address left in the node's block (the CNI would say: no IP addresses available in range set)",
+      );
     const plugin = d.plugin ?? 'calico';
     const ov = OVERLAYS[plugin];
     const netns = `cni-${randomUUID()}`;
@@ -182,11 +244,20 @@ function main(): void {
     holder.unref();
     const present = LAB_IMAGES.includes(image);
     const pending = existsSync(podsPendingMarker(d.dir));
-    const state: Record<string, { reason?: string }> = !present && policy === 'Never' ? { waiting: { reason: 'ErrImageNeverPull' } } : pending ? { waiting: { reason: 'ContainerCreating' } } : { running: {} };
+    const state: Record<string, { reason?: string }> =
+      !present && policy === 'Never'
+        ? { waiting: { reason: 'ErrImageNeverPull' } }
+        : pending
+          ? { waiting: { reason: 'ContainerCreating' } }
+          : { running: {} };
     created.push({
       metadata: { name: podName, namespace: ns, labels },
       spec: { nodeName: node.name, containers: [{ name: podName, image }] },
-      status: { phase: 'running' in state ? 'Running' : 'Pending', podIP: pending ? undefined : ip, containerStatuses: [{ ready: 'running' in state, state }] },
+      status: {
+        phase: 'running' in state ? 'Running' : 'Pending',
+        podIP: pending ? undefined : ip,
+        containerStatuses: [{ ready: 'running' in state, state }],
+      },
       lab: { netns, hostIf, pid: holder.pid ?? 0, ip },
     });
     save(created);
@@ -194,8 +265,13 @@ function main(): void {
     return;
   }
   if (verb === 'delete' && (what === 'pods' || what === 'pod')) {
-    const gone = created.filter((p) => p.metadata.namespace === ns && (name ? p.metadata.name === name : sel ? selects(sel, p.metadata.labels) : false));
-    if (!gone.length && name && opt['--ignore-not-found'] !== 'true') fail(`Error from server (NotFound): pods "${name}" not found`);
+    const gone = created.filter(
+      (p) =>
+        p.metadata.namespace === ns &&
+        (name ? p.metadata.name === name : sel ? selects(sel, p.metadata.labels) : false),
+    );
+    if (!gone.length && name && opt['--ignore-not-found'] !== 'true')
+      fail(`Error from server (NotFound): pods "${name}" not found`);
     for (const p of gone) {
       if (p.lab?.pid) quiet('kill', ['-9', String(p.lab.pid)]);
       const node = d.nodes.find((x) => x.name === p.spec.nodeName);

@@ -21,11 +21,33 @@ import type { TestFn } from 'ava';
 import { labUnavailable, nsSh, sh } from './sys.js';
 import { STATE_DIR, destroySaved, listSaved, pickIndex, savedPath, type Saved } from './state.js';
 import {
-  NLD_IP, OVERLAYS, addressPlan, buildBastion, buildNode, buildPod, buildUnderlay, planEndpoints, planNodes, routeOverlay,
-  type Desc, type LabEndpoint, type LabNode, type PluginName,
+  NLD_IP,
+  OVERLAYS,
+  addressPlan,
+  buildBastion,
+  buildNode,
+  buildPod,
+  buildUnderlay,
+  planEndpoints,
+  planNodes,
+  routeOverlay,
+  type Desc,
+  type LabEndpoint,
+  type LabNode,
+  type PluginName,
 } from './topology.js';
 import {
-  DOMAIN, EXTERNAL, createUsers, iptablesRestore, rotateHostKey, startCoredns, startNodeCache, startSshd, waitReady, writeKubectl, writeSshdConf,
+  DOMAIN,
+  EXTERNAL,
+  createUsers,
+  iptablesRestore,
+  rotateHostKey,
+  startCoredns,
+  startNodeCache,
+  startSshd,
+  waitReady,
+  writeKubectl,
+  writeSshdConf,
   type LabUsers,
 } from './services.js';
 import { writeInventory } from './inventory.js';
@@ -109,7 +131,17 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   }
 }
 
-function build(opts: LabOptions, n: number, plugin: PluginName, prefix: string, k: number, dir: string, saved: Saved, save: () => void, unhook: () => void): Lab {
+function build(
+  opts: LabOptions,
+  n: number,
+  plugin: PluginName,
+  prefix: string,
+  k: number,
+  dir: string,
+  saved: Saved,
+  save: () => void,
+  unhook: () => void,
+): Lab {
   const plan = addressPlan(k);
   const { serviceCidr, corednsIp, apiIp, svcBase } = plan;
   const overlay = OVERLAYS[plugin];
@@ -143,12 +175,27 @@ function build(opts: LabOptions, n: number, plugin: PluginName, prefix: string, 
   for (const node of nodes) buildNode(k, node, plugin, record);
   for (const node of nodes) routeOverlay(k, node, nodes, plugin);
   const endpoints = planEndpoints(k, nodes, corednsNodes, plugin);
-  for (const ep of endpoints) buildPod(k, nodes.find((x) => x.name === ep.node)!, ep, plugin, (ns) => record('ns', ns));
+  for (const ep of endpoints)
+    buildPod(
+      k,
+      nodes.find((x) => x.name === ep.node)!,
+      ep,
+      plugin,
+      (ns) => record('ns', ns),
+    );
 
   // what runs there
   for (const ep of endpoints) startCoredns(ep, dir, { apiIp, corednsIp, svcBase });
   for (const node of nodes) {
-    sh('ip', ['netns', 'exec', node.ns, 'iptables-restore', '-w'], iptablesRestore(corednsIp, endpoints.map((e) => e.ip), overlay.port));
+    sh(
+      'ip',
+      ['netns', 'exec', node.ns, 'iptables-restore', '-w'],
+      iptablesRestore(
+        corednsIp,
+        endpoints.map((e) => e.ip),
+        overlay.port,
+      ),
+    );
     startNodeCache(dir, node, corednsIp);
     writeSshdConf(dir, node.ns, node.address, authorizedKeysDir, users);
     startSshd(dir, node.ns);
@@ -161,7 +208,13 @@ function build(opts: LabOptions, n: number, plugin: PluginName, prefix: string, 
     bastion = { name: 'bastion', ...b };
   }
   writeKubectl(dir, binDir, endpoints, savedPath(prefix));
-  const inventoryDir = writeInventory(dir, nodes, bastion, { keyFile, binDir, serviceCidr, podCidr: plan.podCidr, plugin });
+  const inventoryDir = writeInventory(dir, nodes, bastion, {
+    keyFile,
+    binDir,
+    serviceCidr,
+    podCidr: plan.podCidr,
+    plugin,
+  });
 
   const byName = (name: string) => {
     const node = nodes.find((x) => x.name === name);
@@ -177,8 +230,23 @@ function build(opts: LabOptions, n: number, plugin: PluginName, prefix: string, 
 
   let isDown = false;
   const lab: Lab = {
-    prefix, index: k, dir, nodes, bastion, inventoryDir, keyFile, authorizedKeysDir, serviceCidr, corednsIp,
-    clusterDomain: DOMAIN, nodelocaldnsIp: NLD_IP, externalName: EXTERNAL, endpoints, users, plugin, overlayDevice: overlay.device,
+    prefix,
+    index: k,
+    dir,
+    nodes,
+    bastion,
+    inventoryDir,
+    keyFile,
+    authorizedKeysDir,
+    serviceCidr,
+    corednsIp,
+    clusterDomain: DOMAIN,
+    nodelocaldnsIp: NLD_IP,
+    externalName: EXTERNAL,
+    endpoints,
+    users,
+    plugin,
+    overlayDevice: overlay.device,
     async rotateHostKey(name) {
       rotateHostKey(dir, byName(name).ns);
     },

@@ -5,8 +5,16 @@ import { DOMAIN } from './services.js';
 import type { Fault, Lab } from './lab.js';
 
 /** dig's verdict for one query from inside a namespace: the rcode, REFUSED-CONN, or TIMEOUT. */
-export function digStatus(ns: string, server: string, opts: string[] = [], name = `kubernetes.default.svc.${DOMAIN}`): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'dig', `@${server}`, '+tries=1', '+time=1', ...opts, name], { encoding: 'utf8', timeout: 10_000 });
+export function digStatus(
+  ns: string,
+  server: string,
+  opts: string[] = [],
+  name = `kubernetes.default.svc.${DOMAIN}`,
+): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'dig', `@${server}`, '+tries=1', '+time=1', ...opts, name], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   const m = /status: (\w+)/.exec(r.stdout);
   return m ? m[1]! : /refused/i.test(r.stdout) ? 'REFUSED-CONN' : 'TIMEOUT';
 }
@@ -15,10 +23,16 @@ export function digStatus(ns: string, server: string, opts: string[] = [], name 
 export function digFrom(l: Lab, node: string, server: string, opts: string[] = [], name?: string): string {
   return digStatus(l.nodes.find((n) => n.name === node)!.ns, server, opts, name);
 }
-export const both = (l: Lab, node: string, server: string) => `${digFrom(l, node, server)}/${digFrom(l, node, server, ['+tcp'])}`;
+export const both = (l: Lab, node: string, server: string) =>
+  `${digFrom(l, node, server)}/${digFrom(l, node, server, ['+tcp'])}`;
 
 /** Run `body` with a fault on (optionally on some nodes only); the lab is always cleared after. */
-export async function withFault(l: Lab, name: Fault, nodes: string[] | undefined, body: () => void | Promise<void>): Promise<void> {
+export async function withFault(
+  l: Lab,
+  name: Fault,
+  nodes: string[] | undefined,
+  body: () => void | Promise<void>,
+): Promise<void> {
   await l.fault(name, nodes ? { nodes } : undefined);
   try {
     await body();
@@ -33,7 +47,9 @@ function read(ns: string, cmd: string, ...args: string[]): string {
 
 /** One counter of a namespace's /proc/net/snmp, e.g. ('Udp', 'InCsumErrors'). */
 export function snmp(ns: string, group: string, field: string): number {
-  const lines = read(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith(`${group}: `));
+  const lines = read(ns, 'cat', '/proc/net/snmp')
+    .split('\n')
+    .filter((l) => l.startsWith(`${group}: `));
   const names = lines[0]?.split(/\s+/).slice(1) ?? [];
   const values = lines[1]?.split(/\s+/).slice(1) ?? [];
   const i = names.indexOf(field);
@@ -43,7 +59,9 @@ export function snmp(ns: string, group: string, field: string): number {
 
 /** The packet counter of the first rule of `iptables-<backend>-save -c -t <table>` containing `match`. */
 export function ruleCounter(ns: string, backend: 'nft' | 'legacy', table: string, match: string): number {
-  const line = read(ns, `iptables-${backend}-save`, '-c', '-t', table).split('\n').find((l) => l.includes(match));
+  const line = read(ns, `iptables-${backend}-save`, '-c', '-t', table)
+    .split('\n')
+    .find((l) => l.includes(match));
   const m = /^\[(\d+):\d+\]/.exec(line ?? '');
   if (!m) throw new Error(`no rule matching ${match} in ${backend} ${table}`);
   return Number(m[1]);
@@ -57,7 +75,10 @@ export function conntrack(ns: string): string[] {
 /** An nftables table exists in the namespace (/usr/sbin/nft: npm puts node_modules/.bin, which has an
  *  unrelated `nft`, first in PATH). */
 export function nftTable(ns: string, family: string, name: string): boolean {
-  return spawnSync('ip', ['netns', 'exec', ns, '/usr/sbin/nft', 'list', 'table', family, name], { stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync('ip', ['netns', 'exec', ns, '/usr/sbin/nft', 'list', 'table', family, name], { stdio: 'ignore' })
+      .status === 0
+  );
 }
 
 /** Poll `cond` every 100 ms until it holds or `ms` pass; returns its last value. A wait for the lab's

@@ -20,7 +20,20 @@ function run(args: string[], interruptAfterMs?: number): Promise<number | null> 
 
 const lab = await startLab({ nodes: 3, prefix: 'ksvbundles' });
 const kh = mkdtempSync(join(tmpdir(), 'ksv-kh-'));
-const base = ['-i', lab.inventoryDir, '--known-hosts', join(kh, 'known_hosts'), '--progress', 'none', '--probe-count', '3', '--probe-timeout', '1500', '-o', 'json'];
+const base = [
+  '-i',
+  lab.inventoryDir,
+  '--known-hosts',
+  join(kh, 'known_hosts'),
+  '--progress',
+  'none',
+  '--probe-count',
+  '3',
+  '--probe-timeout',
+  '1500',
+  '-o',
+  'json',
+];
 const rec = (name: string) => {
   const dir = join(OUT, name);
   rmSync(dir, { recursive: true, force: true });
@@ -35,7 +48,10 @@ try {
   await lab.fault('checksum', { nodes: ['node2'] });
   console.error('interrupted:', await run([...base, '--probe-timeout', '4000', ...rec('interrupted')], 3000));
   await lab.clear();
-  console.error('limit-no-control-plane:', await run([...base, '--limit', 'node2,node3', ...rec('limit-no-control-plane')]));
+  console.error(
+    'limit-no-control-plane:',
+    await run([...base, '--limit', 'node2,node3', ...rec('limit-no-control-plane')]),
+  );
   await lab.fault('endpoint-down');
   console.error('endpoint-down:', await run([...base, ...rec('endpoint-down')]));
   await lab.clear();

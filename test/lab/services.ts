@@ -54,7 +54,13 @@ function unboundConf(dir: string, name: string, svc: string): string {
     ...zones.filter((z) => z !== '.').map((z) => `  domain-insecure: "${z}"`),
     'remote-control:',
     '  control-enable: no',
-    ...zones.flatMap((z) => ['forward-zone:', `  name: "${z}"`, `  forward-addr: ${svc}@53`, '  forward-tcp-upstream: yes', '  forward-first: no']),
+    ...zones.flatMap((z) => [
+      'forward-zone:',
+      `  name: "${z}"`,
+      `  forward-addr: ${svc}@53`,
+      '  forward-tcp-upstream: yes',
+      '  forward-first: no',
+    ]),
     '',
   ].join('\n');
 }
@@ -83,7 +89,8 @@ export function restartNodeCache(dir: string, n: LabNode): void {
 }
 
 /** The shell line a watcher runs to restart node-cache (see restartNodeCache). */
-export const restartNodeCacheScript = (dir: string, n: LabNode) => `kill -9 $(cat '${nodeCachePid(dir, n)}') 2>/dev/null; sleep 0.1; unbound -c '${join(dir, `unbound-${n.name}.conf`)}'`;
+export const restartNodeCacheScript = (dir: string, n: LabNode) =>
+  `kill -9 $(cat '${nodeCachePid(dir, n)}') 2>/dev/null; sleep 0.1; unbound -c '${join(dir, `unbound-${n.name}.conf`)}'`;
 
 // ---- iptables -----------------------------------------------------------------------------------
 
@@ -92,11 +99,16 @@ export function nodeCacheRules(): { raw: string[]; filter: string[] } {
   const c = (t: string) => `-m comment --comment "NodeLocal DNS Cache: ${t}"`;
   const raw: string[] = [];
   const filter: string[] = [];
-  for (const p of ['tcp', 'udp']) raw.push(`-A PREROUTING -d ${NLD_IP}/32 -p ${p} -m ${p} --dport 53 ${c('skip conntrack')} -j NOTRACK`);
-  for (const p of ['tcp', 'udp']) filter.push(`-A INPUT -d ${NLD_IP}/32 -p ${p} -m ${p} --dport 53 ${c('allow DNS traffic')} -j ACCEPT`);
-  for (const p of ['tcp', 'udp']) raw.push(`-A OUTPUT -s ${NLD_IP}/32 -p ${p} -m ${p} --sport 53 ${c('skip conntrack')} -j NOTRACK`);
-  for (const p of ['tcp', 'udp']) filter.push(`-A OUTPUT -s ${NLD_IP}/32 -p ${p} -m ${p} --sport 53 ${c('allow DNS traffic')} -j ACCEPT`);
-  for (const p of ['tcp', 'udp']) raw.push(`-A OUTPUT -d ${NLD_IP}/32 -p ${p} -m ${p} --dport 53 ${c('skip conntrack')} -j NOTRACK`);
+  for (const p of ['tcp', 'udp'])
+    raw.push(`-A PREROUTING -d ${NLD_IP}/32 -p ${p} -m ${p} --dport 53 ${c('skip conntrack')} -j NOTRACK`);
+  for (const p of ['tcp', 'udp'])
+    filter.push(`-A INPUT -d ${NLD_IP}/32 -p ${p} -m ${p} --dport 53 ${c('allow DNS traffic')} -j ACCEPT`);
+  for (const p of ['tcp', 'udp'])
+    raw.push(`-A OUTPUT -s ${NLD_IP}/32 -p ${p} -m ${p} --sport 53 ${c('skip conntrack')} -j NOTRACK`);
+  for (const p of ['tcp', 'udp'])
+    filter.push(`-A OUTPUT -s ${NLD_IP}/32 -p ${p} -m ${p} --sport 53 ${c('allow DNS traffic')} -j ACCEPT`);
+  for (const p of ['tcp', 'udp'])
+    raw.push(`-A OUTPUT -d ${NLD_IP}/32 -p ${p} -m ${p} --dport 53 ${c('skip conntrack')} -j NOTRACK`);
   raw.push(`-A OUTPUT -d ${NLD_IP}/32 -p tcp -m tcp --dport 8080 ${c('skip conntrack')} -j NOTRACK`);
   raw.push(`-A OUTPUT -s ${NLD_IP}/32 -p tcp -m tcp --sport 8080 ${c('skip conntrack')} -j NOTRACK`);
   return { raw, filter };
@@ -123,16 +135,34 @@ export function iptablesRestore(svc: string, pods: string[], vxlanPort: number):
     ...['udp', 'tcp'].map((p) => `-A ${sep(j)} -p ${p} -m ${p} -j DNAT --to-destination ${pod}:53`),
   ]);
   return [
-    '*raw', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...nc.raw, 'COMMIT',
-    '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', ':KUBE-SVC-DNS - [0:0]',
-    ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]', ...pods.map((_p, j) => `:${sep(j)} - [0:0]`),
-    `-A PREROUTING -d ${svc}/32 -j KUBE-SVC-DNS`, `-A OUTPUT -d ${svc}/32 -j KUBE-SVC-DNS`, '-A POSTROUTING -j KUBE-POSTROUTING',
+    '*raw',
+    ':PREROUTING ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ...nc.raw,
+    'COMMIT',
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':KUBE-SVC-DNS - [0:0]',
+    ':KUBE-MARK-MASQ - [0:0]',
+    ':KUBE-POSTROUTING - [0:0]',
+    ...pods.map((_p, j) => `:${sep(j)} - [0:0]`),
+    `-A PREROUTING -d ${svc}/32 -j KUBE-SVC-DNS`,
+    `-A OUTPUT -d ${svc}/32 -j KUBE-SVC-DNS`,
+    '-A POSTROUTING -j KUBE-POSTROUTING',
     '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
     '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
     '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
     '-A KUBE-POSTROUTING -j MASQUERADE',
-    ...dnat, ...seps, 'COMMIT',
-    '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]',
+    ...dnat,
+    ...seps,
+    'COMMIT',
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
     ...nc.filter.filter((l) => l.startsWith('-A INPUT')),
     '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     // replies node-cache marked NOTRACK (its rules 5-10) come back untracked
@@ -143,7 +173,8 @@ export function iptablesRestore(svc: string, pods: string[], vxlanPort: number):
     '-A INPUT -p icmp -j ACCEPT',
     '-A INPUT -j REJECT --reject-with icmp-port-unreachable',
     ...nc.filter.filter((l) => l.startsWith('-A OUTPUT')),
-    'COMMIT', '',
+    'COMMIT',
+    '',
   ].join('\n');
 }
 
@@ -152,13 +183,17 @@ export function iptablesRestore(svc: string, pods: string[], vxlanPort: number):
 export function restoreNodeCacheRules(ns: string): void {
   deleteNodeCacheRules(ns);
   const nc = nodeCacheRules();
-  const restore = ['*raw', ...nc.raw, 'COMMIT', '*filter', ...nc.filter, 'COMMIT', ''].join('\n').replace(/^-A /gm, '-I ');
+  const restore = ['*raw', ...nc.raw, 'COMMIT', '*filter', ...nc.filter, 'COMMIT', '']
+    .join('\n')
+    .replace(/^-A /gm, '-I ');
   sh('ip', ['netns', 'exec', ns, 'iptables-restore', '-w', '--noflush'], restore);
 }
 
 export function deleteNodeCacheRules(ns: string): void {
   for (const t of ['raw', 'filter']) {
-    const rules = nsx(ns, 'iptables-save', '-t', t).split('\n').filter((l) => l.includes('NodeLocal DNS Cache'));
+    const rules = nsx(ns, 'iptables-save', '-t', t)
+      .split('\n')
+      .filter((l) => l.includes('NodeLocal DNS Cache'));
     for (const r of rules) nsSh(ns, `iptables -w -t ${t} -D ${r.slice(3)}`);
   }
 }
@@ -179,24 +214,42 @@ export const corednsPid = (dir: string, ep: LabEndpoint) => join(dir, `coredns-$
 export function startCoredns(ep: LabEndpoint, dir: string, a: ClusterAddrs): void {
   const conf = join(dir, `coredns-${ep.podNs}.conf`);
   const big = Array.from({ length: 8 }, () => `"${'x'.repeat(200)}"`).join(' ');
-  writeFileSync(conf, [
-    'server:',
-    `  interface: ${ep.ip}`, '  port: 53', '  do-ip6: no', '  do-daemonize: yes',
-    `  pidfile: "${corednsPid(dir, ep)}"`, '  chroot: ""', '  username: ""', `  directory: "${dir}"`,
-    '  use-syslog: no', '  logfile: ""', '  verbosity: 0', '  num-threads: 1', '  so-reuseport: no',
-    '  incoming-num-tcp: 1000', '  tcp-idle-timeout: 10000', '  access-control: 0.0.0.0/0 allow', '  module-config: "iterator"',
-    '  local-zone: "." static',
-    `  local-zone: "${DOMAIN}." static`,
-    `  local-data: "kubernetes.default.svc.${DOMAIN}. 0 IN A ${a.apiIp}"`,
-    `  local-data: "kube-dns.kube-system.svc.${DOMAIN}. 0 IN A ${a.corednsIp}"`,
-    `  local-data: "${ep.pod}.kube-system.pod.${DOMAIN}. 0 IN A ${ep.ip}"`,
-    `  local-data-ptr: "${a.apiIp} 0 kubernetes.default.svc.${DOMAIN}."`,
-    `  local-data-ptr: "${a.corednsIp} 0 kube-dns.kube-system.svc.${DOMAIN}."`,
-    `  local-data: 'big.${DOMAIN}. 0 IN TXT ${big}'`,
-    `  local-zone: "${EXTERNAL}." static`,
-    `  local-data: "${EXTERNAL}. 0 IN A ${a.svcBase}.250"`,
-    'remote-control:', '  control-enable: no', '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      'server:',
+      `  interface: ${ep.ip}`,
+      '  port: 53',
+      '  do-ip6: no',
+      '  do-daemonize: yes',
+      `  pidfile: "${corednsPid(dir, ep)}"`,
+      '  chroot: ""',
+      '  username: ""',
+      `  directory: "${dir}"`,
+      '  use-syslog: no',
+      '  logfile: ""',
+      '  verbosity: 0',
+      '  num-threads: 1',
+      '  so-reuseport: no',
+      '  incoming-num-tcp: 1000',
+      '  tcp-idle-timeout: 10000',
+      '  access-control: 0.0.0.0/0 allow',
+      '  module-config: "iterator"',
+      '  local-zone: "." static',
+      `  local-zone: "${DOMAIN}." static`,
+      `  local-data: "kubernetes.default.svc.${DOMAIN}. 0 IN A ${a.apiIp}"`,
+      `  local-data: "kube-dns.kube-system.svc.${DOMAIN}. 0 IN A ${a.corednsIp}"`,
+      `  local-data: "${ep.pod}.kube-system.pod.${DOMAIN}. 0 IN A ${ep.ip}"`,
+      `  local-data-ptr: "${a.apiIp} 0 kubernetes.default.svc.${DOMAIN}."`,
+      `  local-data-ptr: "${a.corednsIp} 0 kube-dns.kube-system.svc.${DOMAIN}."`,
+      `  local-data: 'big.${DOMAIN}. 0 IN TXT ${big}'`,
+      `  local-zone: "${EXTERNAL}." static`,
+      `  local-data: "${EXTERNAL}. 0 IN A ${a.svcBase}.250"`,
+      'remote-control:',
+      '  control-enable: no',
+      '',
+    ].join('\n'),
+  );
   sh('ip', ['netns', 'exec', ep.podNs, 'unbound', '-c', conf]);
 }
 
@@ -209,15 +262,43 @@ export interface LabUsers {
   stall: string;
 }
 
-export function writeSshdConf(dir: string, ns: string, address: string, authorizedKeysDir: string, users: LabUsers | null): void {
+export function writeSshdConf(
+  dir: string,
+  ns: string,
+  address: string,
+  authorizedKeysDir: string,
+  users: LabUsers | null,
+): void {
   const hostKey = join(dir, `ssh_host_ed25519_${ns}`);
   sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-  writeFileSync(join(dir, `sshd_${ns}.conf`), [
-    `ListenAddress ${address}`, 'Port 22', `HostKey ${hostKey}`, `PidFile ${sshdPid(dir, ns)}`,
-    `AuthorizedKeysFile ${authorizedKeysDir}/%u`, 'StrictModes no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
-    'UsePAM no', 'PermitRootLogin prohibit-password', 'AllowTcpForwarding yes', 'LogLevel ERROR', 'MaxStartups 200:30:400', 'MaxSessions 50',
-    ...(users ? [`Match User ${users.passwd}`, '  PasswordAuthentication yes', `Match User ${users.stall}`, '  ForceCommand sleep 3600'] : []), '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, `sshd_${ns}.conf`),
+    [
+      `ListenAddress ${address}`,
+      'Port 22',
+      `HostKey ${hostKey}`,
+      `PidFile ${sshdPid(dir, ns)}`,
+      `AuthorizedKeysFile ${authorizedKeysDir}/%u`,
+      'StrictModes no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'PermitRootLogin prohibit-password',
+      'AllowTcpForwarding yes',
+      'LogLevel ERROR',
+      'MaxStartups 200:30:400',
+      'MaxSessions 50',
+      ...(users
+        ? [
+            `Match User ${users.passwd}`,
+            '  PasswordAuthentication yes',
+            `Match User ${users.stall}`,
+            '  ForceCommand sleep 3600',
+          ]
+        : []),
+      '',
+    ].join('\n'),
+  );
 }
 
 export const sshdPid = (dir: string, ns: string) => join(dir, `sshd_${ns}.pid`);
@@ -228,7 +309,10 @@ export const sshdPid = (dir: string, ns: string) => join(dir, `sshd_${ns}.pid`);
  *  stock node. Affects the validator and Ansible (bench) alike. */
 export function startSshd(dir: string, ns: string): void {
   if (pidAlive(sshdPid(dir, ns))) return;
-  nsSh(ns, `for f in /root/.bashrc /root/.bash_profile /root/.profile; do [ -f "$f" ] && mount --bind /dev/null "$f"; done; exec /usr/sbin/sshd -f '${join(dir, `sshd_${ns}.conf`)}'`);
+  nsSh(
+    ns,
+    `for f in /root/.bashrc /root/.bash_profile /root/.profile; do [ -f "$f" ] && mount --bind /dev/null "$f"; done; exec /usr/sbin/sshd -f '${join(dir, `sshd_${ns}.conf`)}'`,
+  );
 }
 
 /** A new SSH host key and a restarted sshd (a rebuilt node, or an attacker). */
@@ -245,7 +329,13 @@ export function rotateHostKey(dir: string, ns: string): void {
  *  one with passwordless sudo, one whose sudo asks for a password; and a third whose every SSH
  *  command hangs (sshd ForceCommand): a node that stalls mid-command. `record` is told of each user
  *  and the sudoers file before they exist. */
-export function createUsers(k: number, dir: string, authorizedKeysDir: string, pubKey: Buffer, record: (kind: 'user' | 'sudoers', name: string) => void): LabUsers {
+export function createUsers(
+  k: number,
+  dir: string,
+  authorizedKeysDir: string,
+  pubKey: Buffer,
+  record: (kind: 'user' | 'sudoers', name: string) => void,
+): LabUsers {
   // sshd reads authorized_keys as the user: the lab directory must be traversable
   chmodSync(dir, 0o755);
   chmodSync(authorizedKeysDir, 0o755);
@@ -263,7 +353,11 @@ export function createUsers(k: number, dir: string, authorizedKeysDir: string, p
   sh('chpasswd', [], `${passwd}:${password}\n`);
   const sudoers = `/etc/sudoers.d/ksv-lab-${k}`;
   record('sudoers', sudoers);
-  writeFileSync(sudoers, `${nopasswd} ALL=(ALL) NOPASSWD: ALL\n${passwd} ALL=(ALL) ALL\nDefaults:${passwd} !lecture, timestamp_timeout=0\n`, { mode: 0o440 });
+  writeFileSync(
+    sudoers,
+    `${nopasswd} ALL=(ALL) NOPASSWD: ALL\n${passwd} ALL=(ALL) ALL\nDefaults:${passwd} !lecture, timestamp_timeout=0\n`,
+    { mode: 0o440 },
+  );
   return { nopasswd, passwd, password, stall };
 }
 
@@ -276,7 +370,15 @@ export const endpointsGoneMarker = (dir: string) => join(dir, 'endpoints-gone');
 /** JSON as kubectl prints it: 4-space indent, keys sorted (kubectl prints unstructured objects). */
 function kubectlJson(v: unknown): string {
   const sort = (x: unknown): unknown =>
-    Array.isArray(x) ? x.map(sort) : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x).sort().map((key) => [key, sort((x as Record<string, unknown>)[key])])) : x;
+    Array.isArray(x)
+      ? x.map(sort)
+      : x && typeof x === 'object'
+        ? Object.fromEntries(
+            Object.keys(x)
+              .sort()
+              .map((key) => [key, sort((x as Record<string, unknown>)[key])]),
+          )
+        : x;
   return JSON.stringify(sort(v), null, 4) + '\n';
 }
 
@@ -295,59 +397,108 @@ export function writeKubectl(dir: string, binDir: string, endpoints: LabEndpoint
   const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const svcUid = randomUUID();
   const podUid = new Map(endpoints.map((e) => [e.pod, randomUUID()]));
-  const targetRef = (e: LabEndpoint) => ({ kind: 'Pod', name: e.pod, namespace: 'kube-system', uid: podUid.get(e.pod) });
-  const ports = [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }, { name: 'metrics', port: 9153, protocol: 'TCP' }];
+  const targetRef = (e: LabEndpoint) => ({
+    kind: 'Pod',
+    name: e.pod,
+    namespace: 'kube-system',
+    uid: podUid.get(e.pod),
+  });
+  const ports = [
+    { name: 'dns', port: 53, protocol: 'UDP' },
+    { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+    { name: 'metrics', port: 9153, protocol: 'TCP' },
+  ];
   const epFile = join(dir, 'coredns-endpoints.json');
-  writeFileSync(epFile, JSON.stringify({
-    apiVersion: 'v1', kind: 'Endpoints',
-    metadata: { name: 'coredns', namespace: 'kube-system', labels },
-    subsets: [{ addresses: endpoints.map((e) => ({ ip: e.ip, nodeName: e.node, targetRef: targetRef(e) })), ports }],
-  }, null, 4) + '\n');
+  writeFileSync(
+    epFile,
+    JSON.stringify(
+      {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name: 'coredns', namespace: 'kube-system', labels },
+        subsets: [
+          { addresses: endpoints.map((e) => ({ ip: e.ip, nodeName: e.node, targetRef: targetRef(e) })), ports },
+        ],
+      },
+      null,
+      4,
+    ) + '\n',
+  );
   const slice = {
     addressType: 'IPv4',
     apiVersion: 'discovery.k8s.io/v1',
-    endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: true, serving: true, terminating: false }, nodeName: e.node, targetRef: targetRef(e) })),
+    endpoints: endpoints.map((e) => ({
+      addresses: [e.ip],
+      conditions: { ready: true, serving: true, terminating: false },
+      nodeName: e.node,
+      targetRef: targetRef(e),
+    })),
     kind: 'EndpointSlice',
     metadata: {
       annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': created },
       creationTimestamp: created,
       generateName: 'coredns-',
       generation: 1,
-      labels: { ...labels, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io', 'kubernetes.io/service-name': 'coredns' },
+      labels: {
+        ...labels,
+        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+        'kubernetes.io/service-name': 'coredns',
+      },
       name: `coredns-${randomBytes(3).toString('hex').slice(0, 5)}`,
       namespace: 'kube-system',
-      ownerReferences: [{ apiVersion: 'v1', blockOwnerDeletion: true, controller: true, kind: 'Service', name: 'coredns', uid: svcUid }],
+      ownerReferences: [
+        { apiVersion: 'v1', blockOwnerDeletion: true, controller: true, kind: 'Service', name: 'coredns', uid: svcUid },
+      ],
       resourceVersion: '1042',
       uid: randomUUID(),
     },
     ports,
   };
   const slicesFile = join(dir, 'coredns-endpointslices.json');
-  writeFileSync(slicesFile, kubectlJson({ apiVersion: 'v1', items: [slice], kind: 'List', metadata: { resourceVersion: '' } }));
+  writeFileSync(
+    slicesFile,
+    kubectlJson({ apiVersion: 'v1', items: [slice], kind: 'List', metadata: { resourceVersion: '' } }),
+  );
   const rawFile = join(dir, 'coredns-endpointslicelist.json');
   // the API server's own order: metadata first, then the slice's fields
-  const item = { metadata: slice.metadata, addressType: slice.addressType, endpoints: slice.endpoints, ports: slice.ports };
-  writeFileSync(rawFile, JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: '1042' }, items: [item] }) + '\n');
-  writeFileSync(join(binDir, 'kubectl'), [
-    '#!/bin/sh',
-    '# lab stand-in for kubectl: the coredns Endpoints and EndpointSlices, nothing else',
-    `me=$(ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)`,
-    `if [ -n "$me" ] && [ -e '${dir}/kubectl-fail-'"$me" ]; then echo "error: the server could not find the requested resource" >&2; exit 1; fi`,
-    'a=" $* "',
-    // pods (--pod-probes create): kubectl-pods.ts makes and removes real pod sandboxes in the lab
-    `case "$a" in *" run "*|*" get pods "*|*" get pod "*|*" get nodes "*|*" delete pods "*|*" delete pod "*) exec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(new URL('./kubectl-pods.ts', import.meta.url))}' '${statePath}' "$@" ;; esac`,
-    'case "$a" in *" get endpoints coredns "*) what=endpoints ;; *" get endpointslices "*|*" get endpointslice "*|*" get endpointslices.discovery.k8s.io "*) what=slices ;; *" get --raw /apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dcoredns "*) what=raw ;; *) what= ;; esac',
-    'case "$a" in *" -l kubernetes.io/service-name=coredns "*|*" -l=kubernetes.io/service-name=coredns "*|*" --selector kubernetes.io/service-name=coredns "*|*" --selector=kubernetes.io/service-name=coredns "*) ;; *) [ "$what" = slices ] && what= ;; esac',
-    'case "$what" in',
-    '  endpoints)',
-    `    if [ -e '${endpointsGoneMarker(dir)}' ]; then echo 'error: the server doesn'"'"'t have a resource type "endpoints"' >&2; exit 1; fi`,
-    `    echo 'Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice' >&2; cat '${epFile}' ;;`,
-    `  slices) cat '${slicesFile}' ;;`,
-    `  raw) cat '${rawFile}' ;;`,
-    '  *) echo "error: the lab kubectl only answers: get endpoints coredns -o json, get endpointslices -l kubernetes.io/service-name=coredns -o json" >&2; exit 1 ;;',
-    'esac',
-    '',
-  ].join('\n'));
+  const item = {
+    metadata: slice.metadata,
+    addressType: slice.addressType,
+    endpoints: slice.endpoints,
+    ports: slice.ports,
+  };
+  writeFileSync(
+    rawFile,
+    JSON.stringify({
+      kind: 'EndpointSliceList',
+      apiVersion: 'discovery.k8s.io/v1',
+      metadata: { resourceVersion: '1042' },
+      items: [item],
+    }) + '\n',
+  );
+  writeFileSync(
+    join(binDir, 'kubectl'),
+    [
+      '#!/bin/sh',
+      '# lab stand-in for kubectl: the coredns Endpoints and EndpointSlices, nothing else',
+      `me=$(ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)`,
+      `if [ -n "$me" ] && [ -e '${dir}/kubectl-fail-'"$me" ]; then echo "error: the server could not find the requested resource" >&2; exit 1; fi`,
+      'a=" $* "',
+      // pods (--pod-probes create): kubectl-pods.ts makes and removes real pod sandboxes in the lab
+      `case "$a" in *" run "*|*" get pods "*|*" get pod "*|*" get nodes "*|*" delete pods "*|*" delete pod "*) exec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(new URL('./kubectl-pods.ts', import.meta.url))}' '${statePath}' "$@" ;; esac`,
+      'case "$a" in *" get endpoints coredns "*) what=endpoints ;; *" get endpointslices "*|*" get endpointslice "*|*" get endpointslices.discovery.k8s.io "*) what=slices ;; *" get --raw /apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dcoredns "*) what=raw ;; *) what= ;; esac',
+      'case "$a" in *" -l kubernetes.io/service-name=coredns "*|*" -l=kubernetes.io/service-name=coredns "*|*" --selector kubernetes.io/service-name=coredns "*|*" --selector=kubernetes.io/service-name=coredns "*) ;; *) [ "$what" = slices ] && what= ;; esac',
+      'case "$what" in',
+      '  endpoints)',
+      `    if [ -e '${endpointsGoneMarker(dir)}' ]; then echo 'error: the server doesn'"'"'t have a resource type "endpoints"' >&2; exit 1; fi`,
+      `    echo 'Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice' >&2; cat '${epFile}' ;;`,
+      `  slices) cat '${slicesFile}' ;;`,
+      `  raw) cat '${rawFile}' ;;`,
+      '  *) echo "error: the lab kubectl only answers: get endpoints coredns -o json, get endpointslices -l kubernetes.io/service-name=coredns -o json" >&2; exit 1 ;;',
+      'esac',
+      '',
+    ].join('\n'),
+  );
   chmodSync(join(binDir, 'kubectl'), 0o755);
 }
 
@@ -358,7 +509,21 @@ export async function waitReady(nodes: LabNode[]): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (const node of nodes) {
     for (;;) {
-      const r = spawnSync('ip', ['netns', 'exec', node.ns, 'dig', `@${NLD_IP}`, '+tries=1', '+time=1', '+short', `kubernetes.default.svc.${DOMAIN}`], { encoding: 'utf8', timeout: 5000 });
+      const r = spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          node.ns,
+          'dig',
+          `@${NLD_IP}`,
+          '+tries=1',
+          '+time=1',
+          '+short',
+          `kubernetes.default.svc.${DOMAIN}`,
+        ],
+        { encoding: 'utf8', timeout: 5000 },
+      );
       if (r.status === 0 && r.stdout.trim()) break;
       if (Date.now() > deadline) break;
       await new Promise((res) => setTimeout(res, 100));

@@ -39,7 +39,8 @@ export function destroySaved(s: Saved): void {
   for (const ns of s.namespaces) for (const pid of nsPids(ns)) quiet('kill', ['-9', pid]);
   // pods the kubectl stand-in made (kubectl-pods.ts): named in a node's mount namespace only
   try {
-    for (const p of JSON.parse(readFileSync(join(s.dir, 'pods.json'), 'utf8')) as { lab?: { pid?: number } }[]) if (p.lab?.pid) quiet('kill', ['-9', String(p.lab.pid)]);
+    for (const p of JSON.parse(readFileSync(join(s.dir, 'pods.json'), 'utf8')) as { lab?: { pid?: number } }[])
+      if (p.lab?.pid) quiet('kill', ['-9', String(p.lab.pid)]);
   } catch {
     /* none made */
   }
@@ -73,7 +74,8 @@ export function pickIndex(): number {
   const present = netnsList();
   const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
   for (let k = 0; k < 64; k++) {
-    const inUse = used.has(k) || present.some((n) => n.startsWith(`ksv${k}-`)) || new RegExp(`: ksv${k}(br|v)`).test(links);
+    const inUse =
+      used.has(k) || present.some((n) => n.startsWith(`ksv${k}-`)) || new RegExp(`: ksv${k}(br|v)`).test(links);
     const slot = join(STATE_DIR, `slot-${k}`);
     if (!inUse && existsSync(slot)) {
       let owner = 0;

@@ -8,7 +8,9 @@ export function sh(cmd: string, args: string[], input?: string): string {
     return execFileSync(cmd, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`lab: ${`${cmd} ${args.join(' ')}`.slice(0, 160)}: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`);
+    throw new Error(
+      `lab: ${`${cmd} ${args.join(' ')}`.slice(0, 160)}: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`,
+    );
   }
 }
 /** a command inside a namespace (throws on failure) */
@@ -18,22 +20,38 @@ export const nsSh = (ns: string, script: string) => sh('ip', ['netns', 'exec', n
 /** a command whose failure is expected or harmless; its status tells */
 export const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
 /** a command inside a namespace that may fail: true when it exited 0 */
-export const nsOk = (ns: string, cmd: string, ...args: string[]) => quiet('ip', ['netns', 'exec', ns, cmd, ...args]).status === 0;
+export const nsOk = (ns: string, cmd: string, ...args: string[]) =>
+  quiet('ip', ['netns', 'exec', ns, cmd, ...args]).status === 0;
 /** stdout of a command inside a namespace, '' when it failed */
-export const nsRead = (ns: string, cmd: string, ...args: string[]) => spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: 30_000 }).stdout ?? '';
+export const nsRead = (ns: string, cmd: string, ...args: string[]) =>
+  spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: 30_000 }).stdout ?? '';
 
 /** Why the lab cannot run here, or null when it can. */
 export function labUnavailable(): string | null {
   if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
-  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, veths, VXLAN, sshd): run the tests as root, e.g. sudo bash .ci/run';
-  const missing = ['ip', 'iptables-restore', '/usr/sbin/nft', 'ethtool', 'unbound', 'ssh-keygen', 'dig', 'python3'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  if (process.getuid?.() !== 0)
+    return 'the lab needs root (network namespaces, veths, VXLAN, sshd): run the tests as root, e.g. sudo bash .ci/run';
+  const missing = [
+    'ip',
+    'iptables-restore',
+    '/usr/sbin/nft',
+    'ethtool',
+    'unbound',
+    'ssh-keygen',
+    'dig',
+    'python3',
+  ].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
   if (!existsSync('/usr/sbin/sshd')) missing.push('sshd');
-  if (missing.length) return `the lab needs: ${missing.join(', ')} (apt-get install iproute2 iptables nftables ethtool unbound bind9-dnsutils openssh-server python3 sudo)`;
+  if (missing.length)
+    return `the lab needs: ${missing.join(', ')} (apt-get install iproute2 iptables nftables ethtool unbound bind9-dnsutils openssh-server python3 sudo)`;
   return null;
 }
 
 export function netnsList(): string[] {
-  return sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return sh('ip', ['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 export function pidAlive(file: string): boolean {

@@ -101,20 +101,46 @@ export const OVERLAYS: Record<PluginName, Overlay> = {
     podInputIf: 'cali+',
     attachPod(_k, node, ep) {
       const cali = ep.hostIf;
-      sh('ip', ['-n', node.ns, 'link', 'add', cali, 'address', 'ee:ee:ee:ee:ee:ee', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ep.podNs]);
+      sh('ip', [
+        '-n',
+        node.ns,
+        'link',
+        'add',
+        cali,
+        'address',
+        'ee:ee:ee:ee:ee:ee',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        ep.podNs,
+      ]);
       // as Calico's CNI plugin configures the host side: proxy ARP answers the pod's ARP for its
       // gateway 169.254.1.1 (at once: proxy_delay 0), which the kernel does only while the interface
       // forwards — net.ipv4.ip_forward=0 resets every interface's forwarding, and the pods go dark
-      nsSh(node.ns, [
-        `ip link set ${cali} up`, `ethtool -K ${cali} tx off rx off`,
-        `sysctl -qw net.ipv4.conf.${cali}.proxy_arp=1 net.ipv4.neigh.${cali}.proxy_delay=0 net.ipv4.conf.${cali}.forwarding=1 net.ipv4.conf.${cali}.rp_filter=0`,
-        `ip route add ${ep.ip}/32 dev ${cali} scope link`,
-      ].join(' && '));
+      nsSh(
+        node.ns,
+        [
+          `ip link set ${cali} up`,
+          `ethtool -K ${cali} tx off rx off`,
+          `sysctl -qw net.ipv4.conf.${cali}.proxy_arp=1 net.ipv4.neigh.${cali}.proxy_delay=0 net.ipv4.conf.${cali}.forwarding=1 net.ipv4.conf.${cali}.rp_filter=0`,
+          `ip route add ${ep.ip}/32 dev ${cali} scope link`,
+        ].join(' && '),
+      );
       // the pod resolves 169.254.1.1 by ARP, as in Calico (no pinned neighbour)
-      nsSh(ep.podNs, [
-        'ip link set lo up', `ip addr add ${ep.ip}/32 dev eth0`, 'ip link set eth0 up', 'ethtool -K eth0 tx off rx off',
-        'ip route add 169.254.1.1 dev eth0 scope link', 'ip route add default via 169.254.1.1 dev eth0',
-      ].join(' && '));
+      nsSh(
+        ep.podNs,
+        [
+          'ip link set lo up',
+          `ip addr add ${ep.ip}/32 dev eth0`,
+          'ip link set eth0 up',
+          'ethtool -K eth0 tx off rx off',
+          'ip route add 169.254.1.1 dev eth0 scope link',
+          'ip route add default via 169.254.1.1 dev eth0',
+        ].join(' && '),
+      );
     },
   },
   flannel: {
@@ -129,18 +155,35 @@ export const OVERLAYS: Record<PluginName, Overlay> = {
     attachPod(k, node, ep) {
       const gw = `198.19.${k}.${4 * node.index + 1}`;
       // the bridge plugin (flannel's delegate): cni0 holds the gateway address of the node's block
-      nsSh(node.ns, [
-        'ip link show cni0 >/dev/null 2>&1 || { ip link add cni0 type bridge && ip link set cni0 up; }',
-        `ip addr replace ${gw}/30 dev cni0`,
-      ].join(' && '));
+      nsSh(
+        node.ns,
+        [
+          'ip link show cni0 >/dev/null 2>&1 || { ip link add cni0 type bridge && ip link set cni0 up; }',
+          `ip addr replace ${gw}/30 dev cni0`,
+        ].join(' && '),
+      );
       sh('ip', ['-n', node.ns, 'link', 'add', ep.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ep.podNs]);
       // flannel's CNI config delegates to the bridge plugin with hairpinMode: a pod's query to the
       // service that picks the pod itself goes back out of the port it came in on
-      nsSh(node.ns, [`ip link set ${ep.hostIf} master cni0`, `ip link set ${ep.hostIf} up`, `ethtool -K ${ep.hostIf} tx off rx off`, `bridge link set dev ${ep.hostIf} hairpin on`].join(' && '));
-      nsSh(ep.podNs, [
-        'ip link set lo up', `ip addr add ${ep.ip}/30 dev eth0`, 'ip link set eth0 up', 'ethtool -K eth0 tx off rx off',
-        `ip route add default via ${gw} dev eth0`,
-      ].join(' && '));
+      nsSh(
+        node.ns,
+        [
+          `ip link set ${ep.hostIf} master cni0`,
+          `ip link set ${ep.hostIf} up`,
+          `ethtool -K ${ep.hostIf} tx off rx off`,
+          `bridge link set dev ${ep.hostIf} hairpin on`,
+        ].join(' && '),
+      );
+      nsSh(
+        ep.podNs,
+        [
+          'ip link set lo up',
+          `ip addr add ${ep.ip}/30 dev eth0`,
+          'ip link set eth0 up',
+          'ethtool -K eth0 tx off rx off',
+          `ip route add default via ${gw} dev eth0`,
+        ].join(' && '),
+      );
     },
   },
 };
@@ -171,7 +214,12 @@ export function planNodes(k: number, n: number): LabNode[] {
 /** A node's namespace: eth0 on the underlay (offload off, so checksums are really computed and
  *  checked), ip_forward, a default route, the overlay device and the nodelocaldns interface (a
  *  bridge: this kernel has no dummy). `record` is told of each namespace and root-side link first. */
-export function buildNode(k: number, node: LabNode, plugin: PluginName, record: (kind: 'ns' | 'link', name: string) => void): void {
+export function buildNode(
+  k: number,
+  node: LabNode,
+  plugin: PluginName,
+  record: (kind: 'ns' | 'link', name: string) => void,
+): void {
   const { ns, address, index: i } = node;
   const { tag, bridge, gateway, serviceCidr } = addressPlan(k);
   const ov = OVERLAYS[plugin];
@@ -182,25 +230,28 @@ export function buildNode(k: number, node: LabNode, plugin: PluginName, record: 
   sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
   sh('ip', ['link', 'set', host, 'master', bridge, 'up']);
   sh('ethtool', ['-K', host, 'tx', 'off', 'rx', 'off']);
-  nsSh(ns, [
-    'sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0',
-    'ip link set lo up',
-    `ip addr add ${address}/24 dev eth0`,
-    'ip link set eth0 up',
-    'ethtool -K eth0 tx off rx off',
-    'sysctl -qw net.ipv4.conf.eth0.rp_filter=0',
-    // a node has a default route (Calico's proxy ARP for 169.254.1.1 needs a route to it); its
-    // gateway is an address nothing answers, so nothing leaves the lab
-    `ip route add default via ${gateway} dev eth0`,
-    `ip route add ${serviceCidr} dev eth0 scope link`,
-    `ip link add ${ov.device} address ${mac(k, i)} type vxlan id ${ov.vni} dstport ${ov.port} dev eth0 local ${address} nolearning`,
-    `ip link set ${ov.device} mtu 1450 up`,
-    `echo 0 > /proc/sys/net/ipv4/conf/${ov.device}/rp_filter`,
-    `ip addr add ${ov.vtep(k, i)}/32 dev ${ov.device}`,
-    'ip link add nodelocaldns type bridge',
-    `ip addr add ${NLD_IP}/32 dev nodelocaldns`,
-    'ip link set nodelocaldns up',
-  ].join(' && '));
+  nsSh(
+    ns,
+    [
+      'sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0',
+      'ip link set lo up',
+      `ip addr add ${address}/24 dev eth0`,
+      'ip link set eth0 up',
+      'ethtool -K eth0 tx off rx off',
+      'sysctl -qw net.ipv4.conf.eth0.rp_filter=0',
+      // a node has a default route (Calico's proxy ARP for 169.254.1.1 needs a route to it); its
+      // gateway is an address nothing answers, so nothing leaves the lab
+      `ip route add default via ${gateway} dev eth0`,
+      `ip route add ${serviceCidr} dev eth0 scope link`,
+      `ip link add ${ov.device} address ${mac(k, i)} type vxlan id ${ov.vni} dstport ${ov.port} dev eth0 local ${address} nolearning`,
+      `ip link set ${ov.device} mtu 1450 up`,
+      `echo 0 > /proc/sys/net/ipv4/conf/${ov.device}/rp_filter`,
+      `ip addr add ${ov.vtep(k, i)}/32 dev ${ov.device}`,
+      'ip link add nodelocaldns type bridge',
+      `ip addr add ${NLD_IP}/32 dev nodelocaldns`,
+      'ip link set nodelocaldns up',
+    ].join(' && '),
+  );
 }
 
 /** VXLAN routing as Calico and flannel both program it: per remote node a permanent neighbour for
@@ -230,14 +281,23 @@ export function planEndpoints(k: number, nodes: LabNode[], on: number[], plugin:
   });
 }
 
-export function buildPod(k: number, node: LabNode, ep: Required<LabEndpoint>, plugin: PluginName, record: (ns: string) => void): void {
+export function buildPod(
+  k: number,
+  node: LabNode,
+  ep: Required<LabEndpoint>,
+  plugin: PluginName,
+  record: (ns: string) => void,
+): void {
   record(ep.podNs);
   sh('ip', ['netns', 'add', ep.podNs]);
   OVERLAYS[plugin].attachPod(k, node, ep);
 }
 
 /** The bastion: on the underlay bridge (198.18.k.5) and, alone, reachable from the root namespace. */
-export function buildBastion(k: number, record: (kind: 'ns' | 'link', name: string) => void): { ns: string; address: string; inner: string } {
+export function buildBastion(
+  k: number,
+  record: (kind: 'ns' | 'link', name: string) => void,
+): { ns: string; address: string; inner: string } {
   const { tag, bridge } = addressPlan(k);
   const ns = `${tag}-b`;
   record('ns', ns);
@@ -251,6 +311,16 @@ export function buildBastion(k: number, record: (kind: 'ns' | 'link', name: stri
   sh('ip', ['link', 'add', hostUp, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', ns]);
   sh('ip', ['addr', 'add', `198.18.${64 + k}.1/30`, 'dev', hostUp]);
   sh('ip', ['link', 'set', hostUp, 'up']);
-  nsSh(ns, ['ip link set lo up', `ip addr add 198.18.${k}.5/24 dev eth0`, 'ip link set eth0 up', `ip addr add 198.18.${64 + k}.2/30 dev eth1`, 'ip link set eth1 up', 'sysctl -qw net.ipv4.ip_forward=0'].join(' && '));
+  nsSh(
+    ns,
+    [
+      'ip link set lo up',
+      `ip addr add 198.18.${k}.5/24 dev eth0`,
+      'ip link set eth0 up',
+      `ip addr add 198.18.${64 + k}.2/30 dev eth1`,
+      'ip link set eth1 up',
+      'sysctl -qw net.ipv4.ip_forward=0',
+    ].join(' && '),
+  );
   return { ns, address: `198.18.${64 + k}.2`, inner: `198.18.${k}.5` };
 }

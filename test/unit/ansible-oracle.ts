@@ -22,7 +22,12 @@ export function ansibleList(root: string, sources: string[]): unknown {
       cwd: '/',
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ANSIBLE_CONFIG: join(dir, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False' },
+      env: {
+        ...process.env,
+        ANSIBLE_CONFIG: join(dir, 'ansible.cfg'),
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False',
+      },
     });
     return relativize(JSON.parse(out), resolve(root));
   } finally {
@@ -53,19 +58,32 @@ export function ansibleConnectionVars(sources: string[], env: NodeJS.ProcessEnv)
     writeFileSync(join(dir, 'ansible.cfg'), '[defaults]\n');
     const names = JSON.stringify(CONNECTION_VARS);
     const msg = `{% set hv = hostvars[inventory_hostname] %}{% set out = {} %}{% for k in ${names} %}{% if k in hv %}{% set _ = out.__setitem__(k, hv[k]) %}{% endif %}{% endfor %}{{ out | to_json }}`;
-    const r = spawnSync('ansible', [...sources.flatMap((s) => ['-i', s]), 'all', '-o', '-m', 'debug', '-a', `msg=${msg}`], {
-      cwd: '/',
-      encoding: 'utf8',
-      env: { ...env, ANSIBLE_CONFIG: join(dir, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False' },
-    });
+    const r = spawnSync(
+      'ansible',
+      [...sources.flatMap((s) => ['-i', s]), 'all', '-o', '-m', 'debug', '-a', `msg=${msg}`],
+      {
+        cwd: '/',
+        encoding: 'utf8',
+        env: {
+          ...env,
+          ANSIBLE_CONFIG: join(dir, 'ansible.cfg'),
+          ANSIBLE_NOCOLOR: '1',
+          ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False',
+        },
+      },
+    );
     const out: Record<string, AnsibleHostResult> = {};
     for (const line of r.stdout.split('\n')) {
       const m = /^(\S+) \| (SUCCESS|FAILED!) => (\{.*\})$/.exec(line);
       if (!m) continue;
       const body = JSON.parse(m[3]!) as { msg: string };
-      out[m[1]!] = m[2] === 'SUCCESS' ? { ok: true, vars: JSON.parse(body.msg) as Record<string, unknown> } : { ok: false, msg: body.msg };
+      out[m[1]!] =
+        m[2] === 'SUCCESS'
+          ? { ok: true, vars: JSON.parse(body.msg) as Record<string, unknown> }
+          : { ok: false, msg: body.msg };
     }
-    if (!Object.keys(out).length) throw new Error(`ansible printed no host results (exit ${r.status}): ${r.stderr.slice(0, 500)}`);
+    if (!Object.keys(out).length)
+      throw new Error(`ansible printed no host results (exit ${r.status}): ${r.stderr.slice(0, 500)}`);
     return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });

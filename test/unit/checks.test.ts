@@ -11,22 +11,50 @@ import { ROOT } from '../e2e/helpers.js';
 
 const fx = (f: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'collect', f), 'utf8');
 
-
 function gather(parts: { ipt?: string; legacy?: string; link?: string; eth?: string }) {
-  return parseGather('node1', [
-    '@@kernel', '6.1.0', '@@rc 0',
-    '@@iptables legacy', parts.legacy ?? '', '@@rc 0',
-    '@@iptables nft', parts.ipt ?? fx('iptables-nft-save.txt'), '@@rc 0',
-    '@@link', parts.link ?? fx('ip-link.json'), '@@rc 0',
-    '@@addr', fx('ip-addr.json'), '@@rc 0',
-    '@@ethtool vxlan.calico', parts.eth ?? fx('ethtool-k-vxlan.calico.txt'), '@@rc 0',
-    '@@snmp', fx('proc-net-snmp.txt'), '@@rc 0',
-  ].join('\n'));
+  return parseGather(
+    'node1',
+    [
+      '@@kernel',
+      '6.1.0',
+      '@@rc 0',
+      '@@iptables legacy',
+      parts.legacy ?? '',
+      '@@rc 0',
+      '@@iptables nft',
+      parts.ipt ?? fx('iptables-nft-save.txt'),
+      '@@rc 0',
+      '@@link',
+      parts.link ?? fx('ip-link.json'),
+      '@@rc 0',
+      '@@addr',
+      fx('ip-addr.json'),
+      '@@rc 0',
+      '@@ethtool vxlan.calico',
+      parts.eth ?? fx('ethtool-k-vxlan.calico.txt'),
+      '@@rc 0',
+      '@@snmp',
+      fx('proc-net-snmp.txt'),
+      '@@rc 0',
+    ].join('\n'),
+  );
 }
 const CONN = { ok: true, error: null, address: '198.18.0.10', port: 22, user: 'root', become: false };
-const nodeChecks = (f: NodeFacts, c: ClusterModel): CheckResult[] => evaluateNode({ host: f.host, cluster: c, connection: CONN, facts: f, probes: [], counterDelta: {} }, selectChecks([], ['kernel.counters', 'dns.*', 'ssh.reachable']));
-const counterCheck = (host: string, delta: Counters | null): CheckResult => evaluateNode({ host, cluster: CLUSTER, connection: CONN, facts: null, probes: [], counterDelta: delta }, selectChecks(['kernel.counters']))[0]!;
-const dnsChecks = (host: string, probes: ProbeResult[]): CheckResult[] => evaluateNode({ host, cluster: CLUSTER, connection: CONN, facts: null, probes, counterDelta: null }, selectChecks(['dns.*']));
+const nodeChecks = (f: NodeFacts, c: ClusterModel): CheckResult[] =>
+  evaluateNode(
+    { host: f.host, cluster: c, connection: CONN, facts: f, probes: [], counterDelta: {} },
+    selectChecks([], ['kernel.counters', 'dns.*', 'ssh.reachable']),
+  );
+const counterCheck = (host: string, delta: Counters | null): CheckResult =>
+  evaluateNode(
+    { host, cluster: CLUSTER, connection: CONN, facts: null, probes: [], counterDelta: delta },
+    selectChecks(['kernel.counters']),
+  )[0]!;
+const dnsChecks = (host: string, probes: ProbeResult[]): CheckResult[] =>
+  evaluateNode(
+    { host, cluster: CLUSTER, connection: CONN, facts: null, probes, counterDelta: null },
+    selectChecks(['dns.*']),
+  );
 const status = (rs: CheckResult[], id: string) => rs.find((r) => r.check === id)?.status;
 
 test('a healthy lab node: every check passes, checksum offload on above kernel 5.7 included', (t) => {
@@ -55,7 +83,13 @@ test('rules matched semantically: no comments, other order, other backend', (t) 
   const rebuilt = fx('iptables-nft-save.txt').replace(/ -m comment --comment "[^"]*"/g, '');
   t.is(status(nodeChecks(gather({ ipt: rebuilt }), CLUSTER), 'nodelocaldns.iptables'), 'pass');
   t.truthy(stripped.length);
-  const r = nodeChecks(gather({ ipt: '', legacy: fx('iptables-legacy-save-shadowed.txt').replace(/^-A INPUT -p udp -m udp --dport 53 -j DROP\n/m, '') }), CLUSTER);
+  const r = nodeChecks(
+    gather({
+      ipt: '',
+      legacy: fx('iptables-legacy-save-shadowed.txt').replace(/^-A INPUT -p udp -m udp --dport 53 -j DROP\n/m, ''),
+    }),
+    CLUSTER,
+  );
   t.is(status(r, 'nodelocaldns.iptables'), 'pass');
 });
 
@@ -75,7 +109,11 @@ test('overlay: missing device, MTU without room, IPIP expects tunl0, no overlay 
   const eth = link.find((l) => l.ifname === 'eth0')!;
   eth.mtu = 1450;
   t.is(status(nodeChecks(gather({ link: JSON.stringify(link) }), CLUSTER), 'overlay.mtu'), 'fail');
-  t.like(expectedOverlay({ ...CLUSTER, calicoBackend: 'bird', calicoVxlanMode: 'Never', calicoIpipMode: 'Always' }), { device: 'tunl0', encap: 'ipip', overhead: 20 });
+  t.like(expectedOverlay({ ...CLUSTER, calicoBackend: 'bird', calicoVxlanMode: 'Never', calicoIpipMode: 'Always' }), {
+    device: 'tunl0',
+    encap: 'ipip',
+    overhead: 20,
+  });
   t.is(expectedOverlay({ ...CLUSTER, networkPlugin: 'cilium', ciliumTunnelMode: 'disabled' }), null);
   t.is(status(nodeChecks(gather({}), { ...CLUSTER, networkPlugin: 'flannel' }), 'overlay.mtu'), 'skip');
 });
@@ -100,8 +138,26 @@ test('counter check: checksum errors warn, missing snapshot errors', (t) => {
 });
 
 test('dns checks: external name failures warn, cluster names fail', (t) => {
-  const p = (over: Partial<ProbeResult>): ProbeResult => ({ host: 'n', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 3, answered: 3, ok: 3, internal: true, rcodes: { NOERROR: 3 }, latencyMs: { p50: 1, max: 1 }, errors: {}, ...over });
+  const p = (over: Partial<ProbeResult>): ProbeResult => ({
+    host: 'n',
+    server: '169.254.25.10',
+    role: 'nodelocaldns',
+    transport: 'udp',
+    name: 'kubernetes.default.svc.cluster.local',
+    type: 'A',
+    sent: 3,
+    answered: 3,
+    ok: 3,
+    internal: true,
+    rcodes: { NOERROR: 3 },
+    latencyMs: { p50: 1, max: 1 },
+    errors: {},
+    ...over,
+  });
   t.is(dnsChecks('n', [p({})])[0]!.status, 'pass');
-  t.is(dnsChecks('n', [p({}), p({ name: 'kubernetes.io', internal: false, ok: 0, rcodes: { SERVFAIL: 3 } })])[0]!.status, 'warn');
+  t.is(
+    dnsChecks('n', [p({}), p({ name: 'kubernetes.io', internal: false, ok: 0, rcodes: { SERVFAIL: 3 } })])[0]!.status,
+    'warn',
+  );
   t.is(dnsChecks('n', [p({ ok: 2, errors: { timeout: 1 } })])[0]!.status, 'fail');
 });

@@ -44,7 +44,10 @@ test('iptables: garbage and truncated output are parse errors, not exceptions', 
   for (let n = 0; n < full.length; n += 97) t.notThrows(() => parseIptablesSave(full.slice(0, n), 'nft'));
   t.notThrows(() => parseIptablesSave('\u0000\u0001\u0002', 'legacy'));
   // negation and quoted comment with spaces
-  const r = parseIptablesSave('*filter\n-A INPUT ! -s 10.0.0.0/8 -p tcp -m comment --comment "a \\"b\\" c" -j DROP\nCOMMIT\n', 'nft') as IptablesRule[];
+  const r = parseIptablesSave(
+    '*filter\n-A INPUT ! -s 10.0.0.0/8 -p tcp -m comment --comment "a \\"b\\" c" -j DROP\nCOMMIT\n',
+    'nft',
+  ) as IptablesRule[];
   t.is(r[0]!.src, '!10.0.0.0/8');
   t.is(r[0]!.comment, 'a "b" c');
 });
@@ -75,9 +78,15 @@ test('ip -d -j addr (one call, as the gather script runs it): the same facts', (
 });
 
 test('gather: the default route device is cut out of ip -j JSON in the shell', (t) => {
-  const dev = (r: string) => spawnSync('sh', ['-c', `r=$1; ${DEFAULT_DEV_SH}; printf '%s' "$dev"`, 'sh', r], { encoding: 'utf8' }).stdout;
+  const dev = (r: string) =>
+    spawnSync('sh', ['-c', `r=$1; ${DEFAULT_DEV_SH}; printf '%s' "$dev"`, 'sh', r], { encoding: 'utf8' }).stdout;
   t.is(dev('[{"dst":"default","gateway":"198.18.0.1","dev":"ens3","protocol":"dhcp","flags":[]}]'), 'ens3');
-  t.is(dev('[{"dst":"default","gateway":"198.18.0.1","dev":"bond0.100","flags":[]},{"dst":"default","dev":"eth1","flags":[]}]'), 'bond0.100');
+  t.is(
+    dev(
+      '[{"dst":"default","gateway":"198.18.0.1","dev":"bond0.100","flags":[]},{"dst":"default","dev":"eth1","flags":[]}]',
+    ),
+    'bond0.100',
+  );
   t.is(dev('[]'), '');
   t.is(dev('Error: garbage "dev":'), '');
 });
@@ -107,9 +116,12 @@ test('ethtool -k: offload on/off, [fixed] features, errors', (t) => {
 });
 
 test('/proc/net/snmp and netstat: counters, deltas, broken input', (t) => {
-  const c = parseCounters(`@@snmp\n${fx('proc-net-snmp.txt')}@@rc 0\n@@netstat\n${fx('proc-net-netstat.txt')}@@rc 0\n`) as Counters;
+  const c = parseCounters(
+    `@@snmp\n${fx('proc-net-snmp.txt')}@@rc 0\n@@netstat\n${fx('proc-net-netstat.txt')}@@rc 0\n`,
+  ) as Counters;
   t.false(isParseError(c));
-  for (const k of ['Tcp.InCsumErrors', 'Tcp.RetransSegs', 'Udp.InCsumErrors', 'Udp.InErrors', 'TcpExt.TCPTimeouts']) t.is(typeof c[k], 'number', k);
+  for (const k of ['Tcp.InCsumErrors', 'Tcp.RetransSegs', 'Udp.InCsumErrors', 'Udp.InErrors', 'TcpExt.TCPTimeouts'])
+    t.is(typeof c[k], 'number', k);
   const d = counterDelta({ 'Tcp.RetransSegs': 5 }, { 'Tcp.RetransSegs': 9, 'Tcp.New': 1 });
   t.deepEqual(d, { 'Tcp.RetransSegs': 4 });
   t.true(isParseError(parseProcNet('Tcp: A B\nTcp: 1\n')));
@@ -119,15 +131,33 @@ test('/proc/net/snmp and netstat: counters, deltas, broken input', (t) => {
 
 test('gather: one round trip split into sections, every failure kept as an error value', (t) => {
   const out = [
-    '@@kernel', '6.1.0-test', '@@rc 0',
-    '@@iptables legacy', fx('iptables-legacy-save-empty.txt'), '@@rc 0',
-    '@@iptables nft', fx('iptables-nft-save.txt'), '@@rc 0',
-    '@@link', fx('ip-link.json'), '@@rc 0',
-    '@@addr', fx('ip-addr.json'), '@@rc 0',
-    '@@route', fx('ip-route-default.json'), '@@rc 0',
-    '@@ethtool vxlan.calico', fx('ethtool-k-vxlan.calico.txt'), '@@rc 0',
-    '@@snmp', fx('proc-net-snmp.txt'), '@@rc 0',
-    '@@netstat', fx('proc-net-netstat.txt'), '@@rc 0',
+    '@@kernel',
+    '6.1.0-test',
+    '@@rc 0',
+    '@@iptables legacy',
+    fx('iptables-legacy-save-empty.txt'),
+    '@@rc 0',
+    '@@iptables nft',
+    fx('iptables-nft-save.txt'),
+    '@@rc 0',
+    '@@link',
+    fx('ip-link.json'),
+    '@@rc 0',
+    '@@addr',
+    fx('ip-addr.json'),
+    '@@rc 0',
+    '@@route',
+    fx('ip-route-default.json'),
+    '@@rc 0',
+    '@@ethtool vxlan.calico',
+    fx('ethtool-k-vxlan.calico.txt'),
+    '@@rc 0',
+    '@@snmp',
+    fx('proc-net-snmp.txt'),
+    '@@rc 0',
+    '@@netstat',
+    fx('proc-net-netstat.txt'),
+    '@@rc 0',
   ].join('\n');
   const f = parseGather('node1', out);
   t.is(f.kernel, '6.1.0-test');
@@ -137,13 +167,18 @@ test('gather: one round trip split into sections, every failure kept as an error
   t.false(isParseError(f.offload['vxlan.calico']));
   t.false(isParseError(f.counters));
   // the same with a failing ip and iptables
-  const bad = parseGather('node1', '@@iptables nft\nPermission denied (you must be root)\n@@rc 4\n@@link\nsegfault\n@@rc 139\n');
+  const bad = parseGather(
+    'node1',
+    '@@iptables nft\nPermission denied (you must be root)\n@@rc 4\n@@link\nsegfault\n@@rc 139\n',
+  );
   t.true(isParseError(bad.iptables));
   t.true(isParseError(bad.links));
   t.true(isParseError(bad.counters));
   // random bytes never throw
   for (let i = 0; i < 200; i++) {
-    const junk = Array.from({ length: 300 }, () => String.fromCharCode(Math.floor(Math.random() * 128))).join('').replace(/\u0000/g, '');
+    const junk = Array.from({ length: 300 }, () => String.fromCharCode(Math.floor(Math.random() * 128)))
+      .join('')
+      .replace(/\u0000/g, '');
     t.notThrows(() => parseGather('n', junk));
     t.notThrows(() => parseGather('n', out.slice(0, Math.floor(Math.random() * out.length))));
   }
@@ -159,7 +194,8 @@ test('counters: nf_conntrack stats summed over CPUs (entries once), overlay link
   t.is(cc['Conntrack.insert_failed'], 0);
   t.true('Conntrack.clashres' in cc && 'Conntrack.drop' in cc && 'Conntrack.early_drop' in cc);
   // an older kernel's layout (searched, insert_failed, drop, early_drop …), two CPUs, one with a race
-  const old = 'entries  searched found new invalid ignore delete delete_list insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n' +
+  const old =
+    'entries  searched found new invalid ignore delete delete_list insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n' +
     '0000001a  00000000 00000000 00000000 00000002 0000000b 00000000 00000000 00000000 00000003 00000001 00000000 00000000  00000000 00000000 00000000 00000000\n' +
     '0000001a  00000000 00000000 00000000 00000000 00000004 00000000 00000000 00000000 00000002 00000000 00000000 00000000  00000000 00000000 00000000 00000000\n';
   const o = parseNfConntrack(old, 'Conntrack') as Counters;
@@ -167,7 +203,22 @@ test('counters: nf_conntrack stats summed over CPUs (entries once), overlay link
   t.is(o['Conntrack.drop'], 1);
   t.is(o['Conntrack.entries'], 0x1a);
   t.true(isParseError(parseNfConntrack('garbage here\n12 zz\n', 'Conntrack')));
-  const all = parseCounters(['@@snmp', readFileSync(join(ROOT, 'test', 'fixtures', 'collect', 'proc-net-snmp.txt'), 'utf8'), '@@rc 0', '@@value Link.vxlan.calico.rx_packets', '158', '@@rc 0', '@@value Link.tunl0.rx_packets', 'cat: /sys/class/net/tunl0/statistics/rx_packets: No such file or directory', '@@rc 1', '@@nfct Conntrack', text, '@@rc 0'].join('\n')) as Counters;
+  const all = parseCounters(
+    [
+      '@@snmp',
+      readFileSync(join(ROOT, 'test', 'fixtures', 'collect', 'proc-net-snmp.txt'), 'utf8'),
+      '@@rc 0',
+      '@@value Link.vxlan.calico.rx_packets',
+      '158',
+      '@@rc 0',
+      '@@value Link.tunl0.rx_packets',
+      'cat: /sys/class/net/tunl0/statistics/rx_packets: No such file or directory',
+      '@@rc 1',
+      '@@nfct Conntrack',
+      text,
+      '@@rc 0',
+    ].join('\n'),
+  ) as Counters;
   t.is(all['Link.vxlan.calico.rx_packets'], 158);
   t.false('Link.tunl0.rx_packets' in all);
   t.is(all['Conntrack.entries'], 0x68);

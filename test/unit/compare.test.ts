@@ -19,11 +19,24 @@ const load = (name: string): Report => readReport(join(DIR, `${name}.json`));
 const copy = (r: Report): Report => JSON.parse(JSON.stringify(r)) as Report;
 
 /** "kind host id" of each change, sorted: what a test names exactly. */
-const keys = (list: Change[], kind?: Change['kind']) => [...new Set(list.filter((c) => !kind || c.kind === kind).map((c) => `${c.kind} ${c.host ?? '-'} ${c.id}`))].sort();
+const keys = (list: Change[], kind?: Change['kind']) =>
+  [...new Set(list.filter((c) => !kind || c.kind === kind).map((c) => `${c.kind} ${c.host ?? '-'} ${c.id}`))].sort();
 const hostsOf = (list: Change[]) => [...new Set(list.map((c) => c.host ?? '-'))].sort();
 
 test('every committed report loads as a schemaVersion 1 report', (t) => {
-  for (const f of ['healthy', 'healthy-again', 'rules-missing-node2', 'checksum-node3', 'fixed-node3', 'reboot-node3', 'slow-coredns-pod2', 'sshd-down-node3', 'limit-node1-node2', 'other-cluster', 'interrupted-node3']) {
+  for (const f of [
+    'healthy',
+    'healthy-again',
+    'rules-missing-node2',
+    'checksum-node3',
+    'fixed-node3',
+    'reboot-node3',
+    'slow-coredns-pod2',
+    'sshd-down-node3',
+    'limit-node1-node2',
+    'other-cluster',
+    'interrupted-node3',
+  ]) {
     const r = load(f);
     t.is(r.schemaVersion, 1, f);
     t.true(r.hosts.length > 0, f);
@@ -45,7 +58,11 @@ test('two healthy runs: nothing changed, everything compared', (t) => {
 
 test('a fault after a healthy run: exactly the checks that broke, on exactly that host, with the diagnosis', (t) => {
   const c = compareReports(load('healthy'), load('rules-missing-node2'));
-  t.deepEqual(keys(c.regressions, 'check'), ['check node2 dns.nodelocaldns.tcp', 'check node2 dns.nodelocaldns.udp', 'check node2 nodelocaldns.iptables']);
+  t.deepEqual(keys(c.regressions, 'check'), [
+    'check node2 dns.nodelocaldns.tcp',
+    'check node2 dns.nodelocaldns.udp',
+    'check node2 nodelocaldns.iptables',
+  ]);
   t.deepEqual(keys(c.regressions, 'diagnosis'), ['diagnosis node2 nodelocaldns-rules-missing']);
   t.deepEqual(hostsOf(c.regressions), ['node2']);
   t.deepEqual(keys(c.regressions, 'host'), []);
@@ -60,7 +77,15 @@ test('a fault after a healthy run: exactly the checks that broke, on exactly tha
   // every NodeLocalDNS path of node2 fell from all good answers to none
   const probes = c.regressions.filter((x) => x.kind === 'probe');
   t.is(probes.length, 6);
-  t.true(probes.every((p) => p.path?.role === 'nodelocaldns' && p.before === 1 && p.after === 0 && p.id === `dns.nodelocaldns.${p.path.transport}`));
+  t.true(
+    probes.every(
+      (p) =>
+        p.path?.role === 'nodelocaldns' &&
+        p.before === 1 &&
+        p.after === 0 &&
+        p.id === `dns.nodelocaldns.${p.path.transport}`,
+    ),
+  );
   t.deepEqual(c.resolved, []);
 });
 
@@ -89,13 +114,22 @@ test('overlay.offload is decided by its evidence, not by the status offload-on i
   // the lead may give offload-on another status: the comparison must not care
   for (const r of now.results) if (r.check === 'overlay.offload') r.status = 'pass';
   const c = compareReports(base, now);
-  t.like(c.regressions.find((x) => x.id === 'overlay.offload'), { host: 'node3', before: 'off', after: 'on' });
+  t.like(
+    c.regressions.find((x) => x.id === 'overlay.offload'),
+    { host: 'node3', before: 'off', after: 'on' },
+  );
   // and a status change with the same offload state is no change at all
   const same = copy(base);
   for (const r of same.results) if (r.check === 'overlay.offload') r.status = r.status === 'pass' ? 'warn' : 'pass';
   const c2 = compareReports(base, same);
-  t.deepEqual(c2.regressions.filter((x) => x.id === 'overlay.offload'), []);
-  t.deepEqual(c2.resolved.filter((x) => x.id === 'overlay.offload'), []);
+  t.deepEqual(
+    c2.regressions.filter((x) => x.id === 'overlay.offload'),
+    [],
+  );
+  t.deepEqual(
+    c2.resolved.filter((x) => x.id === 'overlay.offload'),
+    [],
+  );
   // without the evidence, the status decides
   const bare = copy(same);
   for (const r of [...bare.results]) if (r.check === 'overlay.offload') r.evidence = {};
@@ -105,19 +139,33 @@ test('overlay.offload is decided by its evidence, not by the status offload-on i
 
 test('--fix turning offload off shows as resolved on that node', (t) => {
   const c = compareReports(load('healthy'), load('fixed-node3'));
-  t.like(c.resolved.find((x) => x.id === 'overlay.offload'), { host: 'node3', before: 'on', after: 'off' });
+  t.like(
+    c.resolved.find((x) => x.id === 'overlay.offload'),
+    { host: 'node3', before: 'on', after: 'off' },
+  );
   t.deepEqual(c.regressions, []);
 });
 
 test('a slow CoreDNS pod (its UDP shaped): latency regressions on the paths to it from every node, none to the other pod', (t) => {
   const base = load('healthy');
   const slow = load('slow-coredns-pod2');
-  const server = (host: string) => slow.probes.find((p) => p.role === 'coredns-endpoint' && p.endpointHost === host)!.server;
+  const server = (host: string) =>
+    slow.probes.find((p) => p.role === 'coredns-endpoint' && p.endpointHost === host)!.server;
   const c = compareReports(base, slow);
   const lat = c.regressions.filter((x) => x.kind === 'latency');
-  for (const h of ['node1', 'node2', 'node3']) t.true(lat.some((x) => x.host === h && x.path?.server === server('node2') && x.path.transport === 'udp'), `${h} to the slow pod`);
-  t.false(c.regressions.some((x) => x.path?.server === server('node1')), 'the healthy pod is not named');
-  t.true(lat.every((x) => x.path?.transport === 'udp'), 'only its UDP was slowed');
+  for (const h of ['node1', 'node2', 'node3'])
+    t.true(
+      lat.some((x) => x.host === h && x.path?.server === server('node2') && x.path.transport === 'udp'),
+      `${h} to the slow pod`,
+    );
+  t.false(
+    c.regressions.some((x) => x.path?.server === server('node1')),
+    'the healthy pod is not named',
+  );
+  t.true(
+    lat.every((x) => x.path?.transport === 'udp'),
+    'only its UDP was slowed',
+  );
   for (const x of lat) {
     t.true((x.after as number) > 3 * (x.before as number) && (x.after as number) - (x.before as number) > 5);
     t.regex(x.summary, /p50 [\d.]+ ms → [\d.]+ ms \(\d/);
@@ -125,8 +173,18 @@ test('a slow CoreDNS pod (its UDP shaped): latency regressions on the paths to i
   t.deepEqual(keys(c.regressions, 'check'), []);
   t.deepEqual(keys(c.regressions, 'diagnosis'), []);
   // thresholds are the caller's: 1000x catches none
-  t.deepEqual(compareReports(base, slow, { latencyFactor: 1000, latencyIncreaseMs: 5 }).regressions.filter((x) => x.kind === 'latency'), []);
-  t.deepEqual(compareReports(base, slow, { latencyFactor: 3, latencyIncreaseMs: 10_000 }).regressions.filter((x) => x.kind === 'latency'), []);
+  t.deepEqual(
+    compareReports(base, slow, { latencyFactor: 1000, latencyIncreaseMs: 5 }).regressions.filter(
+      (x) => x.kind === 'latency',
+    ),
+    [],
+  );
+  t.deepEqual(
+    compareReports(base, slow, { latencyFactor: 3, latencyIncreaseMs: 10_000 }).regressions.filter(
+      (x) => x.kind === 'latency',
+    ),
+    [],
+  );
 });
 
 test('latency thresholds: both the factor and the increase must be passed', (t) => {
@@ -148,9 +206,16 @@ test('latency thresholds: both the factor and the increase must be passed', (t) 
   // a path that now fails: its p50 is how long the errors took, not a latency regression
   base.probes[0]!.latencyMs.p50 = 1;
   const failing = copy(base);
-  Object.assign(failing.probes[0]!, { ok: 0, rcodes: { SERVFAIL: failing.probes[0]!.sent }, latencyMs: { p50: 997, max: 1000 } });
+  Object.assign(failing.probes[0]!, {
+    ok: 0,
+    rcodes: { SERVFAIL: failing.probes[0]!.sent },
+    latencyMs: { p50: 997, max: 1000 },
+  });
   const c = compareReports(base, failing);
-  t.deepEqual(c.regressions.map((x) => x.kind), ['probe']);
+  t.deepEqual(
+    c.regressions.map((x) => x.kind),
+    ['probe'],
+  );
 });
 
 test('a path probed 3 times then 5 times with all answers good is no change', (t) => {
@@ -167,7 +232,13 @@ test('a path probed 3 times then 5 times with all answers good is no change', (t
 test('a node that could not be inspected: one host regression, its checks not compared', (t) => {
   const c = compareReports(load('healthy'), load('sshd-down-node3'));
   t.is(c.regressions.length, 1, JSON.stringify(c.regressions));
-  t.like(c.regressions[0], { kind: 'host', host: 'node3', id: 'ssh.reachable', before: 'inspected', after: 'not inspected' });
+  t.like(c.regressions[0], {
+    kind: 'host',
+    host: 'node3',
+    id: 'ssh.reachable',
+    before: 'inspected',
+    after: 'not inspected',
+  });
   t.regex(c.regressions[0]!.summary, /^node3: was inspected, now is not: .*refused/);
   t.is(c.compared.hosts, 2);
   t.true(c.notes.some((n) => /node3: not inspected in this run/.test(n)));
@@ -214,7 +285,11 @@ test('a baseline of another tool version: compared where both have the check, th
   t.true(c.notes.some((n) => /written by kubespray-validate 0\.0\.9, this is /.test(n)));
   t.true(c.notes.some((n) => /checks only in the baseline: kernel\.snmp/.test(n)));
   t.true(c.notes.some((n) => /checks only in this run: kernel\.counters/.test(n)));
-  t.deepEqual(keys(c.resolved, 'check'), ['check node2 dns.nodelocaldns.tcp', 'check node2 dns.nodelocaldns.udp', 'check node2 nodelocaldns.iptables']);
+  t.deepEqual(keys(c.resolved, 'check'), [
+    'check node2 dns.nodelocaldns.tcp',
+    'check node2 dns.nodelocaldns.udp',
+    'check node2 nodelocaldns.iptables',
+  ]);
 });
 
 test('CoreDNS pods with new IPs (an upgrade recreates them): endpoint paths compared per node, together', (t) => {
@@ -228,7 +303,10 @@ test('CoreDNS pods with new IPs (an upgrade recreates them): endpoint paths comp
   const lat = c.regressions.filter((x) => x.kind === 'latency' && x.path?.role === 'coredns-endpoint');
   t.true(lat.length >= 3, JSON.stringify(lat));
   t.true(lat.every((x) => x.path!.server === '*'));
-  t.false(c.notes.some((n) => /DNS paths on compared hosts/.test(n)), 'no endpoint path left uncompared');
+  t.false(
+    c.notes.some((n) => /DNS paths on compared hosts/.test(n)),
+    'no endpoint path left uncompared',
+  );
 });
 
 test('the cluster settings differ: said, and the hosts still compared', (t) => {
@@ -246,9 +324,18 @@ test('a diagnosis named more severely, or on more hosts, is a regression', (t) =
   base.diagnoses.find((x) => x.id === 'nodelocaldns-rules-missing')!.severity = 'warn';
   d.hosts = ['node2', 'node1'];
   const c = compareReports(base, now);
-  t.deepEqual(keys(c.regressions), ['diagnosis node1 nodelocaldns-rules-missing', 'diagnosis node2 nodelocaldns-rules-missing']);
-  t.like(c.regressions.find((x) => x.host === 'node2'), { before: 'warn', after: 'fail' });
-  t.like(c.regressions.find((x) => x.host === 'node1'), { before: null, after: 'fail' });
+  t.deepEqual(keys(c.regressions), [
+    'diagnosis node1 nodelocaldns-rules-missing',
+    'diagnosis node2 nodelocaldns-rules-missing',
+  ]);
+  t.like(
+    c.regressions.find((x) => x.host === 'node2'),
+    { before: 'warn', after: 'fail' },
+  );
+  t.like(
+    c.regressions.find((x) => x.host === 'node1'),
+    { before: null, after: 'fail' },
+  );
 });
 
 test('withComparison: exit codes keep their meaning; --strict makes a regression fail the run', (t) => {
@@ -336,18 +423,33 @@ test('a file that is not a schemaVersion 1 report: one line naming the file', (t
     ['null', /^old\.json: not a kubespray-validate report \(the JSON is a null/],
     ['"text"', /^old\.json: not a kubespray-validate report \(the JSON is a string/],
     ['{"hosts": []}', /^old\.json: not a kubespray-validate report \(no schemaVersion\)$/],
-    [variant((r) => (r.schemaVersion = 2)), /^old\.json: schemaVersion 2 is not supported \(this version reads schemaVersion 1\)$/],
+    [
+      variant((r) => (r.schemaVersion = 2)),
+      /^old\.json: schemaVersion 2 is not supported \(this version reads schemaVersion 1\)$/,
+    ],
     [variant((r) => (r.schemaVersion = '1')), /^old\.json: schemaVersion "1" is not supported/],
     [variant((r) => delete r.results), /^old\.json: not a schemaVersion 1 report: "results" is not a list$/],
     [variant((r) => delete r.tool), /tool\.version is missing/],
     [variant((r) => delete r.startedAt), /startedAt is missing/],
-    [variant((r) => ((r.results as Record<string, unknown>[])[3]!.status = 'ok')), /^old\.json: not a schemaVersion 1 report: results\[3\] has status "ok", not one of pass, warn, fail, error, skip$/],
+    [
+      variant((r) => ((r.results as Record<string, unknown>[])[3]!.status = 'ok')),
+      /^old\.json: not a schemaVersion 1 report: results\[3\] has status "ok", not one of pass, warn, fail, error, skip$/,
+    ],
     [variant((r) => ((r.results as unknown[])[0] = 7)), /results\[0\] is not an object/],
-    [variant((r) => ((r.probes as Record<string, unknown>[])[1]!.sent = 'five')), /probes\[1\] lacks the numbers sent and answered/],
+    [
+      variant((r) => ((r.probes as Record<string, unknown>[])[1]!.sent = 'five')),
+      /probes\[1\] lacks the numbers sent and answered/,
+    ],
     [variant((r) => ((r.probes as Record<string, unknown>[])[0]!.role = 'pod')), /probes\[0\] has role "pod"/],
     [variant((r) => ((r.probes as Record<string, unknown>[])[0]!.latencyMs = {})), /probes\[0\] has no latencyMs\.p50/],
-    [variant((r) => ((r.hosts as Record<string, unknown>[])[0]!.inspected = 'yes')), /hosts\[0\] has no "inspected" flag/],
-    [variant((r) => (r.diagnoses = [{ id: 'x', hosts: 'node1', severity: 'fail' }])), /diagnoses\[0\] has no list of hosts/],
+    [
+      variant((r) => ((r.hosts as Record<string, unknown>[])[0]!.inspected = 'yes')),
+      /hosts\[0\] has no "inspected" flag/,
+    ],
+    [
+      variant((r) => (r.diagnoses = [{ id: 'x', hosts: 'node1', severity: 'fail' }])),
+      /diagnoses\[0\] has no list of hosts/,
+    ],
   ];
   for (const [text, re] of cases) {
     const m = err(text);
@@ -363,8 +465,13 @@ test('readReport: a missing file or a directory is one line naming it', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ksv-compare-'));
   try {
     const missing = join(dir, 'nope.json');
-    t.throws(() => readReport(missing), { instanceOf: ReportFileError, message: `${missing}: cannot read the report: no such file` });
-    t.throws(() => readReport(dir, `--baseline ${dir}`), { message: `--baseline ${dir}: cannot read the report: is a directory` });
+    t.throws(() => readReport(missing), {
+      instanceOf: ReportFileError,
+      message: `${missing}: cannot read the report: no such file`,
+    });
+    t.throws(() => readReport(dir, `--baseline ${dir}`), {
+      message: `--baseline ${dir}: cannot read the report: is a directory`,
+    });
     writeFileSync(join(dir, 'v2.json'), '{"schemaVersion": 2}');
     t.throws(() => readReport(join(dir, 'v2.json')), { message: /v2\.json: schemaVersion 2 is not supported/ });
   } finally {
@@ -397,7 +504,22 @@ function rng(seed: number): () => number {
   };
 }
 
-const ODD: unknown[] = [null, 0, -1, 1e308, '', 'x', 'two\nlines', '__proto__', true, [], {}, [null], { p50: 'x' }, 'NaN'];
+const ODD: unknown[] = [
+  null,
+  0,
+  -1,
+  1e308,
+  '',
+  'x',
+  'two\nlines',
+  '__proto__',
+  true,
+  [],
+  {},
+  [null],
+  { p50: 'x' },
+  'NaN',
+];
 
 /** Replace, delete or retype a few values anywhere in the document. */
 function mutateDoc(doc: unknown, r: () => number): unknown {
@@ -424,7 +546,12 @@ function mutateDoc(doc: unknown, r: () => number): unknown {
 }
 
 test('2,000 mutated reports: either one ReportFileError line, or a comparison that renders (diff, and --baseline with this run as the other side)', (t) => {
-  const pairs = [['healthy', 'rules-missing-node2'], ['fixed-node3', 'reboot-node3'], ['healthy', 'slow-coredns-pod2'], ['interrupted-node3', 'sshd-down-node3']] as const;
+  const pairs = [
+    ['healthy', 'rules-missing-node2'],
+    ['fixed-node3', 'reboot-node3'],
+    ['healthy', 'slow-coredns-pod2'],
+    ['interrupted-node3', 'sshd-down-node3'],
+  ] as const;
   const r = rng(14);
   let loaded = 0;
   for (let i = 0; i < 2000; i++) {
@@ -434,7 +561,8 @@ test('2,000 mutated reports: either one ReportFileError line, or a comparison th
       const [x, y] = docs.map((d, j) => parseReport(JSON.stringify(d), j ? 'new.json' : 'old.json'));
       loaded++;
       const c = compareReports(x!, y!);
-      for (const x of [...c.regressions.map((e) => e.summary), ...c.resolved.map((e) => e.summary), ...c.notes]) if (x.includes('\n')) t.fail(`case ${i}: ${x}`);
+      for (const x of [...c.regressions.map((e) => e.summary), ...c.resolved.map((e) => e.summary), ...c.notes])
+        if (x.includes('\n')) t.fail(`case ${i}: ${x}`);
       const lines = renderComparison(c, false);
       if (!lines[0]!.startsWith('Changes since')) t.fail(`case ${i}: ${lines[0]}`);
       // --baseline: a (mutated) file as the baseline, this run's own report as the current one
@@ -457,9 +585,19 @@ test('2,000 mutated reports: either one ReportFileError line, or a comparison th
 test("Felix's own fix (TX off, RX on) is off: after the seed's fix it is no regression; TX on again is", (t) => {
   const base = load('fixed-node3');
   const felix = copy(base);
-  for (const r of felix.results) if (r.check === 'overlay.offload' && r.host === 'node3') r.evidence = { ...r.evidence, 'tx-checksumming': false, 'rx-checksumming': true };
-  t.deepEqual(compareReports(base, felix).regressions.filter((x) => x.id === 'overlay.offload'), []);
+  for (const r of felix.results)
+    if (r.check === 'overlay.offload' && r.host === 'node3')
+      r.evidence = { ...r.evidence, 'tx-checksumming': false, 'rx-checksumming': true };
+  t.deepEqual(
+    compareReports(base, felix).regressions.filter((x) => x.id === 'overlay.offload'),
+    [],
+  );
   const txBack = copy(felix);
-  for (const r of txBack.results) if (r.check === 'overlay.offload' && r.host === 'node3') r.evidence = { ...r.evidence, 'tx-checksumming': true, 'rx-checksumming': true };
-  t.like(compareReports(felix, txBack).regressions.find((x) => x.id === 'overlay.offload'), { host: 'node3', before: 'off', after: 'on' });
+  for (const r of txBack.results)
+    if (r.check === 'overlay.offload' && r.host === 'node3')
+      r.evidence = { ...r.evidence, 'tx-checksumming': true, 'rx-checksumming': true };
+  t.like(
+    compareReports(felix, txBack).regressions.find((x) => x.id === 'overlay.offload'),
+    { host: 'node3', before: 'off', after: 'on' },
+  );
 });

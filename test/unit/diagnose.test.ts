@@ -3,7 +3,17 @@
 import test from 'ava';
 import { diagnose } from '../../src/diagnose/index.js';
 import { safeFixes } from '../../src/fix/index.js';
-import type { CheckResult, Counters, DiagnoseInput, Endpoint, IptablesRule, NodeFacts, ProbeResult, ProbeRole, Transport } from '../../src/types.js';
+import type {
+  CheckResult,
+  Counters,
+  DiagnoseInput,
+  Endpoint,
+  IptablesRule,
+  NodeFacts,
+  ProbeResult,
+  ProbeRole,
+  Transport,
+} from '../../src/types.js';
 import { parseIptablesSave } from '../../src/collect/iptables.js';
 import { CLUSTER } from './model.js';
 
@@ -41,45 +51,110 @@ function build(s: Scenario): DiagnoseInput {
     const mk = (role: ProbeRole, server: string, tr: Transport, name: string, type: string, epNode: string | null) => {
       const n = Math.max(0, Math.min(5, ok(h, role, tr, epNode, type)));
       const errors = n < 5 ? (s.errors?.(h, role, tr) ?? { timeout: 5 - n }) : {};
-      probes.push({ host: h, server, role, transport: tr, name, type, sent: 5, answered: n, ok: n, internal: true, rcodes: n ? { NOERROR: n } : {}, latencyMs: { p50: n ? 1 : null, max: n ? 2 : null }, errors, endpointHost: epNode });
+      probes.push({
+        host: h,
+        server,
+        role,
+        transport: tr,
+        name,
+        type,
+        sent: 5,
+        answered: n,
+        ok: n,
+        internal: true,
+        rcodes: n ? { NOERROR: n } : {},
+        latencyMs: { p50: n ? 1 : null, max: n ? 2 : null },
+        errors,
+        endpointHost: epNode,
+      });
     };
     for (const tr of ['udp', 'tcp'] as const) {
-      for (const [name, type] of [['kubernetes.default.svc.cluster.local', 'A'], ['1.0.233.10.in-addr.arpa', 'PTR']]) {
+      for (const [name, type] of [
+        ['kubernetes.default.svc.cluster.local', 'A'],
+        ['1.0.233.10.in-addr.arpa', 'PTR'],
+      ]) {
         mk('nodelocaldns', '169.254.25.10', tr, name!, type!, null);
         mk('coredns-service', '10.233.0.3', tr, name!, type!, null);
       }
-      for (const e of eps ?? []) mk('coredns-endpoint', e.ip, tr, 'kubernetes.default.svc.cluster.local', 'A', e.nodeName);
+      for (const e of eps ?? [])
+        mk('coredns-endpoint', e.ip, tr, 'kubernetes.default.svc.cluster.local', 'A', e.nodeName);
     }
     const on = typeof s.offload === 'function' ? s.offload(h) : (s.offload ?? true);
     facts[h] = {
-      host: h, kernel: '6.1', links: [], iptables: { backends: ['nft'], rules: s.iptables ? (parseIptablesSave(s.iptables(h), 'nft') as IptablesRule[]) : [] }, counters: {},
-      offload: { 'vxlan.calico': { features: { 'tx-checksumming': { on, fixed: false }, 'rx-checksumming': { on, fixed: false } } } },
+      host: h,
+      kernel: '6.1',
+      links: [],
+      iptables: {
+        backends: ['nft'],
+        rules: s.iptables ? (parseIptablesSave(s.iptables(h), 'nft') as IptablesRule[]) : [],
+      },
+      counters: {},
+      offload: {
+        'vxlan.calico': {
+          features: { 'tx-checksumming': { on, fixed: false }, 'rx-checksumming': { on, fixed: false } },
+        },
+      },
     };
     counterDeltas[h] = s.counters?.(h) ?? {};
     for (const id of ['nodelocaldns.iptables', 'nodelocaldns.interface', 'overlay.mtu', 'sysctl.forwarding']) {
       const st = s.checks?.[h]?.[id] ?? 'pass';
-      results.push({ check: id, host: h, status: st, summary: `${id} ${st}`, evidence: st === 'fail' && id === 'nodelocaldns.iptables' ? { missing: ['raw PREROUTING -p tcp -d 169.254.25.10 --dport 53 -j NOTRACK'] } : st === 'fail' && id === 'overlay.mtu' ? { device: 'vxlan.calico', maxOverlayMtu: 1450 } : id === 'sysctl.forwarding' ? { 'net.ipv4.ip_forward': st === 'fail' ? '0' : '1' } : {} });
+      results.push({
+        check: id,
+        host: h,
+        status: st,
+        summary: `${id} ${st}`,
+        evidence:
+          st === 'fail' && id === 'nodelocaldns.iptables'
+            ? { missing: ['raw PREROUTING -p tcp -d 169.254.25.10 --dport 53 -j NOTRACK'] }
+            : st === 'fail' && id === 'overlay.mtu'
+              ? { device: 'vxlan.calico', maxOverlayMtu: 1450 }
+              : id === 'sysctl.forwarding'
+                ? { 'net.ipv4.ip_forward': st === 'fail' ? '0' : '1' }
+                : {},
+      });
     }
     for (const role of ['nodelocaldns', 'coredns-service', 'coredns-endpoint'] as const)
       for (const tr of ['udp', 'tcp'] as const) {
         const ps = probes.filter((p) => p.host === h && p.role === role && p.transport === tr);
-        if (ps.length) results.push({ check: `dns.${role}.${tr}`, host: h, status: ps.every((p) => p.ok === p.sent) ? 'pass' : 'fail', summary: '', evidence: {} });
+        if (ps.length)
+          results.push({
+            check: `dns.${role}.${tr}`,
+            host: h,
+            status: ps.every((p) => p.ok === p.sent) ? 'pass' : 'fail',
+            summary: '',
+            evidence: {},
+          });
       }
   }
-  return { cluster: CLUSTER, hosts, results, probes, facts, counterDeltas, endpoints: eps, endpointError: eps ? null : 'kubectl failed' };
+  return {
+    cluster: CLUSTER,
+    hosts,
+    results,
+    probes,
+    facts,
+    counterDeltas,
+    endpoints: eps,
+    endpointError: eps ? null : 'kubectl failed',
+  };
 }
 
-const ids = (i: DiagnoseInput) => diagnose(i).filter((d) => d.severity === 'fail').map((d) => d.id).sort();
+const ids = (i: DiagnoseInput) =>
+  diagnose(i)
+    .filter((d) => d.severity === 'fail')
+    .map((d) => d.id)
+    .sort();
 const find = (i: DiagnoseInput, id: string) => diagnose(i).find((d) => d.id === id);
 const retrans = () => ({ 'Tcp.RetransSegs': 4, 'TcpExt.TCPSynRetrans': 4 });
 
 // The seed: TCP across the overlay fails on a node, UDP fine, same-node fine.
-const seedOn = (bad: string[]): Behaviour => (h, role, tr, ep) => {
-  if (tr === 'udp') return 5;
-  if (role === 'coredns-endpoint') return ep !== h && (bad.includes(h) || bad.includes(ep!)) ? 0 : 5;
-  if (role === 'coredns-service' || role === 'nodelocaldns') return bad.includes(h) ? 2 : 5;
-  return 5;
-};
+const seedOn =
+  (bad: string[]): Behaviour =>
+  (h, role, tr, ep) => {
+    if (tr === 'udp') return 5;
+    if (role === 'coredns-endpoint') return ep !== h && (bad.includes(h) || bad.includes(ep!)) ? 0 : 5;
+    if (role === 'coredns-service' || role === 'nodelocaldns') return bad.includes(h) ? 2 : 5;
+    return 5;
+  };
 
 test('healthy: no diagnosis', (t) => {
   t.deepEqual(diagnose(build({})), []);
@@ -105,7 +180,10 @@ test('the seed on node3 only names node3', (t) => {
 });
 
 test('the seed on a node hosting CoreDNS: replies from it are lost, the node is named', (t) => {
-  const i = build({ ok: seedOn(['node1']), counters: (h): Counters => (h === 'node1' ? {} : { 'Tcp.InCsumErrors': 3 }) });
+  const i = build({
+    ok: seedOn(['node1']),
+    counters: (h): Counters => (h === 'node1' ? {} : { 'Tcp.InCsumErrors': 3 }),
+  });
   t.deepEqual(find(i, 'checksum-offload')?.hosts, ['node1']);
 });
 
@@ -118,10 +196,19 @@ test('look-alike: TCP fails the same way but offload is already off -> not check
 });
 
 test('one lost TCP probe with background retransmissions is noise, not checksum-offload', (t) => {
-  const one = build({ endpoints: null, ok: (h, role, tr, _ep, type) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' && type === 'A' ? 4 : 5), counters: retrans });
+  const one = build({
+    endpoints: null,
+    ok: (h, role, tr, _ep, type) =>
+      h === 'node2' && role === 'coredns-service' && tr === 'tcp' && type === 'A' ? 4 : 5,
+    counters: retrans,
+  });
   t.falsy(find(one, 'checksum-offload'));
   t.true(find(one, 'dns-unexplained')!.evidence.some((e) => /too few to tell from noise/.test(e)));
-  const two = build({ endpoints: null, ok: (h, role, tr) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' ? 4 : 5), counters: retrans });
+  const two = build({
+    endpoints: null,
+    ok: (h, role, tr) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' ? 4 : 5),
+    counters: retrans,
+  });
   t.deepEqual(find(two, 'checksum-offload')?.hosts, ['node2'], 'two lost probes on one node is a pattern');
 });
 
@@ -143,7 +230,11 @@ test('look-alike: TCP blocked on a CoreDNS node, its own pod too -> tcp-blocked 
 });
 
 test('look-alike: CoreDNS overloaded (TCP lost here and there, even to a pod on the same node) -> not checksum-offload', (t) => {
-  const i = build({ ok: (h, role, tr, ep) => (tr === 'tcp' && role === 'coredns-endpoint' && (ep !== h || h === 'node1') ? (h === 'node3' ? 2 : 4) : 5), counters: retrans });
+  const i = build({
+    ok: (h, role, tr, ep) =>
+      tr === 'tcp' && role === 'coredns-endpoint' && (ep !== h || h === 'node1') ? (h === 'node3' ? 2 : 4) : 5,
+    counters: retrans,
+  });
   t.falsy(find(i, 'checksum-offload'));
   t.truthy(find(i, 'dns-unexplained')?.evidence.some((e) => /does not cross the overlay/.test(e)));
 });
@@ -155,30 +246,47 @@ test('look-alike: udp blocked -> udp-blocked on those nodes only', (t) => {
 });
 
 test('look-alike: CoreDNS down everywhere -> coredns-unreachable only', (t) => {
-  const i = build({ ok: (_h, role) => (role === 'nodelocaldns' ? 0 : role === 'coredns-service' || role === 'coredns-endpoint' ? 0 : 5), counters: retrans, errors: (_h, role): Record<string, number> => (role === 'nodelocaldns' ? { timeout: 5 } : { refused: 5 }) });
+  const i = build({
+    ok: (_h, role) => (role === 'nodelocaldns' ? 0 : role === 'coredns-service' || role === 'coredns-endpoint' ? 0 : 5),
+    counters: retrans,
+    errors: (_h, role): Record<string, number> => (role === 'nodelocaldns' ? { timeout: 5 } : { refused: 5 }),
+  });
   t.deepEqual(ids(i), ['coredns-unreachable']);
 });
 
 test('look-alike: one CoreDNS endpoint dead -> coredns-endpoint-down on its node', (t) => {
-  const i = build({ ok: (_h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node1' ? 0 : role === 'coredns-service' ? 3 : 5), counters: retrans });
+  const i = build({
+    ok: (_h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node1' ? 0 : role === 'coredns-service' ? 3 : 5),
+    counters: retrans,
+  });
   t.deepEqual(ids(i), ['coredns-endpoint-down']);
   t.deepEqual(find(i, 'coredns-endpoint-down')!.hosts, ['node1']);
 });
 
 test('look-alike: node-cache rules missing -> nodelocaldns-rules-missing, not nodelocaldns-down', (t) => {
-  const i = build({ ok: (h, role) => (h === 'node2' && role === 'nodelocaldns' ? 0 : 5), checks: { node2: { 'nodelocaldns.iptables': 'fail' } }, errors: () => ({ refused: 5 }) });
+  const i = build({
+    ok: (h, role) => (h === 'node2' && role === 'nodelocaldns' ? 0 : 5),
+    checks: { node2: { 'nodelocaldns.iptables': 'fail' } },
+    errors: () => ({ refused: 5 }),
+  });
   t.deepEqual(ids(i), ['nodelocaldns-rules-missing']);
   t.deepEqual(find(i, 'nodelocaldns-rules-missing')!.hosts, ['node2']);
 });
 
 test('look-alike: the cache is dead while CoreDNS answers the node -> nodelocaldns-down', (t) => {
-  const i = build({ ok: (h, role) => (h === 'node2' && role === 'nodelocaldns' ? 0 : 5), errors: () => ({ refused: 5 }) });
+  const i = build({
+    ok: (h, role) => (h === 'node2' && role === 'nodelocaldns' ? 0 : 5),
+    errors: () => ({ refused: 5 }),
+  });
   t.deepEqual(ids(i), ['nodelocaldns-down']);
   t.deepEqual(find(i, 'nodelocaldns-down')!.hosts, ['node2']);
 });
 
 test('nodelocaldns failing only because its upstream over TCP fails is not nodelocaldns-down', (t) => {
-  const i = build({ ok: (h, role, tr) => (h === 'node3' && (role === 'nodelocaldns' || tr === 'tcp') ? 0 : 5), counters: retrans });
+  const i = build({
+    ok: (h, role, tr) => (h === 'node3' && (role === 'nodelocaldns' || tr === 'tcp') ? 0 : 5),
+    counters: retrans,
+  });
   t.falsy(find(i, 'nodelocaldns-down'));
 });
 
@@ -197,7 +305,11 @@ test('look-alike: unreachable node -> host-unreachable with the reason, others j
 });
 
 test('without endpoints, TCP-only failures to the service still point at the node (with evidence)', (t) => {
-  const i = build({ endpoints: null, ok: (h, role, tr) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' ? 2 : 5), counters: (h) => (h === 'node2' ? retrans() : {}) });
+  const i = build({
+    endpoints: null,
+    ok: (h, role, tr) => (h === 'node2' && role === 'coredns-service' && tr === 'tcp' ? 2 : 5),
+    counters: (h) => (h === 'node2' ? retrans() : {}),
+  });
   t.deepEqual(find(i, 'checksum-offload')?.hosts, ['node2']);
 });
 
@@ -207,12 +319,19 @@ test('safe fixes only for checksum-offload, only on inspected hosts', (t) => {
 });
 
 // Overlay blocked to one node: every path through its overlay dead on both transports.
-const blockedOn = (x: string): Behaviour => (h, role, _tr, ep) => {
-  if (role === 'coredns-endpoint') return ep !== h && (h === x || ep === x) ? 0 : 5;
-  if (role === 'coredns-service' || role === 'nodelocaldns') return h === x ? 2 : 5;
-  return 5;
-};
-const frozenRx = (x: string) => (h: string): Counters => (h === x ? { 'Link.vxlan.calico.rx_packets': 0, 'Link.vxlan.calico.tx_packets': 14, 'Tcp.RetransSegs': 6 } : { 'Link.vxlan.calico.rx_packets': 20, 'Link.vxlan.calico.tx_packets': 18 });
+const blockedOn =
+  (x: string): Behaviour =>
+  (h, role, _tr, ep) => {
+    if (role === 'coredns-endpoint') return ep !== h && (h === x || ep === x) ? 0 : 5;
+    if (role === 'coredns-service' || role === 'nodelocaldns') return h === x ? 2 : 5;
+    return 5;
+  };
+const frozenRx =
+  (x: string) =>
+  (h: string): Counters =>
+    h === x
+      ? { 'Link.vxlan.calico.rx_packets': 0, 'Link.vxlan.calico.tx_packets': 14, 'Tcp.RetransSegs': 6 }
+      : { 'Link.vxlan.calico.rx_packets': 20, 'Link.vxlan.calico.tx_packets': 18 };
 
 test('overlay blocked to node3 (no CoreDNS pod): overlay-blocked on node3 from its frozen RX, none of the look-alikes', (t) => {
   const i = build({ ok: blockedOn('node3'), counters: frozenRx('node3') });
@@ -233,25 +352,35 @@ test('overlay blocked to node2 (hosts a CoreDNS pod, reaches it itself): overlay
 });
 
 test('overlay blocked by a rule found in INPUT: the rule is the evidence, even with RX counters unknown', (t) => {
-  const ipt = (h: string) => `*filter\n:INPUT ACCEPT [0:0]\n${h === 'node3' ? '-A INPUT -p udp -m udp --dport 4789 -j DROP\n' : ''}-A INPUT -p udp -m udp --dport 4789 -j ACCEPT\nCOMMIT\n`;
+  const ipt = (h: string) =>
+    `*filter\n:INPUT ACCEPT [0:0]\n${h === 'node3' ? '-A INPUT -p udp -m udp --dport 4789 -j DROP\n' : ''}-A INPUT -p udp -m udp --dport 4789 -j ACCEPT\nCOMMIT\n`;
   const i = build({ ok: blockedOn('node3'), iptables: ipt });
   t.deepEqual(ids(i), ['overlay-blocked']);
   t.true(find(i, 'overlay-blocked')!.evidence.some((e) => e.includes('"-A INPUT -p udp -m udp --dport 4789 -j DROP"')));
 });
 
 test('look-alike: the same dead paths but checksum errors counted -> not overlay-blocked', (t) => {
-  const i = build({ ok: blockedOn('node3'), counters: (h) => ({ ...frozenRx('node3')(h), 'Udp.InCsumErrors': h === 'node1' ? 4 : 0 }) });
+  const i = build({
+    ok: blockedOn('node3'),
+    counters: (h) => ({ ...frozenRx('node3')(h), 'Udp.InCsumErrors': h === 'node1' ? 4 : 0 }),
+  });
   t.falsy(find(i, 'overlay-blocked'));
 });
 
 test('look-alike: the same dead paths, RX still moving and no rule found -> not named, dns-unexplained', (t) => {
-  const i = build({ ok: blockedOn('node3'), counters: () => ({ 'Link.vxlan.calico.rx_packets': 9, 'Link.vxlan.calico.tx_packets': 9 }) });
+  const i = build({
+    ok: blockedOn('node3'),
+    counters: () => ({ 'Link.vxlan.calico.rx_packets': 9, 'Link.vxlan.calico.tx_packets': 9 }),
+  });
   t.deepEqual(ids(i), ['dns-unexplained']);
 });
 
 test('ip_forward=0 on node2: ip-forward-disabled on node2, its alive pod is not called dead', (t) => {
   // the pod on node2 is unreachable from every node, node2 itself included
-  const i = build({ ok: (h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node2' ? 0 : role === 'coredns-service' ? 3 : 5), checks: { node2: { 'sysctl.forwarding': 'fail' } } });
+  const i = build({
+    ok: (h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node2' ? 0 : role === 'coredns-service' ? 3 : 5),
+    checks: { node2: { 'sysctl.forwarding': 'fail' } },
+  });
   t.deepEqual(ids(i), ['ip-forward-disabled']);
   const d = find(i, 'ip-forward-disabled')!;
   t.deepEqual(d.hosts, ['node2']);
@@ -259,24 +388,43 @@ test('ip_forward=0 on node2: ip-forward-disabled on node2, its alive pod is not 
   t.true(d.evidence.some((e) => /10\.233\.65\.1.*alive but cannot be reached/.test(e)));
   t.falsy(find(i, 'coredns-endpoint-down'));
   // the same probes without the sysctl: a dead pod
-  t.deepEqual(ids(build({ ok: (h, role, _tr, ep) => (role === 'coredns-endpoint' && ep === 'node2' ? 0 : role === 'coredns-service' ? 3 : 5) })), ['coredns-endpoint-down']);
+  t.deepEqual(
+    ids(
+      build({
+        ok: (h, role, _tr, ep) =>
+          role === 'coredns-endpoint' && ep === 'node2' ? 0 : role === 'coredns-service' ? 3 : 5,
+      }),
+    ),
+    ['coredns-endpoint-down'],
+  );
 });
 
 test('conntrack drops where UDP was intermittent: conntrack-drops (warn) on that node only', (t) => {
   const flakyUdp: Behaviour = (h, _role, tr) => (h === 'node1' && tr === 'udp' ? 3 : 5);
-  const ct = (h: string): Counters => (h === 'node1' ? { 'Conntrack.insert_failed': 2 } : h === 'node2' ? { 'Conntrack.insert_failed': 5 } : {});
+  const ct = (h: string): Counters =>
+    h === 'node1' ? { 'Conntrack.insert_failed': 2 } : h === 'node2' ? { 'Conntrack.insert_failed': 5 } : {};
   const d = diagnose(build({ ok: flakyUdp, counters: ct })).find((x) => x.id === 'conntrack-drops')!;
   t.is(d.severity, 'warn');
   t.deepEqual(d.hosts, ['node1'], 'node2 counted drops but its UDP answered every probe');
   t.true(d.evidence.some((e) => /insert_failed \+2/.test(e)));
-  t.falsy(diagnose(build({ ok: flakyUdp })).find((x) => x.id === 'conntrack-drops'), 'no counter rise, no conntrack-drops');
+  t.falsy(
+    diagnose(build({ ok: flakyUdp })).find((x) => x.id === 'conntrack-drops'),
+    'no counter rise, no conntrack-drops',
+  );
 });
 
 test('a dead endpoint behind the service: random DNAT losing UDP on one path is not read as udp-blocked', (t) => {
   // node2's pod unreachable (ip_forward=0 there): node3's UDP queries through the service and
   // NodeLocalDNS happened to land on it every time, its TCP ones on the live pod
   const i = build({
-    ok: (h, role, tr, ep) => (role === 'coredns-endpoint' && ep === 'node2' ? 0 : role !== 'coredns-endpoint' && h === 'node3' && tr === 'udp' ? 0 : role !== 'coredns-endpoint' && tr === 'tcp' && h !== 'node3' ? 3 : 5),
+    ok: (h, role, tr, ep) =>
+      role === 'coredns-endpoint' && ep === 'node2'
+        ? 0
+        : role !== 'coredns-endpoint' && h === 'node3' && tr === 'udp'
+          ? 0
+          : role !== 'coredns-endpoint' && tr === 'tcp' && h !== 'node3'
+            ? 3
+            : 5,
     checks: { node2: { 'sysctl.forwarding': 'fail' } },
   });
   t.deepEqual(ids(i), ['ip-forward-disabled']);

@@ -13,7 +13,11 @@ import type { Comparison } from '../../src/compare/types.js';
 const F = (name: string) => join(ROOT, 'test', 'fixtures', 'reports', `${name}.json`);
 
 function diff(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, 'diff', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [CLI, 'diff', ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -23,7 +27,10 @@ test('regressions: exit 1, the human comparison on stdout', (t) => {
   t.regex(r.stdout, /^Changes since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(baseline: kubespray-validate [^)]+\)\n/);
   t.regex(r.stdout, /✖ node3: overlay\.offload: checksum offload on vxlan\.calico was off, is on again/);
   t.regex(r.stdout, /✖ node3: checksum-offload named \(fail\)/);
-  t.regex(r.stdout, /reboot-node3\.json \(.*\) against .*fixed-node3\.json: \d+ regression\(s\), 0 resolved — exit 1\n$/);
+  t.regex(
+    r.stdout,
+    /reboot-node3\.json \(.*\) against .*fixed-node3\.json: \d+ regression\(s\), 0 resolved — exit 1\n$/,
+  );
   t.is(r.stderr, '');
 });
 
@@ -39,7 +46,10 @@ test('-o json prints the comparison object, the same as the library computes', (
   const r = diff(F('healthy'), F('slow-coredns-pod2'), '-o', 'json');
   t.is(r.code, 1);
   const c = JSON.parse(r.stdout) as Comparison;
-  t.deepEqual(c, JSON.parse(JSON.stringify(compareReports(readReport(F('healthy')), readReport(F('slow-coredns-pod2'))))));
+  t.deepEqual(
+    c,
+    JSON.parse(JSON.stringify(compareReports(readReport(F('healthy')), readReport(F('slow-coredns-pod2'))))),
+  );
   t.true(c.regressions.some((x) => x.kind === 'latency'));
 });
 
@@ -47,7 +57,11 @@ test('latency thresholds are options; bad values are usage errors', (t) => {
   const r = diff(F('healthy'), F('slow-coredns-pod2'), '-o', 'json', '--latency-factor', '1000');
   t.is(r.code, 0, 'a 1000x factor: no latency regression, nothing else regressed');
   t.deepEqual((JSON.parse(r.stdout) as Comparison).thresholds, { latencyFactor: 1000, latencyIncreaseMs: 5 });
-  for (const bad of [['--latency-factor', '0.5'], ['--latency-factor', 'x'], ['--latency-increase-ms', '-1']]) {
+  for (const bad of [
+    ['--latency-factor', '0.5'],
+    ['--latency-factor', 'x'],
+    ['--latency-increase-ms', '-1'],
+  ]) {
     const b = diff(F('healthy'), F('healthy-again'), ...bad);
     t.is(b.code, 2, bad.join(' '));
     t.regex(b.stderr, new RegExp(`^kubespray-validate: error: ${bad[0]} must be a number >= `));
@@ -60,9 +74,15 @@ test('a file that is not a schemaVersion 1 report: exit 2, one line naming it', 
     writeFileSync(join(dir, 'v2.json'), JSON.stringify({ ...readReport(F('healthy')), schemaVersion: 2 }));
     writeFileSync(join(dir, 'junit.xml'), '<?xml version="1.0"?><testsuites/>');
     const cases: [string[], RegExp][] = [
-      [[join(dir, 'v2.json'), F('healthy')], /^kubespray-validate: error: .*v2\.json: schemaVersion 2 is not supported \(this version reads schemaVersion 1\)\n$/],
+      [
+        [join(dir, 'v2.json'), F('healthy')],
+        /^kubespray-validate: error: .*v2\.json: schemaVersion 2 is not supported \(this version reads schemaVersion 1\)\n$/,
+      ],
       [[F('healthy'), join(dir, 'junit.xml')], /^kubespray-validate: error: .*junit\.xml: not a JSON report \(.*\)\n$/],
-      [[F('healthy'), join(dir, 'missing.json')], /^kubespray-validate: error: .*missing\.json: cannot read the report: no such file\n$/],
+      [
+        [F('healthy'), join(dir, 'missing.json')],
+        /^kubespray-validate: error: .*missing\.json: cannot read the report: no such file\n$/,
+      ],
       [[F('healthy')], /^kubespray-validate: error: Not enough non-option arguments/],
     ];
     for (const [args, re] of cases) {

@@ -30,7 +30,49 @@ function rng(seed: number): () => number {
   };
 }
 
-const TOKENS = ['[', ']', ':', ':children', ':vars', '=', '"', "'", '#', '\n', ' ', '{{', '}}', '{%', '- ', ': ', '{', '}', '|', '>', '&a', '*a', '!!python/object', '\t', '\\', '\u0000', 'é', '🙂', 'node[1:3]', 'node[a:', 'all', 'k8s_cluster', 'kube_control_plane', 'ansible_host=', '198.51.100.1', 'children:', 'hosts:', 'vars:', '---', '...', '%'];
+const TOKENS = [
+  '[',
+  ']',
+  ':',
+  ':children',
+  ':vars',
+  '=',
+  '"',
+  "'",
+  '#',
+  '\n',
+  ' ',
+  '{{',
+  '}}',
+  '{%',
+  '- ',
+  ': ',
+  '{',
+  '}',
+  '|',
+  '>',
+  '&a',
+  '*a',
+  '!!python/object',
+  '\t',
+  '\\',
+  '\u0000',
+  'é',
+  '🙂',
+  'node[1:3]',
+  'node[a:',
+  'all',
+  'k8s_cluster',
+  'kube_control_plane',
+  'ansible_host=',
+  '198.51.100.1',
+  'children:',
+  'hosts:',
+  'vars:',
+  '---',
+  '...',
+  '%',
+];
 
 function mutate(src: string, r: () => number): string {
   let s = src;
@@ -125,14 +167,23 @@ test('pathological inventories: binary, deep nesting, huge, cycles, duplicates, 
     const cases: [string, string][] = [
       ['binary.ini', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1')],
       ['nest.yml', `all:\n  vars:\n    x: ${'['.repeat(5000)}${']'.repeat(5000)}\n`],
-      ['deepgroups.yml', `all:\n  children:\n${Array.from({ length: 300 }, (_, i) => `${'  '.repeat(i + 2)}g${i}:\n${'  '.repeat(i + 3)}children:`).join('\n')}\n`],
-      ['huge.ini', `[kube_node]\n${Array.from({ length: 50_000 }, (_, i) => `n${i} ansible_host=198.18.${(i >> 8) & 255}.${i & 255}`).join('\n')}\n`],
+      [
+        'deepgroups.yml',
+        `all:\n  children:\n${Array.from({ length: 300 }, (_, i) => `${'  '.repeat(i + 2)}g${i}:\n${'  '.repeat(i + 3)}children:`).join('\n')}\n`,
+      ],
+      [
+        'huge.ini',
+        `[kube_node]\n${Array.from({ length: 50_000 }, (_, i) => `n${i} ansible_host=198.18.${(i >> 8) & 255}.${i & 255}`).join('\n')}\n`,
+      ],
       ['cycle.yml', 'all:\n  children:\n    a:\n      children:\n        b:\n    b:\n      children:\n        a:\n'],
       ['dupes.ini', '[kube_node]\nn1 ansible_host=198.51.100.1\nn1 ansible_host=198.51.100.2\n[kube_node]\nn1\n'],
       ['unicode.ini', '[kube_node]\nnœud-1 ansible_host=198.51.100.1 label=日本語\n[kube_control_plane]\nnœud-1\n'],
       ['empty.ini', ''],
       ['anchors.yml', 'all:\n  vars: &a\n    x: *a\n'],
-      ['bomb.yml', `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n`],
+      [
+        'bomb.yml',
+        `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n`,
+      ],
       ['python.yml', 'all:\n  vars:\n    x: !!python/object/apply:os.system ["touch /tmp/ksv-fuzz-pwned"]\n'],
     ];
     for (const [name, text] of cases) {
@@ -161,7 +212,15 @@ export const FUZZ_OUTPUTS = 4000;
 
 test('command-output parsers: truncated, empty, garbage and other-version output never throw', (t) => {
   const fx = (f: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'collect', f), 'utf8');
-  const samples = ['iptables-nft-save.txt', 'iptables-legacy-save-shadowed.txt', 'ip-link.json', 'ip-addr.json', 'ethtool-k-vxlan.calico.txt', 'proc-net-snmp.txt', 'proc-net-netstat.txt'].map(fx);
+  const samples = [
+    'iptables-nft-save.txt',
+    'iptables-legacy-save-shadowed.txt',
+    'ip-link.json',
+    'ip-addr.json',
+    'ethtool-k-vxlan.calico.txt',
+    'proc-net-snmp.txt',
+    'proc-net-netstat.txt',
+  ].map(fx);
   const r = rng(7);
   for (let i = 0; i < FUZZ_OUTPUTS; i++) {
     const text = mutate(samples[i % samples.length]!, r);
@@ -180,7 +239,10 @@ test('command-output parsers: truncated, empty, garbage and other-version output
 export const FUZZ_REPLIES = 3000;
 
 test('DNS replies: random bytes, truncations and bit flips of a real reply are judged, never thrown', (t) => {
-  const real = Buffer.from('9e93818000010001000000000a6b756265726e657465730764656661756c740373766307636c7573746572056c6f63616c0000010001c00c00010001000000000004c6128001', 'hex');
+  const real = Buffer.from(
+    '9e93818000010001000000000a6b756265726e657465730764656661756c740373766307636c7573746572056c6f63616c0000010001c00c00010001000000000004c6128001',
+    'hex',
+  );
   const name = 'kubernetes.default.svc.cluster.local';
   t.deepEqual(judgeReply(real, 0x9e93, name, 'A'), { answered: true, rcode: 'NOERROR', good: true });
   t.is(judgeReply(real, 0x1234, name, 'A').error, 'bad-id');

@@ -16,7 +16,16 @@ const FIX = join(ROOT, 'test', 'fixtures', 'inventory');
 const cases = JSON.parse(readFileSync(join(FIX, 'cases.json'), 'utf8')) as { name: string; sources: string[] }[];
 
 function ours(sources: string[]): unknown {
-  return relativize(inventoryListing(loadInventory(sources.map((s) => resolve(ROOT, s)), {}), { showSecrets: true }), ROOT);
+  return relativize(
+    inventoryListing(
+      loadInventory(
+        sources.map((s) => resolve(ROOT, s)),
+        {},
+      ),
+      { showSecrets: true },
+    ),
+    ROOT,
+  );
 }
 
 for (const c of cases) {
@@ -46,28 +55,78 @@ test('inventory --list prints the same JSON through the CLI, secrets redacted', 
   const text = JSON.stringify(out);
   t.false(text.includes('s3cr3t-become'), 'become password redacted');
   t.true(text.includes('<redacted>'));
-  const shown = JSON.parse(cli(['inventory', '-i', join(ROOT, 'test/fixtures/inventory/vars-precedence'), '--list', '--show-secrets']).stdout);
+  const shown = JSON.parse(
+    cli(['inventory', '-i', join(ROOT, 'test/fixtures/inventory/vars-precedence'), '--list', '--show-secrets']).stdout,
+  );
   t.deepEqual(Object.keys(shown._meta.hostvars).sort(), Object.keys(out._meta.hostvars).sort());
 });
 
 const bad: [string, string[], RegExp][] = [
   ['missing path', ['-i', '/nonexistent/inventory'], /no such inventory file or directory/],
-  ['YAML syntax error names file and line', ['-i', join(FIX, 'bad/yaml-syntax.yml')], /yaml-syntax\.yml:\d+: YAML syntax error/],
-  ['INI syntax error names file and line', ['-i', join(FIX, 'bad/ini-syntax.ini')], /ini-syntax\.ini:3: invalid section header/],
+  [
+    'YAML syntax error names file and line',
+    ['-i', join(FIX, 'bad/yaml-syntax.yml')],
+    /yaml-syntax\.yml:\d+: YAML syntax error/,
+  ],
+  [
+    'INI syntax error names file and line',
+    ['-i', join(FIX, 'bad/ini-syntax.ini')],
+    /ini-syntax\.ini:3: invalid section header/,
+  ],
   ['cycle in :children', ['-i', join(FIX, 'bad/cycle.ini')], /cycle/],
-  ['invalid IP in ansible_host', ['-i', join(FIX, 'bad/bad-ip.ini')], /node1: ansible_host "999\.1\.1\.1" is not a valid IPv4 address/],
+  [
+    'invalid IP in ansible_host',
+    ['-i', join(FIX, 'bad/bad-ip.ini')],
+    /node1: ansible_host "999\.1\.1\.1" is not a valid IPv4 address/,
+  ],
   ['host with an empty address', ['-i', join(FIX, 'bad/no-address.yml')], /node1: ansible_host is set but empty/],
   ['invalid domain', ['-i', join(FIX, 'bad/bad-domain.ini')], /cluster_name "bad domain!" is not a valid domain name/],
-  ['invalid CIDR', ['-i', join(FIX, 'bad/bad-cidr.ini')], /kube_service_addresses "10\.233\.0\.0\/99" is not a valid CIDR/],
-  ['Jinja it cannot evaluate suggests -e', ['-i', join(FIX, 'bad/unresolvable-jinja.ini')], /dns_domain.*-e dns_domain=VALUE/],
-  ['shell characters in nodelocaldns_ip', ['-i', join(FIX, 'bad/hostile-nodelocaldns.ini')], /nodelocaldns_ip .* is not an IPv4 address/],
+  [
+    'invalid CIDR',
+    ['-i', join(FIX, 'bad/bad-cidr.ini')],
+    /kube_service_addresses "10\.233\.0\.0\/99" is not a valid CIDR/,
+  ],
+  [
+    'Jinja it cannot evaluate suggests -e',
+    ['-i', join(FIX, 'bad/unresolvable-jinja.ini')],
+    /dns_domain.*-e dns_domain=VALUE/,
+  ],
+  [
+    'shell characters in nodelocaldns_ip',
+    ['-i', join(FIX, 'bad/hostile-nodelocaldns.ini')],
+    /nodelocaldns_ip .* is not an IPv4 address/,
+  ],
   ['shell characters in bin_dir', ['-i', join(FIX, 'bad/hostile-bindir.ini')], /bin_dir .* must be an absolute path/],
-  ['undefined variable in ansible_host', ['-i', join(FIX, 'bad/jinja-undefined-host.ini')], /error: host node1: cannot evaluate ansible_host: node_ip is undefined in "\{\{ node_ip \}\}"$/m],
-  ['Jinja outside the subset in ansible_user names it', ['-i', join(FIX, 'bad/jinja-outside-subset.ini')], /host node1: cannot evaluate ansible_user: "\{\{ users\[inventory_hostname\] \}\}" is Jinja this tool does not evaluate/],
-  ['Jinja outside the subset in a secret: not shown', ['-i', join(FIX, 'bad/jinja-secret.ini')], /error: host node1: cannot evaluate ansible_become_password: its value is Jinja this tool does not evaluate \(in become_src\) \(not shown: a secret\)$/m],
-  ['shell characters in ansible_user', ['-i', join(FIX, 'bad/hostile-user.ini')], /ansible_user "root;id" is not a valid user name/],
-  ['hostile -e value', ['-i', join(ROOT, 'inventory-examples/mycluster'), '-e', 'cluster_name=x`id`'], /not a valid domain name/],
-  ['empty selection after --limit', ['-i', join(ROOT, 'inventory-examples/mycluster'), '--limit', 'nosuchhost'], /--limit "nosuchhost" matches no/],
+  [
+    'undefined variable in ansible_host',
+    ['-i', join(FIX, 'bad/jinja-undefined-host.ini')],
+    /error: host node1: cannot evaluate ansible_host: node_ip is undefined in "\{\{ node_ip \}\}"$/m,
+  ],
+  [
+    'Jinja outside the subset in ansible_user names it',
+    ['-i', join(FIX, 'bad/jinja-outside-subset.ini')],
+    /host node1: cannot evaluate ansible_user: "\{\{ users\[inventory_hostname\] \}\}" is Jinja this tool does not evaluate/,
+  ],
+  [
+    'Jinja outside the subset in a secret: not shown',
+    ['-i', join(FIX, 'bad/jinja-secret.ini')],
+    /error: host node1: cannot evaluate ansible_become_password: its value is Jinja this tool does not evaluate \(in become_src\) \(not shown: a secret\)$/m,
+  ],
+  [
+    'shell characters in ansible_user',
+    ['-i', join(FIX, 'bad/hostile-user.ini')],
+    /ansible_user "root;id" is not a valid user name/,
+  ],
+  [
+    'hostile -e value',
+    ['-i', join(ROOT, 'inventory-examples/mycluster'), '-e', 'cluster_name=x`id`'],
+    /not a valid domain name/,
+  ],
+  [
+    'empty selection after --limit',
+    ['-i', join(ROOT, 'inventory-examples/mycluster'), '--limit', 'nosuchhost'],
+    /--limit "nosuchhost" matches no/,
+  ],
   ['no inventory', [], /no inventory given/],
   ['bad option value', ['-i', join(ROOT, 'inventory-examples/mycluster'), '--forks', '0'], /--forks must be/],
 ];
@@ -104,7 +163,10 @@ test('shlexSplit keeps quoted words together', (t) => {
 
 test('parseIni: ranges with steps and letters', (t) => {
   const inv = loadInventory([join(FIX, 'ini-rules/hosts')], {});
-  t.deepEqual(['node1', 'node4', 'node7'].filter((h) => h in inv.hostvars), ['node1', 'node4', 'node7']);
+  t.deepEqual(
+    ['node1', 'node4', 'node7'].filter((h) => h in inv.hostvars),
+    ['node1', 'node4', 'node7'],
+  );
   t.true(['db-a.example.com', 'db-b.example.com', 'db-c.example.com'].every((h) => h in inv.hostvars));
   t.truthy(parseIni);
 });
@@ -128,13 +190,29 @@ test('Kubespray model: defaults and derived values', (t) => {
   t.is(m.nodelocaldnsIp, '169.254.25.10');
   t.is(m.networkPlugin, 'calico');
   t.truthy(m.dnsDomain);
-  const withE = clusterModel(loadInventory([join(ROOT, 'inventory-examples/mycluster')], { kube_service_addresses: '198.18.64.0/18', cluster_name: 'lab.test' }));
+  const withE = clusterModel(
+    loadInventory([join(ROOT, 'inventory-examples/mycluster')], {
+      kube_service_addresses: '198.18.64.0/18',
+      cluster_name: 'lab.test',
+    }),
+  );
   t.is(withE.corednsIp, '198.18.64.3');
   t.is(withE.dnsDomain, 'lab.test');
 });
 
 test('repeated -i and -e collect; any other option given twice: the last wins', (t) => {
-  const r = cli(['inventory', '-i', join(FIX, 'ini-rules/hosts'), '-i', join(FIX, 'yaml-rules/hosts.yml'), '-e', 'a=1', '-e', 'b=2', '--list']);
+  const r = cli([
+    'inventory',
+    '-i',
+    join(FIX, 'ini-rules/hosts'),
+    '-i',
+    join(FIX, 'yaml-rules/hosts.yml'),
+    '-e',
+    'a=1',
+    '-e',
+    'b=2',
+    '--list',
+  ]);
   t.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   const one = ours(['test/fixtures/inventory/ini-rules/hosts']) as { _meta: { hostvars: Record<string, unknown> } };
@@ -143,6 +221,15 @@ test('repeated -i and -e collect; any other option given twice: the last wins', 
   // as ansible-playbook: k=v extra vars are strings
   t.is(h.a, '1');
   t.is(h.b, '2');
-  const v = cli(['-i', join(ROOT, 'inventory-examples/mycluster'), '--forks', '0', '--forks', '3', '--limit', 'nosuch']);
+  const v = cli([
+    '-i',
+    join(ROOT, 'inventory-examples/mycluster'),
+    '--forks',
+    '0',
+    '--forks',
+    '3',
+    '--limit',
+    'nosuch',
+  ]);
   t.regex(v.stderr, /--limit "nosuch"/, 'the later --forks 3 replaced the invalid --forks 0');
 });

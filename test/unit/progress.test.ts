@@ -32,17 +32,22 @@ async function run(mode: ProgressMode, forks: number, n: number, stdoutIsTTY: bo
     return true;
   }) as typeof process.stdout.write;
   try {
-    await new Progress(mode, forks, out.stream).phase('Inspect', Array.from({ length: n }, (_, i) => i), (i) => `item ${i}`, async (i) => {
-      running++;
-      max = Math.max(max, running);
-      ran.push(i);
-      events.push(`start ${i}`);
-      for (let k = 0; k <= (i * 7) % 5; k++) await new Promise((r) => setImmediate(r));
-      running--;
-      events.push(`end ${i}`);
-      if (i === 4) throw new Error('item 4 fails');
-      return i === 2 ? 'a note' : undefined;
-    });
+    await new Progress(mode, forks, out.stream).phase(
+      'Inspect',
+      Array.from({ length: n }, (_, i) => i),
+      (i) => `item ${i}`,
+      async (i) => {
+        running++;
+        max = Math.max(max, running);
+        ran.push(i);
+        events.push(`start ${i}`);
+        for (let k = 0; k <= (i * 7) % 5; k++) await new Promise((r) => setImmediate(r));
+        running--;
+        events.push(`end ${i}`);
+        if (i === 4) throw new Error('item 4 fails');
+        return i === 2 ? 'a note' : undefined;
+      },
+    );
   } finally {
     process.stdout.write = write;
     process.stdout.isTTY = tty;
@@ -58,20 +63,32 @@ const cases: [ProgressMode, boolean][] = [
 ];
 
 for (const [mode, stdoutIsTTY] of cases) {
-  test.serial(`--progress ${mode}${mode === 'tty' ? ` (stdout ${stdoutIsTTY ? 'a terminal' : 'piped'})` : ''}: at most --forks at once, all run`, async (t) => {
-    for (const [forks, n] of [[1, 6], [3, 10], [4, 12], [50, 8]] as const) {
-      const r = await run(mode, forks, n, stdoutIsTTY);
-      t.deepEqual(r.ran, Array.from({ length: n }, (_, i) => i), `forks ${forks}: every item ran`);
-      t.is(r.max, Math.min(forks, n), `forks ${forks}: in flight at most (and at best) min(forks, items)`);
-      t.is(r.stdout, '', 'nothing on stdout');
-      if (mode === 'none') t.is(r.display, '', 'silent');
-      else t.true(r.display.includes('item 2 — a note'), r.display);
-      if (mode === 'plain' || (mode === 'tty' && !stdoutIsTTY)) {
-        t.true(r.display.includes('[STARTED] item 0'), r.display);
-        t.false(r.display.includes('\u001b['), 'no escape codes in plain lines');
+  test.serial(
+    `--progress ${mode}${mode === 'tty' ? ` (stdout ${stdoutIsTTY ? 'a terminal' : 'piped'})` : ''}: at most --forks at once, all run`,
+    async (t) => {
+      for (const [forks, n] of [
+        [1, 6],
+        [3, 10],
+        [4, 12],
+        [50, 8],
+      ] as const) {
+        const r = await run(mode, forks, n, stdoutIsTTY);
+        t.deepEqual(
+          r.ran,
+          Array.from({ length: n }, (_, i) => i),
+          `forks ${forks}: every item ran`,
+        );
+        t.is(r.max, Math.min(forks, n), `forks ${forks}: in flight at most (and at best) min(forks, items)`);
+        t.is(r.stdout, '', 'nothing on stdout');
+        if (mode === 'none') t.is(r.display, '', 'silent');
+        else t.true(r.display.includes('item 2 — a note'), r.display);
+        if (mode === 'plain' || (mode === 'tty' && !stdoutIsTTY)) {
+          t.true(r.display.includes('[STARTED] item 0'), r.display);
+          t.false(r.display.includes('\u001b['), 'no escape codes in plain lines');
+        }
       }
-    }
-  });
+    },
+  );
 }
 
 test.serial('the schedule itself (which item starts when) is the same in every mode', async (t) => {

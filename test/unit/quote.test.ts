@@ -2,7 +2,18 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { shQuote, shJoin } from '../../src/transport/quote.js';
 
-const hostile = ["plain", "with space", "it's", "$(touch /tmp/pwned)", "`id`", "a;b", "x\ny", "'\"'", "", "--opt=$HOME"];
+const hostile = [
+  'plain',
+  'with space',
+  "it's",
+  '$(touch /tmp/pwned)',
+  '`id`',
+  'a;b',
+  'x\ny',
+  "'\"'",
+  '',
+  '--opt=$HOME',
+];
 
 test('shQuote round-trips hostile strings through a real shell', (t) => {
   for (const v of hostile) {

@@ -57,5 +57,8 @@ test('--check and --skip select by id and prefix; unknown ids are a usage error 
   t.deepEqual(selectChecks(['nodelocaldns.iptables,overlay.mtu']).ids, ['nodelocaldns.iptables', 'overlay.mtu']);
   const e = t.throws(() => selectChecks(['nodelocaldns.iptable']), { instanceOf: UsageError });
   t.regex(e!.message, /no such check.*nodelocaldns\.iptables/);
-  t.false(selectChecks(['nodelocaldns.interface']).modules.some((m) => m.probes), 'no probing module selected');
+  t.false(
+    selectChecks(['nodelocaldns.interface']).modules.some((m) => m.probes),
+    'no probing module selected',
+  );
 });

@@ -37,16 +37,28 @@ for (const [name, want] of Object.entries(EXPECT)) {
     const { report } = await replay(join(DIR, name), { progress: 'none' });
     t.deepEqual(report, recorded(name));
     t.is(report.summary.exitCode, want.exit);
-    t.deepEqual(report.diagnoses.filter((d) => d.severity === 'fail').map((d) => d.id), want.failing);
+    t.deepEqual(
+      report.diagnoses.filter((d) => d.severity === 'fail').map((d) => d.id),
+      want.failing,
+    );
   });
 }
 
 test('the seed on node2: --fix would run exactly the ethtool fix on node2', async (t) => {
   const { report } = await replay(join(DIR, 'seed-node2'), { progress: 'none' });
-  t.deepEqual(safeFixes(report.diagnoses, report).map((a) => [a.host, a.command]), [['node2', 'ethtool --offload vxlan.calico rx off tx off']]);
+  t.deepEqual(
+    safeFixes(report.diagnoses, report).map((a) => [a.host, a.command]),
+    [['node2', 'ethtool --offload vxlan.calico rx off tx off']],
+  );
   const fixed = recorded('seed-node2-fix');
-  t.deepEqual(fixed.fix?.applied.map((a) => [a.host, a.command, a.ok]), [['node2', 'ethtool --offload vxlan.calico rx off tx off', true]]);
-  t.deepEqual(fixed.fix?.before.diagnoses.filter((d) => d.severity === 'fail').map((d) => d.id), ['checksum-offload']);
+  t.deepEqual(
+    fixed.fix?.applied.map((a) => [a.host, a.command, a.ok]),
+    [['node2', 'ethtool --offload vxlan.calico rx off tx off', true]],
+  );
+  t.deepEqual(
+    fixed.fix?.before.diagnoses.filter((d) => d.severity === 'fail').map((d) => d.id),
+    ['checksum-offload'],
+  );
 });
 
 test('interrupted: the unfinished nodes are marked, the report says so, the CLI exits 130', async (t) => {
@@ -77,7 +89,10 @@ test('--limit without the control plane: a failing coredns.endpoints (filed unde
   const { report } = await replay(d, { progress: 'none' });
   const ep = report.results.find((r) => r.check === 'coredns.endpoints')!;
   t.is(ep.host, 'node1');
-  t.false(report.hosts.some((h) => h.name === 'node1'), 'node1 is outside --limit');
+  t.false(
+    report.hosts.some((h) => h.name === 'node1'),
+    'node1 is outside --limit',
+  );
   t.is(ep.status, 'fail');
   t.is(report.summary.exitCode, 1);
 });
@@ -91,11 +106,19 @@ test('replay --strict overrides the recorded setting: a healthy lab (offload on 
   cpSync(join(DIR, 'healthy'), d, { recursive: true });
   const b = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8')) as Bundle;
   for (const node of Object.values(b.nodes)) {
-    for (const e of node!.execs) if (e.label === 'roundtrip' && e.result.ok) e.result.stdout = e.result.stdout.replace(/^@@kernel\n[^\n]*\n/m, '@@kernel\n5.4.0-150-generic\n');
+    for (const e of node!.execs)
+      if (e.label === 'roundtrip' && e.result.ok)
+        e.result.stdout = e.result.stdout.replace(/^@@kernel\n[^\n]*\n/m, '@@kernel\n5.4.0-150-generic\n');
   }
   writeFileSync(join(d, 'bundle.json'), JSON.stringify(b));
   const lax = await replay(d, { progress: 'none', strict: false });
-  t.true(lax.report.results.filter((r) => r.check === 'overlay.offload').every((r) => r.status === 'warn' && /5\.4\.0-150-generic, in the range Felix itself treats as broken/.test(r.summary)));
+  t.true(
+    lax.report.results
+      .filter((r) => r.check === 'overlay.offload')
+      .every(
+        (r) => r.status === 'warn' && /5\.4\.0-150-generic, in the range Felix itself treats as broken/.test(r.summary),
+      ),
+  );
   t.is(lax.report.summary.exitCode, 0);
   const strict = await replay(d, { progress: 'none', strict: true });
   t.true(strict.report.summary.warn > 0);

@@ -8,8 +8,19 @@ import { renderJson } from '../../src/report/json.js';
 import type { CheckResult, HostReport, ProbeResult, Report } from '../../src/types.js';
 
 const up = (name: string): HostReport => ({ name, address: `198.18.0.${name.length}`, inspected: true, error: null });
-const down = (name: string): HostReport => ({ name, address: '198.18.0.99', inspected: false, error: 'unreachable: connect ECONNREFUSED 198.18.0.99:22' });
-const r = (host: string, status: CheckResult['status'], check = 'x.y'): CheckResult => ({ check, host, status, summary: `${check} ${status}`, evidence: { lines: ['a <b> & "c"'] } });
+const down = (name: string): HostReport => ({
+  name,
+  address: '198.18.0.99',
+  inspected: false,
+  error: 'unreachable: connect ECONNREFUSED 198.18.0.99:22',
+});
+const r = (host: string, status: CheckResult['status'], check = 'x.y'): CheckResult => ({
+  check,
+  host,
+  status,
+  summary: `${check} ${status}`,
+  evidence: { lines: ['a <b> & "c"'] },
+});
 
 test('exit 0 when everything passed, warnings allowed', (t) => {
   t.is(exitCode([up('n1')], [r('n1', 'pass'), r('n1', 'warn')], false), 0);
@@ -27,26 +38,84 @@ test('a check that could not run on a reached node is exit 3, not 0', (t) => {
   t.is(exitCode([up('n1')], [r('n1', 'pass'), r('n1', 'error')], false), 3);
 });
 test('summary counts every status', (t) => {
-  const s = summarize([up('n1')], [r('n1', 'pass'), r('n1', 'pass'), r('n1', 'warn'), r('n1', 'skip'), r('n1', 'fail')], false);
+  const s = summarize(
+    [up('n1')],
+    [r('n1', 'pass'), r('n1', 'pass'), r('n1', 'warn'), r('n1', 'skip'), r('n1', 'fail')],
+    false,
+  );
   t.deepEqual(s, { pass: 2, warn: 1, fail: 1, error: 0, skip: 1, exitCode: 1 });
 });
 
 function report(): Report {
   const hosts = [up('node1'), down('node2')];
-  const results = [r('node1', 'pass', 'nodelocaldns.iptables'), r('node1', 'fail', 'dns.coredns-service.tcp'), r('node1', 'warn', 'overlay.checksum-offload'), r('node2', 'error', 'ssh.reachable'), r('node1', 'skip', 'overlay.mtu')];
+  const results = [
+    r('node1', 'pass', 'nodelocaldns.iptables'),
+    r('node1', 'fail', 'dns.coredns-service.tcp'),
+    r('node1', 'warn', 'overlay.checksum-offload'),
+    r('node2', 'error', 'ssh.reachable'),
+    r('node1', 'skip', 'overlay.mtu'),
+  ];
   return {
     schemaVersion: 1,
     tool: { name: 'kubespray-validate', version: '0.1.0' },
     startedAt: new Date(0).toISOString(),
     durationMs: 1234,
-    cluster: { dnsDomain: 'cluster.local', nodelocaldnsIp: '169.254.25.10', corednsIp: '198.18.128.3', networkPlugin: 'calico', calicoBackend: 'vxlan', kubeProxyMode: 'ipvs' },
+    cluster: {
+      dnsDomain: 'cluster.local',
+      nodelocaldnsIp: '169.254.25.10',
+      corednsIp: '198.18.128.3',
+      networkPlugin: 'calico',
+      calicoBackend: 'vxlan',
+      kubeProxyMode: 'ipvs',
+    },
     hosts,
     results,
     probes: [
-      { host: 'node1', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 5, rcodes: { NOERROR: 5 }, ok: 5, latencyMs: { p50: 1, max: 2 } },
-      { host: 'node1', server: '198.18.128.3', role: 'coredns-service', transport: 'tcp', name: 'kubernetes.default.svc.cluster.local', type: 'A', sent: 5, answered: 2, rcodes: { NOERROR: 2 }, ok: 2, latencyMs: { p50: 1, max: 2 } },
+      {
+        host: 'node1',
+        server: '169.254.25.10',
+        role: 'nodelocaldns',
+        transport: 'udp',
+        name: 'kubernetes.default.svc.cluster.local',
+        type: 'A',
+        sent: 5,
+        answered: 5,
+        rcodes: { NOERROR: 5 },
+        ok: 5,
+        latencyMs: { p50: 1, max: 2 },
+      },
+      {
+        host: 'node1',
+        server: '198.18.128.3',
+        role: 'coredns-service',
+        transport: 'tcp',
+        name: 'kubernetes.default.svc.cluster.local',
+        type: 'A',
+        sent: 5,
+        answered: 2,
+        rcodes: { NOERROR: 2 },
+        ok: 2,
+        latencyMs: { p50: 1, max: 2 },
+      },
     ],
-    diagnoses: [{ id: 'checksum-offload', severity: 'fail', hosts: ['node1'], summary: 'TCP DNS across the overlay fails', evidence: ['tx-checksumming: on'], fix: ['ethtool --offload vxlan.calico rx off tx off'], remediations: [{ text: 'ethtool --offload vxlan.calico rx off tx off', argv: ['ethtool', '--offload', 'vxlan.calico', 'rx', 'off', 'tx', 'off'], hosts: ['node1'], safe: true }] }],
+    diagnoses: [
+      {
+        id: 'checksum-offload',
+        severity: 'fail',
+        hosts: ['node1'],
+        summary: 'TCP DNS across the overlay fails',
+        evidence: ['tx-checksumming: on'],
+        fix: ['ethtool --offload vxlan.calico rx off tx off'],
+        remediations: [
+          {
+            text: 'ethtool --offload vxlan.calico rx off tx off',
+            argv: ['ethtool', '--offload', 'vxlan.calico', 'rx', 'off', 'tx', 'off'],
+            hosts: ['node1'],
+            safe: true,
+          },
+        ],
+      },
+    ],
     summary: summarize(hosts, results, false),
   };
 }
@@ -84,8 +153,18 @@ test('human: probe table, failing checks with evidence, diagnosis with fix, verd
 });
 
 const probe = (name: string, rcodes: Record<string, number>, ok: number, internal = true): ProbeResult => ({
-  host: 'node1', server: '169.254.25.10', role: 'nodelocaldns', transport: 'udp', name, type: 'A', sent: 5,
-  answered: Object.values(rcodes).reduce((a, b) => a + b, 0), rcodes, ok, internal, latencyMs: { p50: 1, max: 2 },
+  host: 'node1',
+  server: '169.254.25.10',
+  role: 'nodelocaldns',
+  transport: 'udp',
+  name,
+  type: 'A',
+  sent: 5,
+  answered: Object.values(rcodes).reduce((a, b) => a + b, 0),
+  rcodes,
+  ok,
+  internal,
+  latencyMs: { p50: 1, max: 2 },
 });
 
 test('human probe table counts what the checks count: NOERROR with records, not NXDOMAIN or empty answers', (t) => {
@@ -95,13 +174,28 @@ test('human probe table counts what the checks count: NOERROR with records, not 
     ['NXDOMAIN for a cluster name', [probe(svc, { NXDOMAIN: 5 }, 0)], '0/5', 'fail'],
     ['NOERROR without records (NODATA)', [probe(svc, { NOERROR: 5 }, 3)], '3/5', 'fail'],
     ['NXDOMAIN and SERVFAIL mixed in', [probe(svc, { NOERROR: 2, NXDOMAIN: 2, SERVFAIL: 1 }, 2)], '2/5', 'fail'],
-    ['only the external name fails', [probe(svc, { NOERROR: 5 }, 5), probe('kubernetes.io', { NXDOMAIN: 5 }, 0, false)], '5/10', 'warn'],
+    [
+      'only the external name fails',
+      [probe(svc, { NOERROR: 5 }, 5), probe('kubernetes.io', { NXDOMAIN: 5 }, 0, false)],
+      '5/10',
+      'warn',
+    ],
   ];
   const status = { ok: 'pass', warn: 'warn', fail: 'fail' } as const;
   for (const [name, probes, text, state] of cases) {
     t.deepEqual(probeCell(probes), { text, state }, name);
     // the same verdict as the check computed from the same probes
-    const dns = evaluateNode({ host: 'node1', cluster: CLUSTER, connection: { ok: true, error: null, address: 'node1', port: 22, user: 'root', become: false }, facts: null, probes, counterDelta: null }, selectChecks(['dns.*']));
+    const dns = evaluateNode(
+      {
+        host: 'node1',
+        cluster: CLUSTER,
+        connection: { ok: true, error: null, address: 'node1', port: 22, user: 'root', become: false },
+        facts: null,
+        probes,
+        counterDelta: null,
+      },
+      selectChecks(['dns.*']),
+    );
     t.is(dns[0]!.status, status[state], name);
   }
   const rep = report();
@@ -112,16 +206,36 @@ test('human probe table counts what the checks count: NOERROR with records, not 
 test('JSON report round-trips and carries the contract fields', (t) => {
   const parsed = JSON.parse(renderJson(report()));
   t.is(parsed.schemaVersion, 1);
-  t.deepEqual(Object.keys(parsed).sort(), ['cluster', 'diagnoses', 'durationMs', 'hosts', 'probes', 'results', 'schemaVersion', 'startedAt', 'summary', 'tool']);
+  t.deepEqual(Object.keys(parsed).sort(), [
+    'cluster',
+    'diagnoses',
+    'durationMs',
+    'hosts',
+    'probes',
+    'results',
+    'schemaVersion',
+    'startedAt',
+    'summary',
+    'tool',
+  ]);
   t.is(parsed.summary.exitCode, 1);
 });
 
 test('human: offload left on without a fault is one note for the cluster, not a warning per node', (t) => {
   const r = report();
-  const rs = ['node1', 'node2', 'node3'].map((host) => ({ check: 'overlay.offload', host, status: 'pass' as const, summary: 'TX checksum offload is on for vxlan.calico', evidence: { device: 'vxlan.calico', 'tx-checksumming': true, 'rx-checksumming': true } }));
+  const rs = ['node1', 'node2', 'node3'].map((host) => ({
+    check: 'overlay.offload',
+    host,
+    status: 'pass' as const,
+    summary: 'TX checksum offload is on for vxlan.calico',
+    evidence: { device: 'vxlan.calico', 'tx-checksumming': true, 'rx-checksumming': true },
+  }));
   const out = renderHuman({ ...r, results: [...r.results, ...rs] }, { color: false, strict: false });
   t.is(out.match(/TX checksum offload is on for vxlan\.calico on 3 node\(s\): node1, node2, node3/g)?.length, 1);
   t.notRegex(out, /WARN .*overlay\.offload/);
   const off = rs.map((x) => ({ ...x, evidence: { ...x.evidence, 'tx-checksumming': false } }));
-  t.notRegex(renderHuman({ ...r, results: [...r.results, ...off] }, { color: false, strict: false }), /checksum offload is on/);
+  t.notRegex(
+    renderHuman({ ...r, results: [...r.results, ...off] }, { color: false, strict: false }),
+    /checksum offload is on/,
+  );
 });

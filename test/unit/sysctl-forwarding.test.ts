@@ -10,11 +10,21 @@ import { isParseError, type NodeFacts } from '../../src/types.js';
 import { CLUSTER } from './model.js';
 import { ROOT } from '../e2e/helpers.js';
 
-const [on, off] = splitSections(readFileSync(join(ROOT, 'test', 'fixtures', 'collect', 'sysctl-forwarding.txt'), 'utf8'));
-const facts = (sections: ReturnType<typeof splitSections>) => ({ host: 'node2', sysctl: sysctlReader.parse(sections, { cluster: CLUSTER }) }) as unknown as NodeFacts;
+const [on, off] = splitSections(
+  readFileSync(join(ROOT, 'test', 'fixtures', 'collect', 'sysctl-forwarding.txt'), 'utf8'),
+);
+const facts = (sections: ReturnType<typeof splitSections>) =>
+  ({ host: 'node2', sysctl: sysctlReader.parse(sections, { cluster: CLUSTER }) }) as unknown as NodeFacts;
 const run = (f: NodeFacts, cluster = CLUSTER) => {
   if (check.scope !== 'node') throw new Error('node check expected');
-  const input: NodeInput = { host: 'node2', cluster, connection: { ok: true, error: null, address: 'node2', port: 22, user: 'root', become: false }, facts: f, probes: [], counterDelta: null };
+  const input: NodeInput = {
+    host: 'node2',
+    cluster,
+    connection: { ok: true, error: null, address: 'node2', port: 22, user: 'root', become: false },
+    facts: f,
+    probes: [],
+    counterDelta: null,
+  };
   return check.evaluate(input, emitter())[0]!;
 };
 

@@ -14,7 +14,11 @@ import { ansibleConnectionVars, haveAnsible, type AnsibleHostResult } from './an
 
 const GOOD = join(ROOT, 'test/fixtures/inventory/jinja-connection');
 const BAD = join(ROOT, 'test/fixtures/inventory/bad/jinja-connection.yml');
-const ENV: NodeJS.ProcessEnv = { ...process.env, KSV_TEST_KEY_DIR: '/srv/ksv-keys', KSV_TEST_BECOME_PASSWORD: 'env-become-Pw7' };
+const ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  KSV_TEST_KEY_DIR: '/srv/ksv-keys',
+  KSV_TEST_BECOME_PASSWORD: 'env-become-Pw7',
+};
 delete ENV.KSV_TEST_UNSET_VARIABLE;
 const DEFAULTS = { user: 'cli-user', env: ENV };
 
@@ -52,7 +56,10 @@ function fromAnsible(host: string, v: Record<string, unknown>): Partial<Target> 
   };
 }
 
-function oracle(t: { log: (m: string) => void; fail: (m: string) => void }, sources: string[]): Record<string, AnsibleHostResult> | null {
+function oracle(
+  t: { log: (m: string) => void; fail: (m: string) => void },
+  sources: string[],
+): Record<string, AnsibleHostResult> | null {
   if (haveAnsible()) return ansibleConnectionVars(sources, ENV);
   if (process.env.CI) t.fail('ansible is not on PATH (CI installs ansible-core)');
   else t.log('ansible not on PATH; oracle comparison skipped');
@@ -92,8 +99,18 @@ test('the fixture is not resolved by accident: a few values, spelled out', (t) =
 
 const refused: { host: string; variable: string; undefinedName?: string; expr?: string; secret?: string }[] = [
   { host: 'undefined-host', variable: 'ansible_host', undefinedName: 'node_ip', expr: '{{ node_ip }}' },
-  { host: 'undefined-nested', variable: 'ansible_user', undefinedName: 'lab_users_default', expr: '{{ lab_users_default | lower }}' },
-  { host: 'undefined-default-arg', variable: 'ansible_host', undefinedName: 'ip', expr: '{{ access_ip | default(ip) }}' },
+  {
+    host: 'undefined-nested',
+    variable: 'ansible_user',
+    undefinedName: 'lab_users_default',
+    expr: '{{ lab_users_default | lower }}',
+  },
+  {
+    host: 'undefined-default-arg',
+    variable: 'ansible_host',
+    undefinedName: 'ip',
+    expr: '{{ access_ip | default(ip) }}',
+  },
   { host: 'undefined-secret', variable: 'ansible_password', undefinedName: 'vault_ssh_password' },
   { host: 'outside-hostvars', variable: 'ansible_host', expr: "{{ hostvars['bastion']['ansible_host'] }}" },
   { host: 'outside-filter', variable: 'ansible_host', expr: "{{ ip | ansible.utils.ipaddr('address') }}" },
@@ -112,7 +129,11 @@ test('Jinja it cannot evaluate: one line naming host, variable and expression; u
       t.true(msg.includes(`${c.undefinedName} is undefined`), msg);
       // Ansible refuses these hosts too, for the same variable
       const a = ansible?.[c.host];
-      if (ansible) t.true(a !== undefined && !a.ok && a.msg.includes(`'${c.undefinedName}' is undefined`), `${c.host}: ${JSON.stringify(a)}`);
+      if (ansible)
+        t.true(
+          a !== undefined && !a.ok && a.msg.includes(`'${c.undefinedName}' is undefined`),
+          `${c.host}: ${JSON.stringify(a)}`,
+        );
     } else t.regex(msg, /is Jinja this tool does not evaluate/);
     if (c.expr) t.true(msg.includes(`"${c.expr}"`), msg);
     if (c.secret || /password/.test(c.variable)) {
@@ -128,28 +149,55 @@ function build(vars: Vars, env: NodeJS.ProcessEnv = {}): Target {
 
 test('a resolved secret never reaches a message, even through another variable', (t) => {
   const pw = 'Pa55;word';
-  const err = t.throws(() => build({ ansible_password: '{{ lab_pw }}', lab_pw: pw, ansible_user: '{{ ansible_password }}' }), { instanceOf: InventoryError });
+  const err = t.throws(
+    () => build({ ansible_password: '{{ lab_pw }}', lab_pw: pw, ansible_user: '{{ ansible_password }}' }),
+    { instanceOf: InventoryError },
+  );
   t.regex(err!.message, /ansible_user .*"<redacted>" is not a valid user name/);
   t.false(err!.message.includes(pw));
   t.false(err!.message.includes('Pa55'));
 });
 
 test('resolved values are still validated: a template cannot smuggle shell characters', (t) => {
-  t.throws(() => build({ ansible_host: '{{ a }}', a: '$(touch /tmp/x)' }), { instanceOf: InventoryError, message: /host n1: ansible_host \("\{\{ a \}\}"\) "\$\(touch \/tmp\/x\)" is not an IP address or host name/ });
-  t.throws(() => build({ ansible_user: "{{ lookup('env', 'EVIL') }}" }, { EVIL: 'root;id' }), { instanceOf: InventoryError, message: /ansible_user .* "root;id" is not a valid user name/ });
-  t.throws(() => build({ ansible_port: '{{ p }}', p: '22; id' }), { instanceOf: InventoryError, message: /ansible_port .* is not a port/ });
-  t.throws(() => build({ ansible_host: "{{ lookup('env', 'UNSET_ONE') }}" }, {}), { instanceOf: InventoryError, message: /ansible_host .* is set but empty/ });
-  t.throws(() => build({ ansible_host: '{{ a }}', a: '{{ b }}', b: '{{ a }}' }), { instanceOf: InventoryError, message: /^host n1: variable a refers to itself/ });
+  t.throws(() => build({ ansible_host: '{{ a }}', a: '$(touch /tmp/x)' }), {
+    instanceOf: InventoryError,
+    message: /host n1: ansible_host \("\{\{ a \}\}"\) "\$\(touch \/tmp\/x\)" is not an IP address or host name/,
+  });
+  t.throws(() => build({ ansible_user: "{{ lookup('env', 'EVIL') }}" }, { EVIL: 'root;id' }), {
+    instanceOf: InventoryError,
+    message: /ansible_user .* "root;id" is not a valid user name/,
+  });
+  t.throws(() => build({ ansible_port: '{{ p }}', p: '22; id' }), {
+    instanceOf: InventoryError,
+    message: /ansible_port .* is not a port/,
+  });
+  t.throws(() => build({ ansible_host: "{{ lookup('env', 'UNSET_ONE') }}" }, {}), {
+    instanceOf: InventoryError,
+    message: /ansible_host .* is set but empty/,
+  });
+  t.throws(() => build({ ansible_host: '{{ a }}', a: '{{ b }}', b: '{{ a }}' }), {
+    instanceOf: InventoryError,
+    message: /^host n1: variable a refers to itself/,
+  });
 });
 
 test('ssh args with Jinja the subset evaluates name the jump host; the rest still refuses it', (t) => {
-  const viaVar = build({ ansible_ssh_common_args: '-o ProxyJump={{ jump_user }}@{{ jump_ip }}', jump_user: 'jump', jump_ip: '198.18.20.1' });
+  const viaVar = build({
+    ansible_ssh_common_args: '-o ProxyJump={{ jump_user }}@{{ jump_ip }}',
+    jump_user: 'jump',
+    jump_ip: '198.18.20.1',
+  });
   t.deepEqual([viaVar.jump?.user, viaVar.jump?.address], ['jump', '198.18.20.1']);
-  t.throws(() => build({ ansible_ssh_common_args: "-o ProxyJump={{ hostvars['bastion']['ansible_host'] }}" }), { instanceOf: InventoryError, message: /names a jump host with Jinja/ });
+  t.throws(() => build({ ansible_ssh_common_args: "-o ProxyJump={{ hostvars['bastion']['ansible_host'] }}" }), {
+    instanceOf: InventoryError,
+    message: /names a jump host with Jinja/,
+  });
 });
 
 test('the cluster model evaluates lookup(env) too (bin_dir)', (t) => {
-  const inv = loadInventory([join(ROOT, 'inventory-examples/mycluster')], { bin_dir: "{{ lookup('env', 'KSV_TEST_BIN_DIR') | default('/usr/local/bin', true) }}" });
+  const inv = loadInventory([join(ROOT, 'inventory-examples/mycluster')], {
+    bin_dir: "{{ lookup('env', 'KSV_TEST_BIN_DIR') | default('/usr/local/bin', true) }}",
+  });
   const saved = process.env.KSV_TEST_BIN_DIR;
   try {
     process.env.KSV_TEST_BIN_DIR = '/opt/ksv/bin';
