@@ -13,7 +13,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab, type Lab } from '../test/lab/lab.js';
-import { planProbes } from '../src/probe/plan.js';
+import { planProbes } from '../src/probe/paths.js';
 import type { ClusterModel } from '../src/types.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

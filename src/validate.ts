@@ -1,7 +1,7 @@
 // The validate and replay commands: plan (or read a bundle), pick the environment (SSH live,
 // recorded with --record, or a bundle played back), run the Validator, race it against SIGINT/
 // SIGTERM. The pipeline itself lives in run/.
-import { plan, type PlanInput } from './run/plan.js';
+import { plan, type PlanInput } from './run/prepare.js';
 import { Validator, type RunOptions } from './run/validator.js';
 import { selectChecks } from './checks/registry.js';
 import { Progress, type ProgressMode } from './report/progress.js';

@@ -42,7 +42,7 @@ export interface NodeInput {
   unread?: ReadonlySet<string>;
 }
 
-/** The CoreDNS endpoint lookup, as data (probe/endpoints.ts). */
+/** The CoreDNS endpoint lookup, as data (kubectl/endpoints.ts). */
 export interface EndpointLookup {
   endpoints: Endpoint[] | null;
   /** why no list was obtained, when it was not */

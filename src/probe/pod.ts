@@ -6,7 +6,7 @@
 import type { Counters, ProbeResult } from '../types.js';
 import { parseCounters } from '../collect/counters.js';
 import { isIP } from '../inventory/validate.js';
-import type { CreatedPod } from './pods.js';
+import type { CreatedPod } from '../kubectl/pods.js';
 
 /** The pod network namespace a node's pod-side probes ran in. */
 export interface PodNetns {

@@ -4,7 +4,7 @@
 // has it), else bash's /dev/udp and /dev/tcp with coreutils.
 import dnsPacket from 'dns-packet';
 import type { ProbeResult } from '../types.js';
-import type { ProbePath } from './plan.js';
+import type { ProbePath } from './paths.js';
 import { shQuote } from '../transport/quote.js';
 import { countersScript } from '../collect/counters.js';
 import { isIP, isPort, parseCidr } from '../inventory/validate.js';

@@ -9,7 +9,7 @@ import type { EndpointLookup, Reader } from '../checks/module.js';
 import { checkReaders, type Selection } from '../checks/registry.js';
 import { diagnosisReaders } from '../diagnose/index.js';
 import { uniqueReaders } from '../collect/gather.js';
-import { basePaths, endpointPaths } from '../probe/plan.js';
+import { basePaths, endpointPaths } from '../probe/paths.js';
 import { probeScript, type ProbeProgram } from '../probe/script.js';
 import { safeFixes } from '../fix/index.js';
 import { counterFiles } from '../collect/counters.js';
@@ -19,12 +19,12 @@ import { firstLine } from '../errors.js';
 import type { NodeSession, Report, Target } from '../types.js';
 import type { RunEnv } from '../transport/transport.js';
 import { assemble, type NodeState } from './assemble.js';
-import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoints.js';
+import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoint-lookup.js';
 import { MARK, POD_MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
 import { recountPodNamespaces } from './recount.js';
-import type { Plan } from './plan.js';
-import { ProbePods } from './pods.js';
-import { DEFAULT_POD_IMAGE, type CreatedPod } from '../probe/pods.js';
+import type { Plan } from './prepare.js';
+import { ProbePods } from './probe-pods.js';
+import { DEFAULT_POD_IMAGE, type CreatedPod } from '../kubectl/pods.js';
 
 export interface RunOptions {
   forks: number;
@@ -37,7 +37,7 @@ export interface RunOptions {
   /** replay: keep only the readers the recorded command ran (a bundle from another version) */
   recordedCommand?: (readerScript: string) => boolean;
   /** --pod-probes: probe from the pods already on a node (default), or also make one where there
-   *  is none (run/pods.ts) */
+   *  is none (run/probe-pods.ts) */
   podProbes?: 'existing' | 'create';
   /** --pod-image: the pause image for the pods made */
   podImage?: string;

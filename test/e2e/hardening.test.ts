@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { useLab, type Lab } from '../lab/lab.js';
 import { CLI, runCli, tempKnownHosts } from './helpers.js';
 import { probeScript } from '../../src/probe/script.js';
-import type { ProbePath } from '../../src/probe/plan.js';
+import type { ProbePath } from '../../src/probe/paths.js';
 import type { Report } from '../../src/types.js';
 
 const lab = useLab(test, { nodes: 3, users: true });

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
 import { inventoryListing } from '../../src/inventory/listing.js';
 import { clusterModel, effectiveHostVars } from '../../src/inventory/kubespray.js';
-import { buildTargets } from '../../src/transport/targets.js';
+import { buildTargets } from '../../src/inventory/targets.js';
 import { UsageError } from '../../src/errors.js';
 import { parseIptablesSave } from '../../src/collect/iptables.js';
 import { parseLinks } from '../../src/collect/iproute.js';
 import { parseEthtoolK } from '../../src/collect/ethtool.js';
 import { parseCounters } from '../../src/collect/counters.js';
 import { parseGather } from '../../src/collect/gather.js';
-import { parseEndpoints } from '../../src/probe/endpoints.js';
+import { parseEndpoints } from '../../src/kubectl/endpoints.js';
 import { judgeReply } from '../../src/probe/script.js';
 import { ROOT } from '../e2e/helpers.js';
 

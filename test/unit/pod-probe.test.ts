@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { probeScript } from '../../src/probe/script.js';
-import { basePaths, endpointPaths } from '../../src/probe/plan.js';
+import { basePaths, endpointPaths } from '../../src/probe/paths.js';
 import { MARK, POD_MARK, parseRoundTrip } from '../../src/run/roundtrip.js';
 import { podKey } from '../../src/collect/counters.js';
 import { evaluateNode, selectChecks } from '../../src/checks/registry.js';

@@ -22,8 +22,8 @@ import {
   podNodesCommand,
   podOverrides,
   podStatusCommand,
-} from '../../src/probe/pods.js';
-import { ProbePods, POD_WAIT_MS } from '../../src/run/pods.js';
+} from '../../src/kubectl/pods.js';
+import { ProbePods, POD_WAIT_MS } from '../../src/run/probe-pods.js';
 import type { ClusterModel, ExecOptions, ExecResult, NodeSession, Target } from '../../src/types.js';
 import type { RunEnv } from '../../src/transport/transport.js';
 import { CLUSTER } from './model.js';

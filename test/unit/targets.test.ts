@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
 import { clusterModel, effectiveHostVars } from '../../src/inventory/kubespray.js';
-import { buildTargets, truthy } from '../../src/transport/targets.js';
+import { buildTargets, truthy } from '../../src/inventory/targets.js';
 import { InventoryError } from '../../src/errors.js';
 import type { Target, Vars } from '../../src/types.js';
 import { ROOT } from '../e2e/helpers.js';

@@ -2,7 +2,7 @@
 // selected one as soon as its connection is up, else one outside --limit. Returns data; the
 // coredns.endpoints check judges it.
 import type { EndpointLookup } from '../checks/module.js';
-import { endpointsCommand, parseEndpointLookup } from '../probe/endpoints.js';
+import { endpointsCommand, parseEndpointLookup } from '../kubectl/endpoints.js';
 import type { ClusterModel, NodeSession, Target } from '../types.js';
 import { firstLine } from '../errors.js';
 

@@ -3,7 +3,7 @@ import { loadInventory } from '../inventory/load.js';
 import { parseExtraVars } from '../inventory/extra-vars.js';
 import { selectHosts } from '../inventory/limit.js';
 import { clusterModel, effectiveHostVars, kubesprayGroups } from '../inventory/kubespray.js';
-import { buildTargets } from '../transport/targets.js';
+import { buildTargets } from '../inventory/targets.js';
 import { UsageError } from '../errors.js';
 import type { ClusterModel, Target, Vars } from '../types.js';
 

@@ -1,5 +1,5 @@
 // --pod-probes create: on the nodes where no pod runs (off the host network), a short-lived pod is
-// made through a control-plane node's kubectl (probe/pods.ts), waited for, probed from like any pod
+// made through a control-plane node's kubectl (kubectl/pods.ts), waited for, probed from like any pod
 // (its address is the one the node's probe program prefers), and always deleted: at the end of the
 // run, on an error, and on SIGINT/SIGTERM. Everything goes through the RunEnv's transport, so a
 // recording holds these commands and a replay plays them back (polls are counted, not timed).
@@ -19,7 +19,7 @@ import {
   type PodNodes,
   type PodRequest,
   type PodStatus,
-} from '../probe/pods.js';
+} from '../kubectl/pods.js';
 
 const POLL_MS = 1000;
 /** how long the pods may take to run (polls of POLL_MS) */

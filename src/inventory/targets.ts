@@ -5,9 +5,9 @@
 import { userInfo, homedir } from 'node:os';
 import { InventoryError } from '../errors.js';
 import type { Target, Vars } from '../types.js';
-import { isIP, isPort, isSafeName } from '../inventory/validate.js';
-import { explainUnresolvable, showExpr, Unresolvable, VarResolver } from '../inventory/kubespray.js';
-import { isSecretKey } from '../inventory/listing.js';
+import { isIP, isPort, isSafeName } from './validate.js';
+import { explainUnresolvable, showExpr, Unresolvable, VarResolver } from './jinja.js';
+import { isSecretKey } from './listing.js';
 
 export interface TargetDefaults {
   user?: string;
