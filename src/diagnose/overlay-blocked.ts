@@ -8,10 +8,9 @@
 //  3. no checksum errors were counted (that is checksum-offload's mark);
 //  4. its overlay device received nothing during the probes while it sent (RX does not move while
 //     TX does), or a rule in its INPUT chain drops the encapsulation.
-import type { IptablesRule } from '../types.js';
 import { isParseError } from '../types.js';
 import { expectedOverlay } from '../inventory/overlay.js';
-import { chainVerdict } from '../checks/nodelocaldns-rules.js';
+import { inputDrop, type RuleRef } from './host-input.js';
 import { iptablesReader } from '../collect/iptables.js';
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
@@ -33,33 +32,25 @@ function encapOf(v: View): Encap | null {
   return { device: ov.device, proto: 'udp', port, label: `UDP ${port} (VXLAN)` };
 }
 
-/** The first rule of the node's INPUT chain that surely drops the encapsulated traffic. */
-function dropRule(v: View, host: string, enc: Encap): IptablesRule | null {
+/** The rule that surely drops the encapsulated traffic on its way into the node. */
+function dropRule(v: View, host: string, enc: Encap): RuleRef | null {
   const ipt = v.input.facts[host]?.iptables;
   if (!ipt || isParseError(ipt)) return null;
   const address = v.input.hosts.find((h) => h.name === host)?.address ?? '';
   const links = v.input.facts[host]?.links;
-  const parent =
-    links && !isParseError(links) ? (links.find((l) => l.name === enc.device)?.parent ?? undefined) : undefined;
-  for (const backend of ipt.backends) {
-    const rules = ipt.rules.filter((r) => r.backend === backend);
-    for (const [table, chain] of [
-      ['raw', 'PREROUTING'],
-      ['mangle', 'PREROUTING'],
-      ['filter', 'INPUT'],
-    ] as const) {
-      const verdict = chainVerdict(
-        rules,
-        table,
-        chain,
-        { table, chain, proto: enc.proto, dir: 'dst', port: enc.port, target: 'ACCEPT', inIface: parent },
-        address,
-      );
-      if (verdict && verdict !== 'return' && (verdict.target === 'DROP' || verdict.target === 'REJECT')) return verdict;
-      if (verdict && verdict !== 'return') break; // accepted in this table: look at the next hook
-    }
-  }
-  return null;
+  const parent = links && !isParseError(links) ? (links.find((l) => l.name === enc.device)?.parent ?? null) : null;
+  // the first packet of a flow the node never answered is NEW to conntrack
+  const verdict = inputDrop(ipt.rules, {
+    proto: enc.proto,
+    src: null,
+    dst: address,
+    dport: enc.port || null,
+    sport: null,
+    inIface: parent,
+    state: 'NEW',
+    dstLocal: true,
+  });
+  return verdict ? verdict.rules[verdict.rules.length - 1]! : null;
 }
 
 export function overlayBlocked(v: View): Draft[] {
