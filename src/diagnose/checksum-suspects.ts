@@ -1,7 +1,7 @@
 // The evidence for checksum-offload, node by node, in its TCP form and its UDP mirror image
 // (projectcalico/calico#11197, coredns/coredns#6076, kubespray#12076), on whichever overlay device
 // the inventory's network plugin creates (vxlan.calico, vxlan-v6.calico, tunl0, flannel.<vni>,
-// cilium_vxlan). Named only with all of its evidence:
+// cilium_vxlan). checksum-offload is named only with all of its evidence:
 //  1. DNS over one transport fails (or is intermittent) on paths that cross the overlay while the
 //     other transport on the same paths works (or, for "all traffic" breakage, same-node paths work
 //     and checksum errors were counted);
