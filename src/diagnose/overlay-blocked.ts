@@ -53,12 +53,11 @@ function dropRule(v: View, host: string, enc: Encap): RuleRef | null {
   return verdict ? verdict.rules[verdict.rules.length - 1]! : null;
 }
 
-export function overlayBlocked(v: View): Draft[] {
+export function overlayBlocked(v: View, epNode: ReadonlyMap<string, string | null>): Draft[] {
   const enc = encapOf(v);
   const eps = v.input.endpoints ?? [];
   if (!enc || !eps.length) return [];
   const hosts = v.inspected();
-  const epNode = new Map(eps.map((e) => [e.ip, e.nodeName]));
   const clean = new Set<string>();
   const dead: { client: string; server: string; ip: string }[] = [];
   const sameNode = new Map<string, boolean>();
@@ -123,7 +122,6 @@ export function overlayBlocked(v: View): Draft[] {
   if (!named.length) return [];
   return [
     {
-      id: 'overlay-blocked',
       severity: 'fail',
       hosts: named,
       summary: `the overlay's encapsulated traffic (${enc.label}) does not reach ${named.join(', ')}: every path across its overlay fails on both transports`,
@@ -144,8 +142,8 @@ export function overlayBlocked(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'overlay-blocked',
-  rank: 35,
-  explains: ['dns.*'],
+  explainsChecks: ['dns.*'],
+  explains: ['tcp-blocked', 'udp-blocked'],
   readers: [iptablesReader],
-  run: (v) => overlayBlocked(v),
+  run: (v, ctx) => overlayBlocked(v, ctx.facts.epNode),
 });
