@@ -46,6 +46,8 @@ export interface Verdict {
   rules: RuleRef[];
   table: string;
   chain: string;
+  /** the model's account of it (source, family, path) */
+  decision: Decision;
 }
 
 function toModel(pk: Packet, path: NfPacket['path']): NfPacket {
@@ -59,6 +61,8 @@ function toModel(pk: Packet, path: NfPacket['path']): NfPacket {
     iif: pk.inIface,
     ct: pk.state ? pk.state.toLowerCase() : null,
     localDaddr: pk.dstLocal ?? null,
+    // addressed to the node itself: no service DNAT on the way
+    dnat: false,
   };
 }
 
@@ -80,7 +84,7 @@ function verdictOf(d: Decision): Verdict {
   }));
   if (!refs.length)
     refs.push({ backend, table: d.table, chain: d.chain, line: `policy drop of ${d.chain}`, target: 'DROP' });
-  return { rules: refs, table: d.table, chain: d.chain };
+  return { rules: refs, table: d.table, chain: d.chain, decision: d };
 }
 
 /** The conntrack state a new packet has when the filter chains see it: UNTRACKED when the raw

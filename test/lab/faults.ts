@@ -23,6 +23,7 @@ import {
   stopNodeCache,
 } from './services.js';
 import { overlayOf, type Desc, type LabNode } from './topology.js';
+import { firewalldUp, startFirewalld, stopFirewalld } from './firewalld.js';
 
 export interface FaultDef {
   scope: 'node' | 'cluster';
@@ -294,6 +295,48 @@ const TABLE = {
       const k = ethtoolK(n.ns, overlayOf(d).device);
       return /^tx-checksumming: off/m.test(k) && /^rx-checksumming: on/m.test(k);
     },
+  },
+  firewalld: {
+    scope: 'node',
+    about:
+      "the real firewalld with its packaged defaults (zone public: ssh and dhcpv6-client, `reject with icmpx admin-prohibited` in its own `table inet firewalld`), started after the node's iptables rules: the overlay's VXLAN port and what pods send to the node are rejected, whatever iptables accepts",
+    apply: (d, n) => startFirewalld(d, n),
+    lift: (d, n) => stopFirewalld(d, n),
+    ready: (d, n) => firewalldUp(d, n),
+  },
+  'firewalld-open': {
+    scope: 'node',
+    about:
+      "firewalld with the documented fix: the plugin's devices (pod interfaces, the overlay device, nodelocaldns) in zone trusted and the overlay's port open in zone public — healthy",
+    apply: (d, n) => {
+      const ov = overlayOf(d);
+      startFirewalld(d, n, [
+        ...[ov.podInputIf, ov.device, 'nodelocaldns'].map((dev) => [
+          '--permanent',
+          '--zone=trusted',
+          `--add-interface=${dev}`,
+        ]),
+        ['--permanent', '--zone=public', `--add-port=${ov.port}/udp`],
+      ]);
+    },
+    lift: (d, n) => stopFirewalld(d, n),
+    ready: (d, n) =>
+      firewalldUp(d, n) &&
+      nsRead(n.ns, '/usr/sbin/nft', 'list', 'table', 'inet', 'firewalld').includes(
+        `udp dport ${overlayOf(d).port} accept`,
+      ),
+  },
+  'nft-vxlan-drop': {
+    scope: 'node',
+    about:
+      "a native nftables table of its own (as /etc/nftables.conf would load) drops the overlay's VXLAN port arriving on the node, which iptables-save never shows",
+    apply: (d, n) =>
+      nsSh(
+        n.ns,
+        `/usr/sbin/nft add table inet hostfw && /usr/sbin/nft add chain inet hostfw input "{ type filter hook input priority 0; policy accept; }" && /usr/sbin/nft add rule inet hostfw input udp dport ${overlayOf(d).port} counter drop`,
+      ),
+    lift: (_d, n) => quiet('ip', ['netns', 'exec', n.ns, '/usr/sbin/nft', 'delete', 'table', 'inet', 'hostfw']),
+    ready: (_d, n) => nsOk(n.ns, '/usr/sbin/nft', 'list', 'table', 'inet', 'hostfw'),
   },
   'endpoints-gone': {
     scope: 'cluster',
