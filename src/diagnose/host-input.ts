@@ -14,6 +14,7 @@ import {
   type Packet as NfPacket,
 } from '../netfilter/evaluate.js';
 import type { Ruleset } from '../netfilter/model.js';
+import { firewallOf, zoneOf } from '../netfilter/node.js';
 
 export interface Packet {
   /** udp, tcp, or another IP protocol by name (ipencap) */
@@ -108,4 +109,36 @@ export function stateAfterRaw(rules: IptablesRule[] | Ruleset, pk: Packet): stri
 export function inputDrop(rules: IptablesRule[] | Ruleset, pk: Packet): Verdict | null {
   const r = evaluate(rulesetOf(rules), toModel(pk, ['prerouting', 'input']));
   return r.verdict === 'drop' && r.by ? verdictOf(r.by) : null;
+}
+
+/** The rule that surely drops DNS the node sends to `dst` (its own queries leave through output and
+ *  postrouting; a service address may be DNATed on the way, so address matches may stay open). */
+export function outputDrop(rules: Ruleset, proto: 'udp' | 'tcp', dst: string): Verdict | null {
+  const r = evaluate(rules, {
+    path: ['output', 'postrouting'],
+    l4proto: proto,
+    daddr: dst,
+    dport: 53,
+    sport: null,
+    ct: 'new',
+    localSaddr: true,
+  });
+  return r.verdict === 'drop' && r.by ? verdictOf(r.by) : null;
+}
+
+/** Evidence for a dropping rule: `node2: "<rule>" (nft, filter OUTPUT) drops udp/53 <what>`, with
+ *  the firewall that owns it (firewalld with the zone, ufw, a native nftables table). */
+export function dropEvidence(host: string, x: Verdict, what: string, iface: string | null = null): string[] {
+  const last = x.rules[x.rules.length - 1]!;
+  const d = x.decision;
+  const via = d.path.length > 1 ? ` via ${[...new Set(d.path.slice(1).map((s) => s.chain))].join(' → ')}` : '';
+  const out = [`${host}: "${last.line}" (${last.backend}, ${d.table} ${d.chain}${via}) drops ${what}`];
+  const manager = firewallOf(d);
+  if (manager) {
+    const zone = manager === 'firewalld' ? zoneOf(d, iface) : null;
+    out.push(
+      `${host}: the rule is ${manager === 'nftables' ? `the native nftables table ${d.family} ${d.table}` : manager}'s${zone ? `: ${zone.why}` : ''}`,
+    );
+  }
+  return out;
 }

@@ -1,6 +1,10 @@
 // tcp-blocked: DNS over TCP fails while UDP to the same servers works, including paths that do
 // not cross the overlay (the node's own CoreDNS pod, NodeLocalDNS): a firewall, not offload.
 import { defineDiagnosis, type Draft } from './module.js';
+import { dropEvidence, outputDrop } from './host-input.js';
+import { nodeRuleset } from '../netfilter/node.js';
+import { iptablesReader } from '../collect/iptables.js';
+import { nftablesReader } from '../collect/nftables.js';
 import type { View } from './view.js';
 import { isOk } from './view.js';
 
@@ -11,6 +15,8 @@ export function tcpBlocked(
 ): Draft[] {
   const hosts: string[] = [];
   const evidence: string[] = [];
+  // the rules found dropping it, as evidence
+  const named: string[] = [];
   for (const h of v.inspected()) {
     if (blamedOnOffload.includes(h)) continue;
     const found = v.oneTransportDead(h, 'tcp');
@@ -34,15 +40,19 @@ export function tcpBlocked(
       evidence.push(
         `${h}: TCP fails even to its own CoreDNS pod ${local[0]!.t.server}, which does not cross the overlay`,
       );
+    named.push(...namedRules(v, h, [...new Set(failing.map((x) => x.t.server))]));
   }
   if (!hosts.length) return [];
   return [
     {
       severity: 'fail',
       hosts,
+      evidence: [...evidence, ...named],
       summary: `DNS over TCP fails while UDP works on ${hosts.join(', ')}, also on paths that do not cross the overlay`,
-      evidence,
       fix: [
+        ...(named.length
+          ? [`remove or narrow the rule named above (and make that last in the firewall's own configuration)`]
+          : []),
         'look for a rule dropping tcp/53: iptables-save | grep -E "tcp.*(dpt|dport).?53"; nft list ruleset | grep 53',
         'NodeLocalDNS forwards to CoreDNS over TCP (force_tcp): until TCP/53 passes, cluster names fail through it',
       ],
@@ -50,9 +60,28 @@ export function tcpBlocked(
   ];
 }
 
+/** The rules that surely drop tcp/53 the node sends to these servers. */
+function namedRules(v: View, h: string, servers: string[]): string[] {
+  const facts = v.input.facts[h];
+  if (!facts) return [];
+  const rs = nodeRuleset(facts).ruleset;
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const s of servers) {
+    const x = outputDrop(rs, 'tcp', s);
+    if (!x) continue;
+    const line = x.rules[x.rules.length - 1]!.line;
+    if (seen.has(line)) continue;
+    seen.add(line);
+    out.push(...dropEvidence(h, x, `tcp/53 leaving the node for ${s}`));
+  }
+  return out;
+}
+
 export default defineDiagnosis({
   id: 'tcp-blocked',
   explainsChecks: ['dns.*'],
+  readers: [iptablesReader, nftablesReader],
   after: ['checksum-offload'],
   run: (v, ctx) => tcpBlocked(v, ctx.facts.epNode, ctx.hosts('checksum-offload')),
 });
