@@ -207,9 +207,8 @@ const TABLE = {
     true,
     {
       // on every node, node2's NodeLocalDNS (forwarding over TCP, half its upstreams across the broken
-      // overlay) may fail all its probes and be named nodelocaldns-down beside checksum-offload: a
-      // wrong blame the diagnoses have yet to rule out, tolerated here so that it stays visible
-      runs: [{ fix: true, tolerated: ['nodelocaldns-down'] }, { on: ['node3'] }],
+      // overlay) may fail all its probes: that is checksum-offload's, never nodelocaldns-down
+      runs: [{ fix: true }, { on: ['node3'] }],
       diagnoses: ['checksum-offload'],
       hosts: 'applied',
       exit: 1,

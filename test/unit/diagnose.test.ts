@@ -290,6 +290,19 @@ test('nodelocaldns failing only because its upstream over TCP fails is not nodel
   t.falsy(find(i, 'nodelocaldns-down'));
 });
 
+test("the service's TCP answers came from a reachable pod while one endpoint fails: not nodelocaldns-down", (t) => {
+  // checksum offload on the overlay: node2's probes of the service all landed on its own CoreDNS pod,
+  // node-cache's upstream connections went to node1's across the broken overlay
+  const i = build({
+    ok: (h, role, tr, epNode) =>
+      h === 'node2' && (role === 'nodelocaldns' || (tr === 'tcp' && role === 'coredns-endpoint' && epNode === 'node1'))
+        ? 0
+        : 5,
+    counters: retrans,
+  });
+  t.falsy(find(i, 'nodelocaldns-down'), JSON.stringify(ids(i)));
+});
+
 test('look-alike: MTU -> overlay-mtu with the MTU fix', (t) => {
   const i = build({ checks: { node2: { 'overlay.mtu': 'fail' } } });
   t.deepEqual(ids(i), ['overlay-mtu']);
