@@ -18,6 +18,12 @@ export function diagnose(input: DiagnoseInput): Diagnosis[] {
   const v = new View(input);
   const out: Diagnosis[] = [];
   const explains = (id: string, check: string) => DIAGNOSES.some((m) => m.id === id && explainsCheck(m, check));
-  for (const m of DIAGNOSES) out.push(...m.run(v, out, { explains }).map(finish));
+  for (const m of DIAGNOSES) out.push(...m.run(v, out, { explains }).map(finish).map(once));
   return out;
+}
+
+/** No evidence line or host said twice in one diagnosis (modules gather them per path and per
+ *  node; the same fact seen from two paths is one line). */
+function once(d: Diagnosis): Diagnosis {
+  return { ...d, hosts: [...new Set(d.hosts)], evidence: [...new Set(d.evidence)] };
 }
