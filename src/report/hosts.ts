@@ -107,64 +107,84 @@ export function hostSet(hosts: string[], universe: string[]): HostSet {
 
 export const hostText = (hosts: string[], universe: string[]) => hostSet(hosts, universe).text;
 
-/** A regular expression matching any of the names as a whole word (longest first). */
-function namesRe(universe: string[], flags: string): RegExp | null {
-  if (!universe.length) return null;
-  const alt = [...universe]
+/** Any of the words (longest first), as a whole word: not inside a longer name or address. */
+const alternation = (words: string[]) =>
+  [...words]
     .sort((a, b) => b.length - a.length)
     .map(escapeRe)
     .join('|');
-  return new RegExp(`(?<![\\w.-])(?:${alt})(?![\\w-])`, flags);
-}
+const BEFORE = '(?<![\\w.-])';
+const AFTER = '(?![\\w-]|\\.\\d)';
 
-const SLOT = '\u0000';
+const NAME = '\u0000';
+const ADDR = '\u0005';
 const KEPT = '\u0001';
 
 /**
- * The same finding on many hosts as one line: lines that differ only in one host name are merged
- * into one naming the host list; lists of host names inside a line are shortened the same way;
- * a line said twice is said once.
+ * The same finding on many hosts as one line: lines that differ only in one host (its name, and
+ * its address where `addresses` gives it) are merged into one naming the host list (an address
+ * then reads `<address>`); lists of host names inside a line are shortened the same way; a line
+ * said twice is said once.
  */
-export function mergeByHost(lines: string[], universe: string[]): string[] {
-  const any = namesRe(universe, 'g');
-  if (!any) return [...new Set(lines)];
-  const one = any.source;
+export function mergeByHost(lines: string[], universe: string[], addresses: Record<string, string> = {}): string[] {
+  const byWord = new Map<string, { host: string; addr: boolean }>();
+  for (const h of universe) byWord.set(h, { host: h, addr: false });
+  for (const [h, a] of Object.entries(addresses))
+    if (a && a !== h && !byWord.has(a)) byWord.set(a, { host: h, addr: true });
+  if (!universe.length) return [...new Set(lines)];
+  const any = new RegExp(`${BEFORE}(?:${alternation([...byWord.keys()])})${AFTER}`, 'g');
+  const one = `(?:${alternation(universe)})`;
+  const names = new RegExp(`${BEFORE}${one}${AFTER}`, 'g');
   // 1. runs of names ("node3, node1, node4 and node5") become one list, kept out of step 2
   const lists: string[] = [];
-  const runRe = new RegExp(`${one}(?:(?:, | and |, and )${one})+`, 'g');
+  const runRe = new RegExp(`${BEFORE}${one}(?:(?:, | and |, and )${one})+${AFTER}`, 'g');
   const shortened = lines.map((l) =>
     l.replace(runRe, (run) => {
-      lists.push(hostText(run.match(any) ?? [], universe));
+      lists.push(hostText(run.match(names) ?? [], universe));
       return `${KEPT}${lists.length - 1}${KEPT}`;
     }),
   );
-  // 2. lines alike but for one host name: the slot that varies most among them is the one listed
-  const parsed = shortened.map((l) => ({ template: l.replace(any, SLOT), hosts: l.match(any) ?? [] }));
+  // 2. lines alike but for one host: the host that varies most among them is the one listed
+  const parsed = shortened.map((l) => {
+    const tokens: { raw: string; host: string; addr: boolean }[] = [];
+    const template = l.replace(any, (raw) => {
+      const w = byWord.get(raw)!;
+      tokens.push({ raw, ...w });
+      return w.addr ? ADDR : NAME;
+    });
+    return { template, tokens };
+  });
   const vary = new Map<string, number>();
   for (const template of new Set(parsed.map((p) => p.template))) {
     const group = parsed.filter((p) => p.template === template);
     let best = 0;
     let most = 0;
-    for (let s = 0; s < group[0]!.hosts.length; s++) {
-      const n = new Set(group.map((g) => g.hosts[s])).size;
+    for (let s = 0; s < group[0]!.tokens.length; s++) {
+      const n = new Set(group.map((g) => g.tokens[s]!.host)).size;
       if (n > most) [best, most] = [s, n];
     }
     vary.set(template, best);
   }
-  const groups = new Map<string, { template: string; slot: number; fixed: string[]; hosts: string[] }>();
+  const groups = new Map<
+    string,
+    { template: string; tokens: { raw: string; mine: boolean; addr: boolean }[]; hosts: string[] }
+  >();
   for (const p of parsed) {
-    const slot = vary.get(p.template)!;
-    const key = `${p.template}\u0003${p.hosts.filter((_, i) => i !== slot).join('\u0002')}`;
+    const v = p.tokens[vary.get(p.template)!]?.host;
+    const tokens = p.tokens.map((t) => ({ raw: t.raw, mine: v !== undefined && t.host === v, addr: t.addr }));
+    const key = `${p.template}\u0003${tokens.map((t) => (t.mine ? '*' : t.raw)).join('\u0002')}`;
     const g = groups.get(key);
-    if (g) g.hosts.push(p.hosts[slot]!);
-    else groups.set(key, { template: p.template, slot, fixed: p.hosts, hosts: p.hosts.length ? [p.hosts[slot]!] : [] });
+    if (g) {
+      if (v !== undefined && !g.hosts.includes(v)) g.hosts.push(v);
+    } else groups.set(key, { template: p.template, tokens, hosts: v === undefined ? [] : [v] });
   }
   // each merged line where its first member was
-  const result = [...groups.values()].map(({ template, slot, fixed, hosts }) => {
+  const result = [...groups.values()].map(({ template, tokens, hosts }) => {
     let i = 0;
-    return template.replace(/\u0000/g, () => {
-      const at = i++;
-      return at === slot ? hostText(hosts, universe) : fixed[at]!;
+    return template.replace(/[\u0000\u0005]/g, () => {
+      const t = tokens[i++]!;
+      if (!t.mine || hosts.length === 1) return t.raw;
+      return t.addr ? '<address>' : hostText(hosts, universe);
     });
   });
   return result.map((l) => l.replace(/\u0001(\d+)\u0001/g, (_m, i: string) => lists[Number(i)]!));

@@ -7,7 +7,7 @@
 import type { CheckResult, ProbeResult, ProbeRole, Report, Transport } from '../types.js';
 import { renderComparison } from '../compare/render.js';
 import { hostText, mergeByHost } from './hosts.js';
-import { universeOf } from './human.js';
+import { type Universe, universeOf } from './human.js';
 
 const esc = (s: unknown) =>
   String(s).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
@@ -89,7 +89,7 @@ const counts = (o: Record<string, number>) =>
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
 
-function matrix(report: Report, universe: string[]): string {
+function matrix(report: Report, u: Universe): string {
   const cols = columns(report.probes);
   if (!cols.length) return '<p class="muted">No DNS probes ran.</p>';
   const hosts = [...new Set(report.probes.map((p) => p.host))];
@@ -111,7 +111,7 @@ function matrix(report: Report, universe: string[]): string {
       } else rows.set(key, { from, cells, hosts: [h], pods: pod ? [pod] : [] });
     }
   const sorted = [...rows.values()].sort(
-    (a, b) => universe.indexOf(a.hosts[0]!) - universe.indexOf(b.hosts[0]!) || (a.from === 'host' ? -1 : 1),
+    (a, b) => u.names.indexOf(a.hosts[0]!) - u.names.indexOf(b.hosts[0]!) || (a.from === 'host' ? -1 : 1),
   );
   const head1 = cols
     .filter((_, i) => i % 2 === 0)
@@ -123,7 +123,7 @@ function matrix(report: Report, universe: string[]): string {
   const head2 = cols.map((c) => `<th scope="col">${c.transport.toUpperCase()}</th>`).join('');
   const body = sorted
     .map((r) => {
-      const who = hostText(r.hosts, universe);
+      const who = hostText(r.hosts, u.names);
       const label =
         r.from === 'pod'
           ? `pod on ${who}${r.pods.length === 1 ? ` <span class="ip">${esc(r.pods[0])}</span>` : ''}`
@@ -157,7 +157,7 @@ const LEGEND = `<svg class="legend" width="260" height="34" viewBox="0 0 260 34"
 <text x="0" y="30" font-size="11">0% good</text><text x="130" y="30" font-size="11" text-anchor="middle">50%</text><text x="260" y="30" font-size="11" text-anchor="end">100%</text>
 </svg>`;
 
-function checkGroups(results: CheckResult[], universe: string[]): string {
+function checkGroups(results: CheckResult[], u: Universe): string {
   const groups = new Map<string, CheckResult[]>();
   for (const r of results) groups.set(`${r.status} ${r.check}`, [...(groups.get(`${r.status} ${r.check}`) ?? []), r]);
   const rows = [...groups.values()].map((g) => {
@@ -170,9 +170,9 @@ function checkGroups(results: CheckResult[], universe: string[]): string {
     return `<tr class="${r.status}" data-check="${esc(r.check)}"><td>${r.status.toUpperCase()}</td><td><code>${esc(r.check)}</code></td><td>${esc(
       hostText(
         g.map((x) => x.host),
-        universe,
+        u.names,
       ),
-    )}</td><td>${esc(mergeByHost([r.summary], universe)[0])}<details><summary>${g.length} node(s)</summary><ul>${detail}${more}</ul></details></td></tr>`;
+    )}</td><td>${esc(mergeByHost([r.summary], u.names, u.addresses)[0])}<details><summary>${g.length} node(s)</summary><ul>${detail}${more}</ul></details></td></tr>`;
   });
   return `<table class="checks"><thead><tr><th>status</th><th>check</th><th>nodes</th><th>summary</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
@@ -199,7 +199,7 @@ thead th{background:#f3f5f7}.matrix td.cell{color:#fff;text-align:center;font-va
 `;
 
 export function renderHtml(report: Report): string {
-  const universe = universeOf(report);
+  const u = universeOf(report);
   const k = report.cluster;
   const s = report.summary;
   const verdict = report.interrupted
@@ -220,25 +220,26 @@ export function renderHtml(report: Report): string {
     parts.push(
       '<h2>Not inspected</h2><ul>',
       ...mergeByHost(
-        down.map((h) => `${h.name}: ${h.error ?? 'unknown error'}`),
-        universe,
+        down.map((h) => `${h.name} (${h.address}): ${h.error ?? 'unknown error'}`),
+        u.names,
+        u.addresses,
       ).map((l) => `<li>${esc(l)}</li>`),
       '</ul>',
     );
   parts.push('<h2 id="diagnoses">Diagnoses</h2>');
   if (!report.diagnoses.length) parts.push('<p class="muted">None: nothing to explain.</p>');
   for (const d of report.diagnoses) {
-    const evidence = mergeByHost(d.evidence, universe);
+    const evidence = mergeByHost(d.evidence, u.names, u.addresses);
     const shown = evidence.slice(0, MAX_EVIDENCE);
     parts.push(
       `<section class="diagnosis ${d.severity}" id="diagnosis-${esc(d.id)}" data-diagnosis="${esc(d.id)}">`,
-      `<h3>${d.severity === 'fail' ? '✖' : '⚠'} <code>${esc(d.id)}</code> <span class="where">on ${esc(d.hosts.length ? hostText(d.hosts, universe) : 'the cluster')}</span></h3>`,
-      `<p>${esc(mergeByHost([d.summary], universe)[0])}</p>`,
+      `<h3>${d.severity === 'fail' ? '✖' : '⚠'} <code>${esc(d.id)}</code> <span class="where">on ${esc(d.hosts.length ? hostText(d.hosts, u.names) : 'the cluster')}</span></h3>`,
+      `<p>${esc(mergeByHost([d.summary], u.names, u.addresses)[0])}</p>`,
       evidence.length
         ? `<b>Evidence</b><ul>${shown.map((e) => `<li>${esc(e)}</li>`).join('')}${evidence.length > shown.length ? `<li>… ${evidence.length - shown.length} more (the JSON report lists them)</li>` : ''}</ul>`
         : '',
       d.fix.length
-        ? `<b>Fix</b><pre>${mergeByHost(d.fix, universe)
+        ? `<b>Fix</b><pre>${mergeByHost(d.fix, u.names, u.addresses)
             .map((f) => esc(f.startsWith('#') ? f : `$ ${f}`))
             .join('\n')}</pre>`
         : '',
@@ -254,10 +255,10 @@ export function renderHtml(report: Report): string {
     '<h2 id="matrix">DNS paths</h2>',
     '<p class="muted">Good answers (NOERROR with records) out of the queries sent, per node and from a pod on it, to each server over each transport; nodes with identical rows share one. Hover a cell for the numbers.</p>',
     LEGEND,
-    matrix(report, universe),
+    matrix(report, u),
   );
   const failing = report.results.filter((r) => r.status === 'fail' || r.status === 'error' || r.status === 'warn');
-  if (failing.length) parts.push('<h2 id="checks">Failing checks and warnings</h2>', checkGroups(failing, universe));
+  if (failing.length) parts.push('<h2 id="checks">Failing checks and warnings</h2>', checkGroups(failing, u));
   const title = `kubespray-validate: ${verdict[1]} — ${report.hosts.length} node(s)`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

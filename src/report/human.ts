@@ -41,14 +41,23 @@ export function probeCell(probes: ProbeResult[]): { text: string; state: 'ok' | 
   return { text: `${good}/${sent}`, state };
 }
 
-/** Every node the report speaks of, in report order: what host lists are compressed against. */
-export function universeOf(report: Pick<Report, 'probes' | 'results'> & { hosts?: Report['hosts'] }): string[] {
+/** Every node the report speaks of, in report order (what host lists are compressed against), and
+ *  the addresses of those the report lists (a line naming a node's address merges like its name). */
+export interface Universe {
+  names: string[];
+  addresses: Record<string, string>;
+}
+
+export function universeOf(report: Pick<Report, 'probes' | 'results'> & { hosts?: Report['hosts'] }): Universe {
   const names = [
     ...(report.hosts ?? []).map((h) => h.name),
     ...report.probes.map((p) => p.host),
     ...report.results.map((r) => r.host),
   ];
-  return [...new Set(names.filter((h) => h !== '*'))];
+  return {
+    names: [...new Set(names.filter((h) => h !== '*'))],
+    addresses: Object.fromEntries((report.hosts ?? []).map((h) => [h.name, h.address])),
+  };
 }
 
 function cellText(c: ReturnType<typeof paint>, p: { text: string; state: 'ok' | 'warn' | 'fail' | null }): string {
@@ -67,7 +76,7 @@ export function probeTable(report: Report, color: boolean, verbose = false): str
   const c = paint(color);
   const hosts = [...new Set(report.probes.map((p) => p.host))];
   if (!hosts.length) return [];
-  const universe = universeOf(report);
+  const u = universeOf(report);
   // under each node, the same probes from its pod's network namespace (or why there were none)
   const podLabel = (h: string) => {
     const p = report.probes.find((x) => x.host === h && x.from === 'pod');
@@ -129,18 +138,19 @@ export function probeTable(report: Report, color: boolean, verbose = false): str
     for (const h of hosts) add('node', h, hostProbes(h));
     for (const h of hosts) if (podProbes(h).length) add('pod', h, podProbes(h));
     const all = [...rows.values()];
-    for (const r of all.slice(0, MAX_ROWS)) lines.push(render(r.kind, width, r.cs, hostText(r.hosts, universe)));
+    for (const r of all.slice(0, MAX_ROWS)) lines.push(render(r.kind, width, r.cs, hostText(r.hosts, u.names)));
     if (all.length > MAX_ROWS)
       lines.push(c.dim(`… ${all.length - MAX_ROWS} more distinct rows (-v: one row per node)`));
     const why = mergeByHost(
       [...whyNot].map(([h, w]) => `pod on ${h}: ${w}`),
-      universe,
+      u.names,
+      u.addresses,
     );
     lines.push(...capped(why, 4, '(-v: one row per node)').map((l) => c.dim(l)));
   }
   if (none.length)
     lines.push(
-      c.dim(`no pod to probe from on ${hostText(none, universe)} (dns.pod.* skipped; --pod-probes create makes one)`),
+      c.dim(`no pod to probe from on ${hostText(none, u.names)} (dns.pod.* skipped; --pod-probes create makes one)`),
     );
   return lines;
 }
@@ -170,18 +180,21 @@ function evidenceLines(r: CheckResult): string[] {
 const MAX_EVIDENCE = 8;
 const MAX_FIX = 5;
 
-function diagnosisLines(d: Diagnosis, universe: string[], color: boolean, verbose: boolean): string[] {
+function diagnosisLines(d: Diagnosis, u: Universe, color: boolean, verbose: boolean): string[] {
   const c = paint(color);
   const tag = d.severity === 'fail' ? c.red('✖ ' + d.id) : c.yellow('⚠ ' + d.id);
-  const where = d.hosts.length ? hostText(d.hosts, universe) : 'the cluster';
-  const lines = [`${tag}  ${c.dim('on ' + where)}`, ...mergeByHost([d.summary], universe).map((s) => `  ${s}`)];
-  const evidence = mergeByHost(d.evidence, universe);
+  const where = d.hosts.length ? hostText(d.hosts, u.names) : 'the cluster';
+  const lines = [
+    `${tag}  ${c.dim('on ' + where)}`,
+    ...mergeByHost([d.summary], u.names, u.addresses).map((s) => `  ${s}`),
+  ];
+  const evidence = mergeByHost(d.evidence, u.names, u.addresses);
   if (evidence.length) {
     lines.push('  evidence:');
     const shown = verbose ? evidence : capped(evidence, MAX_EVIDENCE, 'line(s): -v, or the JSON report');
     for (const e of shown) lines.push(`    - ${e}`);
   }
-  const fix = mergeByHost(d.fix, universe);
+  const fix = mergeByHost(d.fix, u.names, u.addresses);
   if (fix.length) {
     lines.push('  fix:');
     const shown = verbose ? fix : capped(fix, MAX_FIX, 'step(s): -v, or the JSON report');
@@ -194,7 +207,7 @@ const MAX_CHECK_GROUPS = 12;
 
 /** Failing (or warning) checks grouped by check id and status: one line naming the nodes; with
  *  `verbose`, each node's summary and the evidence that decided it (per DNS path) below. */
-function checkGroups(results: CheckResult[], universe: string[], color: boolean, verbose: boolean): string[] {
+function checkGroups(results: CheckResult[], u: Universe, color: boolean, verbose: boolean): string[] {
   const c = paint(color);
   const groups = new Map<string, CheckResult[]>();
   for (const r of results) {
@@ -211,13 +224,14 @@ function checkGroups(results: CheckResult[], universe: string[], color: boolean,
     // the summaries with each node's own name taken out: alike ones count once
     const summaries = mergeByHost(
       g.map((x) => x.summary),
-      universe,
+      u.names,
+      u.addresses,
     );
     const more = summaries.length > 1 ? c.dim(` (+${summaries.length - 1} other summaries: -v)`) : '';
     out.push(
       `  ${tag} ${r.check}  on ${hostText(
         g.map((x) => x.host),
-        universe,
+        u.names,
       )} — ${summaries[0]}${verbose ? '' : more}`,
     );
     if (verbose)
@@ -243,7 +257,7 @@ export function infoNotes(report: Report): string[] {
   const hosts = on.map((r) => r.host);
   const why = typeof on[0]!.evidence.felix === 'string' ? ` (${on[0]!.evidence.felix})` : '';
   return [
-    `TX checksum offload is on for ${devs} on ${hostText(hosts, universeOf(report))} — not a fault by itself, the probes decide${why}`,
+    `TX checksum offload is on for ${devs} on ${hostText(hosts, universeOf(report).names)} — not a fault by itself, the probes decide${why}`,
   ];
 }
 
@@ -253,7 +267,7 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   const c = paint(opts.color);
   const k = report.cluster;
   const verbose = Boolean(opts.verbose);
-  const universe = universeOf(report);
+  const u = universeOf(report);
   const out: string[] = [];
   out.push(
     c.bold(`kubespray-validate ${report.tool.version}`) +
@@ -263,18 +277,12 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   const down = report.hosts.filter((h) => !h.inspected);
   if (down.length) {
     out.push('', c.bold('Not inspected'));
-    // the same reason on many nodes is one line (each node's own address taken out)
-    const reasons = new Map<string, string[]>();
-    for (const h of down) {
-      const why = (h.error ?? 'unknown error').split(h.address).join('<address>');
-      reasons.set(why, [...(reasons.get(why) ?? []), h.name]);
-    }
-    const lines = [...reasons].map(([why, names]) => {
-      const one = names.length === 1 ? down.find((h) => h.name === names[0])! : null;
-      return one
-        ? `  ${c.red('✖')} ${one.name} (${one.address}): ${one.error ?? 'unknown error'}`
-        : `  ${c.red('✖')} ${hostText(names, universe)}: ${why}`;
-    });
+    // the same reason on many nodes is one line (each node's own address read as <address>)
+    const lines = mergeByHost(
+      down.map((h) => `${h.name} (${h.address}): ${h.error ?? 'unknown error'}`),
+      u.names,
+      u.addresses,
+    ).map((l) => `  ${c.red('✖')} ${l}`);
     out.push(...(verbose ? lines : capped(lines, MAX_DOWN, 'reason(s): -v, or the JSON report')));
   }
   if (report.fix) {
@@ -282,7 +290,8 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
     if (!report.fix.applied.length) out.push('  none: no diagnosis had a safe fix');
     const applied = mergeByHost(
       report.fix.applied.map((a) => `${a.ok ? '✔' : '✖'} ${a.host}: ${a.command}${a.ok ? '' : ' — ' + a.output}`),
-      universe,
+      u.names,
+      u.addresses,
     ).map((l) => `  ${l.startsWith('✔') ? c.green('✔') : c.red('✖')}${l.slice(1)}`);
     out.push(...(verbose ? applied : capped(applied, MAX_FIX, 'fix(es): -v, or the JSON report')));
     const b = report.fix.before.summary;
@@ -291,7 +300,7 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   // the answer first: what is wrong, where, why, and the fix
   if (report.diagnoses.length) {
     out.push('', c.bold('Diagnoses'));
-    for (const d of report.diagnoses) out.push(...diagnosisLines(d, universe, opts.color, verbose), '');
+    for (const d of report.diagnoses) out.push(...diagnosisLines(d, u, opts.color, verbose), '');
     out.pop();
   }
   if (report.comparison) out.push('', ...renderComparison(report.comparison, opts.color));
@@ -304,10 +313,10 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
       '',
       c.bold(`Failing checks${verbose ? ', with the evidence that decided them' : ' (-v: per node and DNS path)'}`),
     );
-    out.push(...checkGroups(shown, universe, opts.color, verbose));
+    out.push(...checkGroups(shown, u, opts.color, verbose));
   }
   const warns = report.results.filter((r) => r.status === 'warn' && !(opts.strict || verbose));
-  if (warns.length) out.push('', c.bold('Warnings'), ...checkGroups(warns, universe, opts.color, false));
+  if (warns.length) out.push('', c.bold('Warnings'), ...checkGroups(warns, u, opts.color, false));
   const table = probeTable(report, opts.color, verbose);
   if (table.length) out.push('', ...table);
   const notes = infoNotes(report);

@@ -41,7 +41,13 @@ function copyNode(node: RecordedNode, from: { address: string }, k: number): Rec
         .replace(/^@@podsnmp \S+/gm, `@@podsnmp ${podAddress(k)}`);
       return { ...e, result: { ...e.result, stdout: out } };
     });
-  return { connect: node.connect ? { ...node.connect } : null, execs };
+  // a connection refused names the address it was refused at
+  const connect = node.connect
+    ? node.connect.ok
+      ? { ...node.connect }
+      : { ...node.connect, message: node.connect.message.replace(exact(from.address), nodeAddress(k)) }
+    : null;
+  return { connect, execs };
 }
 
 /**
