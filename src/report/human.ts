@@ -227,7 +227,8 @@ function checkGroups(results: CheckResult[], u: Universe, color: boolean, verbos
       u.names,
       u.addresses,
     );
-    const more = summaries.length > 1 ? c.dim(` (+${summaries.length - 1} other summaries: -v)`) : '';
+    const others = summaries.length - 1;
+    const more = others ? c.dim(` (+${others} other ${others === 1 ? 'summary' : 'summaries'}: -v)`) : '';
     out.push(
       `  ${tag} ${r.check}  on ${hostText(
         g.map((x) => x.host),
