@@ -4,7 +4,7 @@
 // through every jump with three-valued matching (a mark, an ipset, physdev… may match). "Dropped"
 // is only said when every way through ends in a DROP or REJECT, with the rule that does it and the
 // jumps that lead there: a Felix chain whose policy rules test marks is "may", never a guess. Pure.
-import type { IptablesChainLine, IptablesRule } from '../types.js';
+import type { IptablesChainLine, IptablesRule, NodeFacts } from '../types.js';
 import { iptablesModel } from '../netfilter/iptables.js';
 import {
   baseChains,
@@ -14,7 +14,7 @@ import {
   type Packet as NfPacket,
 } from '../netfilter/evaluate.js';
 import type { Ruleset } from '../netfilter/model.js';
-import { firewallOf, zoneOf } from '../netfilter/node.js';
+import { firewallOf, nodeRuleset, zoneOf } from '../netfilter/node.js';
 
 export interface Packet {
   /** udp, tcp, or another IP protocol by name (ipencap) */
@@ -139,6 +139,28 @@ export function dropEvidence(host: string, x: Verdict, what: string, iface: stri
     out.push(
       `${host}: the rule is ${manager === 'nftables' ? `the native nftables table ${d.family} ${d.table}` : manager}'s${zone ? `: ${zone.why}` : ''}`,
     );
+  }
+  return out;
+}
+
+/** Evidence for the rules that surely drop `proto`/53 the node sends to these servers. */
+export function outputDrops(
+  facts: NodeFacts | undefined,
+  host: string,
+  proto: 'udp' | 'tcp',
+  servers: string[],
+): string[] {
+  if (!facts) return [];
+  const rs = nodeRuleset(facts).ruleset;
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const s of servers) {
+    const x = outputDrop(rs, proto, s);
+    if (!x) continue;
+    const line = x.rules[x.rules.length - 1]!.line;
+    if (seen.has(line)) continue;
+    seen.add(line);
+    out.push(...dropEvidence(host, x, `${proto}/53 leaving the node for ${s}`));
   }
   return out;
 }

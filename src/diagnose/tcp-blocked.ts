@@ -1,8 +1,7 @@
 // tcp-blocked: DNS over TCP fails while UDP to the same servers works, including paths that do
 // not cross the overlay (the node's own CoreDNS pod, NodeLocalDNS): a firewall, not offload.
 import { defineDiagnosis, type Draft } from './module.js';
-import { dropEvidence, outputDrop } from './host-input.js';
-import { nodeRuleset } from '../netfilter/node.js';
+import { outputDrops } from './host-input.js';
 import { iptablesReader } from '../collect/iptables.js';
 import { nftablesReader } from '../collect/nftables.js';
 import type { View } from './view.js';
@@ -40,7 +39,7 @@ export function tcpBlocked(
       evidence.push(
         `${h}: TCP fails even to its own CoreDNS pod ${local[0]!.t.server}, which does not cross the overlay`,
       );
-    named.push(...namedRules(v, h, [...new Set(failing.map((x) => x.t.server))]));
+    named.push(...outputDrops(v.input.facts[h], h, 'tcp', [...new Set(failing.map((x) => x.t.server))]));
   }
   if (!hosts.length) return [];
   return [
@@ -58,24 +57,6 @@ export function tcpBlocked(
       ],
     },
   ];
-}
-
-/** The rules that surely drop tcp/53 the node sends to these servers. */
-function namedRules(v: View, h: string, servers: string[]): string[] {
-  const facts = v.input.facts[h];
-  if (!facts) return [];
-  const rs = nodeRuleset(facts).ruleset;
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const s of servers) {
-    const x = outputDrop(rs, 'tcp', s);
-    if (!x) continue;
-    const line = x.rules[x.rules.length - 1]!.line;
-    if (seen.has(line)) continue;
-    seen.add(line);
-    out.push(...dropEvidence(h, x, `tcp/53 leaving the node for ${s}`));
-  }
-  return out;
 }
 
 export default defineDiagnosis({

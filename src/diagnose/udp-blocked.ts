@@ -1,7 +1,6 @@
 // udp-blocked: DNS over UDP fails while TCP to the same servers works.
 import { defineDiagnosis, type Draft } from './module.js';
-import { dropEvidence, outputDrop } from './host-input.js';
-import { nodeRuleset } from '../netfilter/node.js';
+import { outputDrops } from './host-input.js';
 import { iptablesReader } from '../collect/iptables.js';
 import { nftablesReader } from '../collect/nftables.js';
 import type { View } from './view.js';
@@ -26,7 +25,7 @@ export function udpBlocked(v: View, claimedByOffload: readonly string[] = []): D
     );
     const e = failing.flatMap((x) => Object.keys(x.u.errors ?? {}));
     if (e.length) evidence.push(`${h}: UDP errors: ${[...new Set(e)].join(', ')}`);
-    named.push(...namedRules(v, h, servers));
+    named.push(...outputDrops(v.input.facts[h], h, 'udp', servers));
   }
   if (!hosts.length) return [];
   return [
@@ -44,24 +43,6 @@ export function udpBlocked(v: View, claimedByOffload: readonly string[] = []): D
       ],
     },
   ];
-}
-
-/** The rules that surely drop udp/53 the node sends to these servers. */
-function namedRules(v: View, h: string, servers: string[]): string[] {
-  const facts = v.input.facts[h];
-  if (!facts) return [];
-  const rs = nodeRuleset(facts).ruleset;
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const s of servers) {
-    const x = outputDrop(rs, 'udp', s);
-    if (!x) continue;
-    const line = x.rules[x.rules.length - 1]!.line;
-    if (seen.has(line)) continue;
-    seen.add(line);
-    out.push(...dropEvidence(h, x, `udp/53 leaving the node for ${s}`));
-  }
-  return out;
 }
 
 export default defineDiagnosis({

@@ -97,6 +97,12 @@ export const OFFLOAD_LOOKALIKES = [
   'conntrack-drops',
 ];
 
+/** firewall.host with firewalld on the applied node: its status there, nothing to see on the others. */
+const firewallHost = (status: 'warn' | 'pass'): NonNullable<FaultExpectation['results']> => [
+  { check: 'firewall.host', on: 'applied', status, evidence: [{ field: 'firewalls', holds: 'inet firewalld' }] },
+  { check: 'firewall.host', on: 'others', status: 'skip' },
+];
+
 const ipt = (ns: string, ...args: string[]) => nsOk(ns, 'iptables', '-w', ...args);
 /** delete a rule until no copy is left */
 const iptDeleteAll = (ns: string, bin: string, table: string, rule: string[]) => {
@@ -524,15 +530,7 @@ const TABLE = {
         "{node}: the rule is firewalld's: no zone names eth0 or the source: firewalld's default zone public",
       ],
       fix: 'firewall-cmd --permanent --zone=public --add-port=',
-      results: [
-        {
-          check: 'firewall.host',
-          on: 'applied',
-          status: 'warn',
-          evidence: [{ field: 'firewalls', holds: 'inet firewalld' }],
-        },
-        { check: 'firewall.host', on: 'others', status: 'skip' },
-      ],
+      results: firewallHost('warn'),
     },
     about:
       "the real firewalld with its packaged defaults (zone public: ssh and dhcpv6-client, `reject with icmpx admin-prohibited` in its own `table inet firewalld`), started after the node's iptables rules: the overlay's VXLAN port and what pods send to the node are rejected, whatever iptables accepts",
@@ -548,15 +546,7 @@ const TABLE = {
       hosts: null,
       exit: 0,
       absent: [...DNS_LOOKALIKES, 'overlay-blocked', 'pod-to-host-blocked'],
-      results: [
-        {
-          check: 'firewall.host',
-          on: 'applied',
-          status: 'pass',
-          evidence: [{ field: 'firewalls', holds: 'firewalld' }],
-        },
-        { check: 'firewall.host', on: 'others', status: 'skip' },
-      ],
+      results: firewallHost('pass'),
     },
     about:
       "firewalld with the documented fix: the plugin's devices (pod interfaces, the overlay device, nodelocaldns) in zone trusted and the overlay's port open in zone public — healthy",
