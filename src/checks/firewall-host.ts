@@ -10,7 +10,7 @@ import { nftablesReader } from '../collect/nftables.js';
 import { linksReader } from '../collect/iproute.js';
 import { isParseError, type ClusterModel, type NodeFacts } from '../types.js';
 import { expectedOverlay } from '../inventory/overlay.js';
-import { nodeRuleset, hostFirewalls, firewallOf, zoneOf } from '../netfilter/node.js';
+import { nodeRuleset, hostFirewalls, firewallOf, firewalldZones, zoneOf } from '../netfilter/node.js';
 import { describe, evaluate, type Packet } from '../netfilter/evaluate.js';
 import { firewallFixes } from '../netfilter/remedy.js';
 import type { Ruleset } from '../netfilter/model.js';
@@ -150,8 +150,10 @@ export default defineCheck({
       } else if (r.verdict === 'maybe-drop' && r.by) maybe.push(`${q.what}: may be dropped by ${describe(r.by)}`);
       else passed.push(q.what);
     }
+    const zones = fws.some((f) => f.manager === 'firewalld') ? firewalldZones(node.ruleset) : [];
     const ev = {
       firewalls: fws.map((f) => `${f.manager} (${f.where})`),
+      ...(zones.length ? { firewalldZones: zones } : {}),
       ...seen,
       ...(blocked.length ? { blocked } : {}),
       ...(maybe.length ? { maybe } : {}),

@@ -118,3 +118,51 @@ function whyZone(r: Rule, zone: string, iface: string | null): string {
   if (bySrc && 'addrs' in bySrc) return `its source address is in zone ${zone} ("${r.text}")`;
   return `no zone names ${iface ?? 'the interface'} or the source: firewalld's default zone ${zone} ("${r.text}")`;
 }
+
+/** A firewalld zone as its own rules say: the interfaces and sources it takes (or that it is the
+ *  default zone), what ends it (reject, drop or accept: its target) and what its allow chain lets in. */
+export interface ZoneView {
+  zone: string;
+  interfaces: string[];
+  sources: string[];
+  default: boolean;
+  /** the zone chain's last verdict: reject (target default), drop (DROP), accept (ACCEPT, trusted) */
+  target: string | null;
+  /** its allow chain's rules (services and ports), as printed */
+  allows: string[];
+}
+
+/** firewalld's zones from its ruleset (nft backend `filter_INPUT_ZONES`, iptables backend
+ *  `INPUT_ZONES`), with no firewall-cmd needed. */
+export function firewalldZones(rs: Ruleset): ZoneView[] {
+  const out = new Map<string, ZoneView>();
+  for (const t of rs.tables) {
+    const nft = t.source.kind === 'nft' && t.name === 'firewalld';
+    if (!nft && !(t.source.kind === 'iptables' && t.name === 'filter')) continue;
+    const prefix = nft ? 'filter_IN_' : 'IN_';
+    const dispatch = [
+      t.chains.get(nft ? 'filter_INPUT_ZONES' : 'INPUT_ZONES'),
+      t.chains.get(nft ? 'filter_INPUT_ZONES_SOURCE' : 'INPUT_ZONES_SOURCE'),
+    ];
+    for (const c of dispatch) {
+      for (const r of c?.rules ?? []) {
+        const v = r.verdict;
+        if ((v.kind !== 'goto' && v.kind !== 'jump') || !v.target.startsWith(prefix)) continue;
+        const zone = v.target.slice(prefix.length);
+        const z = out.get(zone) ?? { zone, interfaces: [], sources: [], default: false, target: null, allows: [] };
+        const iif = r.matches.find((m) => m.kind === 'iif');
+        const src = r.matches.find((m) => m.kind === 'saddr');
+        if (iif && 'names' in iif) z.interfaces.push(...iif.names);
+        else if (src && 'addrs' in src)
+          z.sources.push(...src.addrs.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a))));
+        else if (!r.matches.length) z.default = true;
+        const own = t.chains.get(v.target);
+        const last = own?.rules[own.rules.length - 1]?.verdict;
+        z.target = last && last.kind !== 'jump' && last.kind !== 'goto' ? last.kind : 'continue';
+        z.allows = (t.chains.get(`${v.target}_allow`)?.rules ?? []).map((x) => x.text);
+        out.set(zone, z);
+      }
+    }
+  }
+  return [...out.values()];
+}

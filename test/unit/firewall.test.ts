@@ -108,6 +108,16 @@ test('firewall.host on the real firewalld: warn, naming what it drops, the rule,
       /pod traffic from vxlan\.calico forwarded to the node's pods: dropped by .*filter_FORWARD/.test(b),
     ),
   );
+  t.deepEqual((r.evidence as { firewalldZones: unknown }).firewalldZones, [
+    {
+      zone: 'public',
+      interfaces: ['eth0'],
+      sources: [],
+      default: true,
+      target: 'reject',
+      allows: ['tcp dport 22 accept', 'ip6 daddr fe80::/64 udp dport 546 accept'],
+    },
+  ]);
   t.regex(r.remediation!.text, /firewall-cmd --permanent --zone=trusted --add-interface=cali\+/);
   t.false(r.remediation!.safe);
 });
