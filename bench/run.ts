@@ -5,8 +5,8 @@
 //
 // For each N, in the same run and alternating: (a) the validator over all N nodes, (b) the
 // validator with --limit on one node, (c) `ansible all -m script` with forks = N. Medians of wall
-// time, CPU time (user+sys) and peak RSS come from GNU time. With --fault the seed's fault is on,
-// and (a) must end within probe-timeout x probe-count + a small constant.
+// time, CPU time (user+sys) and peak RSS come from GNU time. With --fault the lab's checksum-offload fault
+// (`checksum`) is on every node, and (a) must end within probe-timeout x probe-count + a small constant.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -96,7 +96,7 @@ function collectScript(lab: Lab): string {
 }
 
 async function benchN(n: number, reps: number, fault: boolean): Promise<string[]> {
-  process.stderr.write(`\n== ${n} node(s)${fault ? ", seed's fault on" : ''}: bringing the lab up\n`);
+  process.stderr.write(`\n== ${n} node(s)${fault ? ', checksum-offload fault on' : ''}: bringing the lab up\n`);
   const lab = await startLab({ nodes: n, prefix: `ksvb${n}` });
   const work = mkdtempSync(join(tmpdir(), 'ksv-bench-'));
   try {

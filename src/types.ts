@@ -1,8 +1,8 @@
-// Types shared across the pipeline. The report types mirror ../shared/CONTRACT.md
-// exactly (schemaVersion 1); everything else is the internal data flow:
+// Types shared across the pipeline. The report types are the public JSON report (schemaVersion 1,
+// docs/reports.md); everything else is the internal data flow:
 // inventory -> targets -> transport -> collect -> checks + probes -> diagnose -> report.
 
-// ---------------------------------------------------------------- report (CONTRACT.md)
+// ---------------------------------------------------------------- report (public, schemaVersion 1)
 
 export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
 
@@ -56,12 +56,12 @@ export interface ProbeResult {
   answered: number; // replies that parsed, matched id+question (any rcode)
   rcodes: Record<string, number>; // e.g. {NOERROR: 5}
   latencyMs: { p50: number | null; max: number | null };
-  // extensions (allowed by the contract): why unanswered probes failed
+  // additions a consumer may ignore: why unanswered probes failed
   errors?: Record<string, number>; // e.g. {timeout: 2, refused: 1, 'bad-id': 1}
   endpointHost?: string | null; // node hosting the endpoint, when known
   ok?: number; // answers that were NOERROR with records of the asked type
   internal?: boolean; // a cluster name (must resolve) vs an external one (warns only)
-  // CONTRACT.md: where the query started — the node's own network namespace, or a pod's on that node
+  // where the query started — the node's own network namespace, or a pod's on that node
   from?: 'host' | 'pod';
   netns?: string | null; // from a pod: its network namespace's name (cni-…), null when unnamed
   podIp?: string; // from a pod: its address
@@ -70,7 +70,7 @@ export interface ProbeResult {
 export type Severity = 'fail' | 'warn';
 
 export interface Diagnosis {
-  id: string; // stable id, see CONTRACT.md and src/diagnose/
+  id: string; // stable id, see src/diagnose/ and the README's diagnoses table
   severity: Severity;
   hosts: string[];
   summary: string;
@@ -116,7 +116,7 @@ export interface FixOutcome {
   before: Omit<Report, 'fix'>;
 }
 
-// ---------------------------------------------------------------- comparison (CONTRACT.md, --baseline and diff)
+// ---------------------------------------------------------------- comparison (public: --baseline and diff)
 
 export type ChangeKind = 'check' | 'diagnosis' | 'host' | 'latency' | 'probe';
 
@@ -172,7 +172,7 @@ export interface Comparison {
   thresholds: Thresholds;
 }
 
-/** The exit codes of CONTRACT.md. */
+/** The exit codes (the README's table). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, uninspected: 3 } as const;
 
 // ---------------------------------------------------------------- inventory

@@ -75,7 +75,7 @@ export type Emit<Id extends string> = (
 interface Base<Id extends string> {
   /** the ids this module reports, stable (README's checks table) */
   ids: readonly Id[];
-  /** one line, for --help-checks and the README table */
+  /** one line, for `kubespray-validate checks` and the README table */
   title: string;
   /** readers whose facts evaluate() uses */
   readers?: readonly Reader[];

@@ -59,7 +59,7 @@ export function parseEthtoolI(text: string): Parsed<DriverInfo> {
   return { driver, version: opt('version'), firmware: opt('firmware-version'), busInfo: opt('bus-info') };
 }
 
-/** tx/rx checksum offload as the seed's fix turns it off. */
+/** tx/rx checksum offload, as `ethtool --offload <dev> rx off tx off` turns it off. */
 export function checksumOffload(o: OffloadFacts): { tx: boolean | null; rx: boolean | null } {
   const tx = o.features['tx-checksumming'] ?? o.features['tx-checksum-ip-generic'];
   const rx = o.features['rx-checksumming'];

@@ -1,7 +1,7 @@
 // Check results, host by host: a check whose status got worse (pass < warn < error < fail) is a
 // regression, one that got better is resolved. overlay.offload is decided by its evidence, not
 // its status: checksum offload that was off and is on again (a reboot, Calico recreating
-// vxlan.calico, an upgrade) undoes the seed's fix, whatever status "on" is given.
+// vxlan.calico, an upgrade) undoes the checksum-offload fix, whatever status "on" is given.
 import type { CheckResult, Report, Status } from '../types.js';
 import type { Change } from './types.js';
 import { byName, listed, oneLine, type Scope } from './scope.js';

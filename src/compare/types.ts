@@ -1,4 +1,4 @@
-// The `comparison` object of the JSON report (CONTRACT.md, present with --baseline and printed by
+// The `comparison` object of the JSON report (present with --baseline, and printed by
 // `diff`): the types live with the report's in src/types.ts; the defaults here.
 import type { Thresholds } from '../types.js';
 

@@ -1,4 +1,4 @@
-// Counts and the exit code, exactly as CONTRACT.md defines them:
+// Counts and the exit code, as the README documents them:
 //   0 every check passed (warnings allowed unless --strict)
 //   1 at least one check failed on a node that could be inspected
 //   2 usage/inventory/configuration error (decided before a report exists)
