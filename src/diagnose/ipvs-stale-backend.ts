@@ -30,7 +30,18 @@ function explaining(s: CorednsIpvs): IpvsFault[] {
 export const IPVS_FIX_VERSIONS =
   'kube-proxy 1.15 and later (1.14 after 1.14.3) removes a UDP real server at once when its pod goes (kubernetes/kubernetes#77802, #78999), and with net.ipv4.vs.expire_nodest_conn=1 the next packet of a flow pinned to it expires the flow; on kernel 5.9 and later kube-proxy 1.22+ leaves net.ipv4.vs.conn_reuse_mode at 1 (kubernetes/kubernetes#102122), so a client reusing a source port is scheduled anew instead of being sent to the old server';
 
-export function ipvsStaleBackend(v: View, corednsDown: boolean): Draft[] {
+/** Diagnoses that account for intermittent service DNS on the nodes they name by themselves. */
+const OTHER_CAUSES = [
+  'checksum-offload',
+  'overlay-blocked',
+  'ip-forward-disabled',
+  'pod-to-host-blocked',
+  'coredns-endpoint-down',
+] as const;
+
+/** `elsewhere`: nodes another diagnosis already explains; there a weight-0 server's pinned flows
+ *  alone are not named as the cause (a table that sends new flows astray still is). */
+export function ipvsStaleBackend(v: View, corednsDown: boolean, elsewhere: ReadonlySet<string> = new Set()): Draft[] {
   const c = v.input.cluster;
   if (c.kubeProxyMode !== 'ipvs' || corednsDown) return [];
   const hosts: string[] = [];
@@ -46,7 +57,7 @@ export function ipvsStaleBackend(v: View, corednsDown: boolean): Draft[] {
     if (!ipvs || isParseError(ipvs) || !ipvs.loaded || !ipvs.table || isParseError(ipvs.table)) continue;
     const s = corednsIpvs({ ...ipvs, table: ipvs.table }, v.input.facts[host]!.links, c.corednsIp, v.input.endpoints);
     const why = explaining(s);
-    if (!why.length) continue;
+    if (!why.length || (elsewhere.has(host) && why.every((f) => f.kind === 'stale-draining'))) continue;
     hosts.push(host);
     const nld = v.probes(host, 'nodelocaldns');
     evidence.push(
@@ -133,7 +144,12 @@ export function ipvsStaleBackend(v: View, corednsDown: boolean): Draft[] {
 export default defineDiagnosis({
   id: 'ipvs-stale-backend',
   explainsChecks: ['kube-proxy.ipvs', 'dns.*'],
-  after: ['coredns-unreachable'],
+  after: ['coredns-unreachable', ...OTHER_CAUSES],
   explains: ['coredns-service-unrouted', 'tcp-blocked', 'udp-blocked'],
-  run: (v, ctx) => ipvsStaleBackend(v, ctx.hosts('coredns-unreachable').length > 0),
+  run: (v, ctx) =>
+    ipvsStaleBackend(
+      v,
+      ctx.hosts('coredns-unreachable').length > 0,
+      new Set(OTHER_CAUSES.flatMap((id) => ctx.hosts(id))),
+    ),
 });

@@ -20,7 +20,9 @@ import { parseProcIpVsConn } from '../../src/collect/ipvs-conn.js';
 import { splitSections } from '../../src/collect/sections.js';
 import { replay } from '../../src/validate.js';
 import type { Bundle } from '../../src/record/bundle.js';
-import type { ClusterModel, Endpoint, LinkFacts, NodeFacts } from '../../src/types.js';
+import type { ClusterModel, DiagnoseInput, Endpoint, LinkFacts, NodeFacts, ProbeResult } from '../../src/types.js';
+import { ipvsStaleBackend } from '../../src/diagnose/ipvs-stale-backend.js';
+import { View } from '../../src/diagnose/view.js';
 import { isParseError } from '../../src/types.js';
 import { CLUSTER } from './model.js';
 import { ROOT } from '../e2e/helpers.js';
@@ -262,4 +264,59 @@ test('nftables mode: a node with no KUBE-SERVICES iptables chain is no fault (th
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('ipvs-stale-backend: named only where the service fails and the table explains it; stands aside otherwise', (t) => {
+  const probe = (ok: number, role: 'coredns-service' | 'coredns-endpoint' = 'coredns-service'): ProbeResult => ({
+    host: 'node1',
+    server: role === 'coredns-service' ? '10.233.0.3' : '192.168.128.193',
+    role,
+    transport: 'udp',
+    name: 'kubernetes.default.svc.cluster.local',
+    type: 'A',
+    sent: 5,
+    answered: ok,
+    rcodes: ok ? { NOERROR: ok } : {},
+    latencyMs: { p50: 1, max: 1 },
+    ok,
+    internal: true,
+  });
+  const input = (svcOk: number, mode = 'ipvs'): DiagnoseInput => ({
+    cluster: { ...IPVS, kubeProxyMode: mode },
+    hosts: [{ name: 'node1', address: 'node1', inspected: true, error: null }],
+    results: [],
+    probes: [probe(svcOk), probe(5, 'coredns-endpoint')],
+    facts: {
+      node1: {
+        host: 'node1',
+        kernel: null,
+        links: [link(['10.233.0.3/32'])],
+        iptables: { backends: [], rules: [] },
+        offload: {},
+        counters: {},
+        // kubernetes#76664's pinned flow, with its UDP twin for TCP: a weight-0 server still sent flows
+        ipvs: facts(table(K76664 + K76664.slice(K76664.indexOf('UDP  ')).replace('UDP ', 'TCP ')), K76664_CONN),
+      },
+    },
+    counterDeltas: {},
+    endpoints: [ep('192.168.128.193')],
+    endpointError: null,
+  });
+  const named = ipvsStaleBackend(new View(input(3)), false);
+  t.deepEqual(
+    named.map((d) => d.hosts),
+    [['node1']],
+  );
+  t.true(named[0]!.evidence.some((e) => /keeps 192\.168\.129\.116:53, which is not a CoreDNS endpoint/.test(e)));
+  t.true(named[0]!.evidence.some((e) => /conn_reuse_mode=0 .*\(0: a flow reusing a source port goes back/.test(e)));
+  t.deepEqual(
+    named[0]!.remediations!.filter((r) => r.argv).map((r) => [r.argv!.join(' '), r.hosts, r.safe]),
+    [['ipvsadm -d -u 10.233.0.3:53 -r 192.168.129.116:53', ['node1'], false]],
+  );
+  // the service answers every probe: nothing to explain
+  t.deepEqual(ipvsStaleBackend(new View(input(5)), false), []);
+  // the CoreDNS pods all down, another mode, or another diagnosis already names the node
+  t.deepEqual(ipvsStaleBackend(new View(input(3)), true), []);
+  t.deepEqual(ipvsStaleBackend(new View(input(3, 'iptables')), false), []);
+  t.deepEqual(ipvsStaleBackend(new View(input(3)), false, new Set(['node1'])), []);
 });
