@@ -7,6 +7,7 @@ import { isDomainName, isImageRef, isIP, isIPv4, isPort, isSafePath, nthAddress,
 
 import { DEFAULT_POD_TAG, KUBESPRAY_DEFAULTS } from './defaults.js';
 import { Unresolvable, VarResolver, explainUnresolvable } from './jinja.js';
+import { resolverSettings } from './resolver.js';
 
 const GROUP_NAMES = {
   controlPlane: ['kube_control_plane', 'kube-master'],
@@ -234,6 +235,7 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     podInfraImage: podInfraImage(r),
     calicoEndpointToHostAction: calico ? word('calico_endpoint_to_host_action').toUpperCase() : null,
     kubeProxyMode,
+    resolver: resolverSettings(r),
     binDir,
     kubeConfigDir,
     controlPlane: g.controlPlane,
