@@ -51,6 +51,7 @@ import {
   type LabUsers,
 } from './services.js';
 import { writeInventory } from './inventory.js';
+import { buildUpstream, startUpstream, writeNodeEtc } from './resolver.js';
 import { FAULTS, faultOps, faultTargets, offloadDefault, type Fault } from './faults.js';
 
 export { FAULTS, FAULT_DEFS, faultOps, faultTargets, type Fault, type FaultDef } from './faults.js';
@@ -171,6 +172,9 @@ function build(
 
   // the network
   buildUnderlay(k, !opts.bastion, (l) => record('link', l));
+  // the upstream resolver for external names, on the underlay
+  buildUpstream(k, record);
+  startUpstream(k, dir, EXTERNAL);
   const nodes = planNodes(k, n);
   for (const node of nodes) buildNode(k, node, plugin, record);
   for (const node of nodes) routeOverlay(k, node, nodes, plugin);
@@ -184,8 +188,10 @@ function build(
       (ns) => record('ns', ns),
     );
 
-  // what runs there
-  for (const ep of endpoints) startCoredns(ep, dir, { apiIp, corednsIp, svcBase });
+  // what runs there: each node's own /etc first (its kubelet config and resolv.conf, what the DNS
+  // pods forward `.` to)
+  for (const node of nodes) writeNodeEtc(dir, k, node, DOMAIN);
+  for (const ep of endpoints) startCoredns(ep, dir, { apiIp, corednsIp, svcBase, nodes });
   for (const node of nodes) {
     sh(
       'ip',
@@ -194,6 +200,7 @@ function build(
         corednsIp,
         endpoints.map((e) => e.ip),
         overlay.port,
+        plan.podCidr,
       ),
     );
     startNodeCache(dir, node, corednsIp);
