@@ -23,6 +23,7 @@ import {
   stopNodeCache,
 } from './services.js';
 import { overlayOf, type Desc, type LabNode } from './topology.js';
+import { RESOLVER_FAULTS } from './resolver-faults.js';
 
 export interface FaultDef {
   scope: 'node' | 'cluster';
@@ -303,6 +304,7 @@ const TABLE = {
     lift: (d) => rmSync(endpointsGoneMarker(d.dir), { force: true }),
     ready: (d) => existsSync(endpointsGoneMarker(d.dir)),
   },
+  ...RESOLVER_FAULTS,
 } satisfies Record<string, FaultDef>;
 
 export type Fault = keyof typeof TABLE;

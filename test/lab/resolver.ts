@@ -229,20 +229,24 @@ const queryLog = (dir: string, n: LabNode) => join(dir, `unbound-${n.name}-queri
 export function loopCheck(dir: string, n: LabNode): string | null {
   const name = `${randomInt(2 ** 47)}${randomInt(2 ** 16)}.${randomInt(2 ** 47)}${randomInt(2 ** 16)}.`;
   const log = queryLog(dir, n);
-  spawnSync(
-    'ip',
-    ['netns', 'exec', n.ns, 'dig', '-b', '127.0.0.1', `@${NLD_IP}`, '+tries=1', '+time=1', name, 'HINFO'],
-    {
-      timeout: 3000,
-      stdio: 'ignore',
-    },
-  );
+  // the probe in flight, the stand-in's own socket towards its forward target is read (ss)
+  const ss =
+    spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        n.ns,
+        'sh',
+        '-c',
+        `dig -b 127.0.0.1 @${NLD_IP} +tries=1 +time=1 ${name} HINFO >/dev/null & sleep 0.3; ss -Hun dst ${NLD_IP}:53; wait`,
+      ],
+      { encoding: 'utf8', timeout: 5000 },
+    ).stdout ?? '';
   const seen = (existsSync(log) ? readFileSync(log, 'utf8') : '')
     .split('\n')
     .filter((l) => l.includes(` ${name} HINFO IN`));
   if (seen.length <= 2) return null;
-  const ss =
-    spawnSync('ip', ['netns', 'exec', n.ns, 'ss', '-Hun', 'dst', `${NLD_IP}:53`], { encoding: 'utf8' }).stdout ?? '';
   const from = ss
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[2])

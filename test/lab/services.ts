@@ -514,7 +514,7 @@ export function writeKubectl(dir: string, binDir: string, endpoints: LabEndpoint
       `if [ -n "$me" ] && [ -e '${dir}/kubectl-fail-'"$me" ]; then echo "error: the server could not find the requested resource" >&2; exit 1; fi`,
       'a=" $* "',
       // pods (--pod-probes create): kubectl-pods.ts makes and removes real pod sandboxes in the lab
-      `case "$a" in *" run "*|*" get pods "*|*" get pod "*|*" get nodes "*|*" delete pods "*|*" delete pod "*) exec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(new URL('./kubectl-pods.ts', import.meta.url))}' '${statePath}' "$@" ;; esac`,
+      `case "$a" in *" run "*|*" get pods "*|*" get pod "*|*" get nodes "*|*" delete pods "*|*" delete pod "*|*" logs "*) exec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(new URL('./kubectl-pods.ts', import.meta.url))}' '${statePath}' "$@" ;; esac`,
       'case "$a" in *" get endpoints coredns "*) what=endpoints ;; *" get endpointslices "*|*" get endpointslice "*|*" get endpointslices.discovery.k8s.io "*) what=slices ;; *" get --raw /apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dcoredns "*) what=raw ;; *) what= ;; esac',
       'case "$a" in *" -l kubernetes.io/service-name=coredns "*|*" -l=kubernetes.io/service-name=coredns "*|*" --selector kubernetes.io/service-name=coredns "*|*" --selector=kubernetes.io/service-name=coredns "*) ;; *) [ "$what" = slices ] && what= ;; esac',
       'case "$what" in',
