@@ -4,9 +4,10 @@
 import type { Diagnosis, Report, Severity } from '../types.js';
 import type { Change } from './types.js';
 import { oneLine, type Scope } from './scope.js';
+import type { DiagnosisId } from '../diagnose/registry.js';
 
 const RANK: Record<Severity, number> = { warn: 1, fail: 2 };
-const LEFT_TO_HOSTS = new Set(['host-unreachable']);
+const LEFT_TO_HOSTS: ReadonlySet<string> = new Set<DiagnosisId>(['host-unreachable']);
 
 export interface DiagnosisComparison {
   regressions: Change[];

@@ -41,7 +41,6 @@ export function conntrackDrops(v: View): Draft[] {
   if (!hosts.length) return [];
   return [
     {
-      id: 'conntrack-drops',
       severity: 'warn',
       hosts,
       summary: `conntrack dropped packets during the probes on ${hosts.join(', ')} where DNS over UDP was intermittent`,
@@ -70,8 +69,7 @@ export function conntrackDrops(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'conntrack-drops',
-  rank: 90,
-  explains: [],
+  explainsChecks: [],
   readers: [sysctlReader],
   run: (v) => conntrackDrops(v),
 });

@@ -7,12 +7,13 @@ import { ownPodProbe } from './pod-to-host-blocked.js';
 
 export function corednsEndpointDown(
   v: View,
+  epNode: ReadonlyMap<string, string | null>,
   unrouted: readonly string[] = [],
   podToHost: readonly string[] = [],
 ): Draft[] {
   const eps = (v.input.endpoints ?? []).filter((e) => !(e.nodeName && unrouted.includes(e.nodeName)));
   // a node whose pods' replies to it are dropped (pod-to-host-blocked) does not count its own pods dead
-  const own = ownPodProbe(new Set(podToHost), new Map(eps.map((e) => [e.ip, e.nodeName])));
+  const own = ownPodProbe(new Set(podToHost), epNode);
   if (eps.length < 2) return [];
   const dead: typeof eps = [];
   const alive: typeof eps = [];
@@ -33,7 +34,6 @@ export function corednsEndpointDown(
   ];
   return [
     {
-      id: 'coredns-endpoint-down',
       severity: 'fail',
       hosts: hosts.length ? hosts : inspected,
       summary: `${dead.length} of ${eps.length} CoreDNS endpoints do not answer: ${dead.map((e) => `${e.ip}${e.podName ? ` (${e.podName})` : ''}`).join(', ')}`,
@@ -56,13 +56,11 @@ export function corednsEndpointDown(
   ];
 }
 
-const named = (earlier: readonly { id: string; hosts: string[] }[], id: string) =>
-  earlier.filter((d) => d.id === id).flatMap((d) => d.hosts);
-
 export default defineDiagnosis({
   id: 'coredns-endpoint-down',
-  rank: 30,
-  explains: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*', 'dns.pod.*'],
-  run: (v, earlier) =>
-    corednsEndpointDown(v, named(earlier, 'ip-forward-disabled'), named(earlier, 'pod-to-host-blocked')),
+  explainsChecks: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*', 'dns.pod.*'],
+  after: ['ip-forward-disabled', 'pod-to-host-blocked'],
+  explains: ['tcp-blocked', 'udp-blocked'],
+  run: (v, ctx) =>
+    corednsEndpointDown(v, ctx.facts.epNode, ctx.hosts('ip-forward-disabled'), ctx.hosts('pod-to-host-blocked')),
 });

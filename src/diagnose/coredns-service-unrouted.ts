@@ -4,7 +4,6 @@ import { corednsServiceUnrouted } from './coredns-unreachable.js';
 
 export default defineDiagnosis({
   id: 'coredns-service-unrouted',
-  rank: 21,
-  explains: ['dns.*'],
+  explainsChecks: ['dns.*'],
   run: (v) => corednsServiceUnrouted(v),
 });

@@ -32,7 +32,6 @@ export function corednsUnreachable(v: View): Draft[] {
   else if (v.input.endpointError) evidence.push(`endpoints could not be listed: ${v.input.endpointError}`);
   return [
     {
-      id: 'coredns-unreachable',
       severity: 'fail',
       hosts,
       summary: `CoreDNS (${c.corednsIp}) answers on no transport from any node`,
@@ -54,7 +53,6 @@ export function corednsServiceUnrouted(v: View): Draft[] {
   if (!hosts.length || !v.allDead(svc) || !eps.length || v.allDead(eps)) return [];
   return [
     {
-      id: 'coredns-service-unrouted',
       severity: 'fail',
       hosts,
       summary: `CoreDNS pods answer but the service IP ${c.corednsIp} does not, from any node`,
@@ -68,7 +66,7 @@ export function corednsServiceUnrouted(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'coredns-unreachable',
-  rank: 20,
-  explains: ['dns.*'],
+  explainsChecks: ['dns.*'],
+  explains: ['tcp-blocked', 'udp-blocked'],
   run: (v) => corednsUnreachable(v),
 });

@@ -23,7 +23,6 @@ export function hostUnreachable(v: View): Draft[] {
   if (!fix.size) fix.add("run: ansible -i <inventory> -m ping <host> to see Ansible's view of the same connection");
   return [
     {
-      id: 'host-unreachable',
       severity: 'fail',
       hosts: down.map((h) => h.name),
       summary: `${down.length} node(s) could not be inspected: ${down.map((h) => h.name).join(', ')}`,
@@ -35,7 +34,6 @@ export function hostUnreachable(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'host-unreachable',
-  rank: 10,
-  explains: ['ssh.reachable'],
+  explainsChecks: ['ssh.reachable'],
   run: (v) => hostUnreachable(v),
 });

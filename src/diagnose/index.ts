@@ -1,23 +1,31 @@
-// Correlate checks, probes and counter deltas into named root causes (ids in CONTRACT.md), running
-// every registered diagnosis module in rank order. Pure: same input, same diagnoses.
+// Correlate checks, probes and counter deltas into named root causes, running every registered
+// diagnosis module in the order their declarations ask for (registry.ts). Pure: same input, same
+// diagnoses.
 import type { Diagnosis, DiagnoseInput } from '../types.js';
-import type { Reader } from '../checks/module.js';
-import { MODULES } from './registry.gen.js';
-import { type DiagnosisModule, explainsCheck, finish } from './module.js';
+import { DIAGNOSES } from './registry.js';
+import { explainsCheck, finish } from './module.js';
+import { gatherFacts } from './facts.js';
 import { View } from './view.js';
 
-export const DIAGNOSES: readonly DiagnosisModule[] = [...(MODULES as readonly DiagnosisModule[])].sort(
-  (a, b) => a.rank - b.rank,
-);
-
-export function diagnosisReaders(): Reader[] {
-  return DIAGNOSES.flatMap((m) => m.readers ?? []);
-}
+export { DIAGNOSES, DIAGNOSIS_IDS, diagnosisReaders, type DiagnosisId } from './registry.js';
 
 export function diagnose(input: DiagnoseInput): Diagnosis[] {
   const v = new View(input);
+  const facts = gatherFacts(v);
   const out: Diagnosis[] = [];
-  const explains = (id: string, check: string) => DIAGNOSES.some((m) => m.id === id && explainsCheck(m, check));
-  for (const m of DIAGNOSES) out.push(...m.run(v, out, { explains }).map(finish));
+  const explainsCheckOf = (id: string, check: string) => DIAGNOSES.some((m) => m.id === id && explainsCheck(m, check));
+  for (const m of DIAGNOSES) {
+    // a failing finding of a diagnosis that explains this one: it does not run
+    if (out.some((d) => d.severity === 'fail' && DIAGNOSES.some((x) => x.id === d.id && x.explains?.includes(m.id))))
+      continue;
+    const seen = m.after === 'all' ? out : out.filter((d) => (m.after ?? []).includes(d.id));
+    const ctx = {
+      facts,
+      earlier: seen,
+      hosts: (id: string) => seen.filter((d) => d.id === id).flatMap((d) => d.hosts),
+      explainsCheck: explainsCheckOf,
+    };
+    out.push(...m.run(v, ctx).map((d) => finish(m.id, d)));
+  }
   return out;
 }

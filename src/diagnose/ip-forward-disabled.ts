@@ -25,7 +25,6 @@ export function ipForwardDisabled(v: View): Draft[] {
   }
   return [
     {
-      id: 'ip-forward-disabled',
       severity: 'fail',
       hosts,
       summary: `net.ipv4.ip_forward is 0 on ${hosts.join(', ')}: the node cannot route to its pods`,
@@ -48,7 +47,7 @@ export function ipForwardDisabled(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'ip-forward-disabled',
-  rank: 25,
-  explains: ['sysctl.forwarding', 'dns.*'],
+  explainsChecks: ['sysctl.forwarding', 'dns.*'],
+  explains: ['tcp-blocked', 'udp-blocked'],
   run: (v) => ipForwardDisabled(v),
 });

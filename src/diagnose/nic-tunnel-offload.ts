@@ -20,7 +20,7 @@ const PORT: Record<string, string> = {
   cilium: "Cilium's tunnel-port (Helm tunnelPort)",
 };
 
-export function nicTunnelOffload(v: View): Draft[] {
+export function nicTunnelOffload(v: View, epNode: ReadonlyMap<string, string | null>): Draft[] {
   const hit: { host: string; nic: string; device: string; version: string | null; on: string[] }[] = [];
   for (const h of v.inspected()) {
     const f = v.input.facts[h];
@@ -43,7 +43,6 @@ export function nicTunnelOffload(v: View): Draft[] {
       `${x.host}: ${x.nic} (driver vmxnet3${x.version ? ` ${x.version}` : ''}) carries ${x.device} with ${x.on.join(' and ')} on (ethtool -i, ethtool -k)`,
   );
   // what the probes saw on paths that cross the overlay through these nodes
-  const epNode = new Map((v.input.endpoints ?? []).map((e) => [e.ip, e.nodeName]));
   const crossing = v.probes(undefined, 'coredns-endpoint').filter((p) => {
     const n = epNode.get(p.server);
     return n && n !== p.host && (hosts.includes(p.host) || hosts.includes(n));
@@ -85,7 +84,6 @@ export function nicTunnelOffload(v: View): Draft[] {
   ];
   return [
     {
-      id: 'nic-tunnel-offload',
       severity: 'warn',
       hosts,
       summary: `the overlay's parent NIC on ${hosts.join(', ')} is a vmxnet3 with UDP-tunnel segmentation offloads on, which VMware breaks for VXLAN`,
@@ -97,8 +95,7 @@ export function nicTunnelOffload(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'nic-tunnel-offload',
-  rank: 45,
-  explains: ['overlay.nic-offload'],
+  explainsChecks: ['overlay.nic-offload'],
   readers: [linksReader, offloadReader],
-  run: (v) => nicTunnelOffload(v),
+  run: (v, ctx) => nicTunnelOffload(v, ctx.facts.epNode),
 });

@@ -3,13 +3,13 @@
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
-export function nodelocaldnsDown(v: View): Draft[] {
+export function nodelocaldnsDown(v: View, rulesMissing: readonly string[]): Draft[] {
   const c = v.input.cluster;
   if (!c.nodelocaldnsEnabled) return [];
   const hosts: string[] = [];
   const evidence: string[] = [];
   for (const h of v.inspected()) {
-    if (v.check(h, 'nodelocaldns.iptables')?.status === 'fail') continue; // blamed on the rules
+    if (rulesMissing.includes(h)) continue; // blamed on the rules
     const nl = v.probes(h, 'nodelocaldns');
     const iface = v.check(h, 'nodelocaldns.interface');
     const udp = v.probes(h, 'nodelocaldns', 'udp');
@@ -35,7 +35,6 @@ export function nodelocaldnsDown(v: View): Draft[] {
   if (!hosts.length) return [];
   return [
     {
-      id: 'nodelocaldns-down',
       severity: 'fail',
       hosts,
       summary: `NodeLocalDNS does not answer on ${c.nodelocaldnsIp} on ${hosts.join(', ')}`,
@@ -50,7 +49,7 @@ export function nodelocaldnsDown(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'nodelocaldns-down',
-  rank: 61,
-  explains: ['nodelocaldns.interface', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'],
-  run: (v) => nodelocaldnsDown(v),
+  explainsChecks: ['nodelocaldns.interface', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'],
+  after: ['nodelocaldns-rules-missing'],
+  run: (v, ctx) => nodelocaldnsDown(v, ctx.hosts('nodelocaldns-rules-missing')),
 });

@@ -20,7 +20,6 @@ export function nodelocaldnsRulesMissing(v: View): Draft[] {
   }
   return [
     {
-      id: 'nodelocaldns-rules-missing',
       severity: 'fail',
       hosts,
       summary: `node-cache's iptables rules for ${ip} are missing or shadowed on ${hosts.join(', ')}`,
@@ -36,7 +35,6 @@ export function nodelocaldnsRulesMissing(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'nodelocaldns-rules-missing',
-  rank: 60,
-  explains: ['nodelocaldns.iptables', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'],
+  explainsChecks: ['nodelocaldns.iptables', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'],
   run: (v) => nodelocaldnsRulesMissing(v),
 });

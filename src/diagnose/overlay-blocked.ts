@@ -62,12 +62,11 @@ function dropRule(v: View, host: string, enc: Encap): IptablesRule | null {
   return null;
 }
 
-export function overlayBlocked(v: View): Draft[] {
+export function overlayBlocked(v: View, epNode: ReadonlyMap<string, string | null>): Draft[] {
   const enc = encapOf(v);
   const eps = v.input.endpoints ?? [];
   if (!enc || !eps.length) return [];
   const hosts = v.inspected();
-  const epNode = new Map(eps.map((e) => [e.ip, e.nodeName]));
   const clean = new Set<string>();
   const dead: { client: string; server: string; ip: string }[] = [];
   const sameNode = new Map<string, boolean>();
@@ -132,7 +131,6 @@ export function overlayBlocked(v: View): Draft[] {
   if (!named.length) return [];
   return [
     {
-      id: 'overlay-blocked',
       severity: 'fail',
       hosts: named,
       summary: `the overlay's encapsulated traffic (${enc.label}) does not reach ${named.join(', ')}: every path across its overlay fails on both transports`,
@@ -153,8 +151,8 @@ export function overlayBlocked(v: View): Draft[] {
 
 export default defineDiagnosis({
   id: 'overlay-blocked',
-  rank: 35,
-  explains: ['dns.*'],
+  explainsChecks: ['dns.*'],
+  explains: ['tcp-blocked', 'udp-blocked'],
   readers: [iptablesReader],
-  run: (v) => overlayBlocked(v),
+  run: (v, ctx) => overlayBlocked(v, ctx.facts.epNode),
 });

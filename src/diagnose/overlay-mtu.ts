@@ -17,7 +17,6 @@ export function overlayMtu(v: View): Draft[] {
   const first = v.check(hosts[0]!, 'overlay.mtu')!.evidence as { device?: string; maxOverlayMtu?: number };
   return [
     {
-      id: 'overlay-mtu',
       severity: 'fail',
       hosts,
       summary: `the overlay MTU leaves no room for encapsulation on ${hosts.join(', ')}: large packets across nodes are dropped`,
@@ -30,4 +29,4 @@ export function overlayMtu(v: View): Draft[] {
   ];
 }
 
-export default defineDiagnosis({ id: 'overlay-mtu', rank: 70, explains: ['overlay.mtu'], run: (v) => overlayMtu(v) });
+export default defineDiagnosis({ id: 'overlay-mtu', explainsChecks: ['overlay.mtu'], run: (v) => overlayMtu(v) });

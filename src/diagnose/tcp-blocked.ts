@@ -1,14 +1,16 @@
 // tcp-blocked: DNS over TCP fails while UDP to the same servers works, including paths that do
 // not cross the overlay (the node's own CoreDNS pod, NodeLocalDNS): a firewall, not offload.
-import type { Diagnosis } from '../types.js';
-import { defineDiagnosis, endpointsUnreachable, type Draft } from './module.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 import { isOk } from './view.js';
 
-export function tcpBlocked(v: View, blamedOnOffload: string[]): Draft[] {
+export function tcpBlocked(
+  v: View,
+  epNode: ReadonlyMap<string, string | null>,
+  blamedOnOffload: readonly string[],
+): Draft[] {
   const hosts: string[] = [];
   const evidence: string[] = [];
-  const epNode = new Map((v.input.endpoints ?? []).map((e) => [e.ip, e.nodeName]));
   for (const h of v.inspected()) {
     if (blamedOnOffload.includes(h)) continue;
     const found = v.oneTransportDead(h, 'tcp');
@@ -36,7 +38,6 @@ export function tcpBlocked(v: View, blamedOnOffload: string[]): Draft[] {
   if (!hosts.length) return [];
   return [
     {
-      id: 'tcp-blocked',
       severity: 'fail',
       hosts,
       summary: `DNS over TCP fails while UDP works on ${hosts.join(', ')}, also on paths that do not cross the overlay`,
@@ -51,13 +52,7 @@ export function tcpBlocked(v: View, blamedOnOffload: string[]): Draft[] {
 
 export default defineDiagnosis({
   id: 'tcp-blocked',
-  rank: 50,
-  explains: ['dns.*'],
-  run: (v, earlier: readonly Diagnosis[]) =>
-    endpointsUnreachable(earlier)
-      ? []
-      : tcpBlocked(
-          v,
-          earlier.filter((d) => d.id === 'checksum-offload').flatMap((d) => d.hosts),
-        ),
+  explainsChecks: ['dns.*'],
+  after: ['checksum-offload'],
+  run: (v, ctx) => tcpBlocked(v, ctx.facts.epNode, ctx.hosts('checksum-offload')),
 });

@@ -1,13 +1,13 @@
 // udp-blocked: DNS over UDP fails while TCP to the same servers works.
-import { defineDiagnosis, endpointsUnreachable, type Draft } from './module.js';
+import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 import { udpClaimedByOffload } from './checksum-offload.js';
 
-export function udpBlocked(v: View, claimedByOffload: string[] = []): Draft[] {
+export function udpBlocked(v: View, claimedByOffload: readonly string[] = []): Draft[] {
   const hosts: string[] = [];
   const evidence: string[] = [];
   for (const h of v.inspected()) {
-    // UDP lost to checksum offload across the overlay is not a firewall (checksum-offload, rank 40)
+    // UDP lost to checksum offload across the overlay is not a firewall (checksum-offload)
     if (claimedByOffload.includes(h)) continue;
     // UDP dead on at least half the paths whose TCP twin is fine
     const found = v.oneTransportDead(h, 'udp');
@@ -24,7 +24,6 @@ export function udpBlocked(v: View, claimedByOffload: string[] = []): Draft[] {
   if (!hosts.length) return [];
   return [
     {
-      id: 'udp-blocked',
       severity: 'fail',
       hosts,
       summary: `DNS over UDP fails while TCP works on ${hosts.join(', ')}`,
@@ -39,7 +38,7 @@ export function udpBlocked(v: View, claimedByOffload: string[] = []): Draft[] {
 
 export default defineDiagnosis({
   id: 'udp-blocked',
-  rank: 51,
-  explains: ['dns.*'],
-  run: (v, earlier) => (endpointsUnreachable(earlier) ? [] : udpBlocked(v, udpClaimedByOffload(v, earlier))),
+  explainsChecks: ['dns.*'],
+  after: ['checksum-offload'],
+  run: (v, ctx) => udpBlocked(v, udpClaimedByOffload(ctx.hosts('checksum-offload'), ctx.facts.checksum)),
 });

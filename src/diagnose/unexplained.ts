@@ -1,12 +1,12 @@
 // When DNS fails on a node and no rule explains it: say what was seen, not a guess.
 import type { Diagnosis } from '../types.js';
 import { defineDiagnosis, type Draft } from './module.js';
-import { checksumSuspects } from './checksum-offload.js';
-import { podToHostSuspects } from './pod-to-host-blocked.js';
+import type { Facts } from './facts.js';
 import type { View } from './view.js';
 
 export function unexplained(
   v: View,
+  facts: Facts,
   named: readonly Diagnosis[],
   explains: (id: string, check: string) => boolean,
 ): Draft[] {
@@ -16,16 +16,14 @@ export function unexplained(
   if (!failing.length) return [];
   const hosts = [...new Set(failing.map((r) => r.host))];
   const evidence = failing.slice(0, 12).map((r) => `${r.host}: ${r.check}: ${r.summary}`);
-  for (const s of checksumSuspects(v))
-    evidence.push(`${s.host} looks like checksum offload, but: ${s.missing.join('; ')}`);
-  for (const s of podToHostSuspects(v))
+  for (const s of facts.checksum) evidence.push(`${s.host} looks like checksum offload, but: ${s.missing.join('; ')}`);
+  for (const s of facts.podToHost)
     if (s.missing.length)
       evidence.push(
         `${s.host}: its pods get no answer from NodeLocalDNS while the node does (as with pod-to-host-blocked), but: ${s.missing.join('; ')}`,
       );
   return [
     {
-      id: 'dns-unexplained',
       severity: 'fail',
       hosts,
       summary: `DNS probes fail on ${hosts.join(', ')} and the evidence fits no known cause`,
@@ -39,7 +37,7 @@ export function unexplained(
 
 export default defineDiagnosis({
   id: 'dns-unexplained',
-  rank: 1000,
-  explains: ['dns.*'],
-  run: (v, earlier, ctx) => unexplained(v, earlier, ctx.explains),
+  explainsChecks: ['dns.*'],
+  after: 'all',
+  run: (v, ctx) => unexplained(v, ctx.facts, ctx.earlier, ctx.explainsCheck),
 });

@@ -1,6 +1,7 @@
 // Read-only views over a DiagnoseInput that the rules share.
 import type { CheckResult, DiagnoseInput, ProbeResult, ProbeRole, Transport } from '../types.js';
 import { describeProbe, isOk } from '../probe/results.js';
+import type { CheckId } from '../checks/registry.js';
 
 export { describeProbe, isOk };
 
@@ -38,7 +39,7 @@ export class View {
     );
   }
 
-  check(host: string, id: string): CheckResult | undefined {
+  check(host: string, id: CheckId): CheckResult | undefined {
     return this.input.results.find((r) => r.host === host && r.check === id);
   }
 
