@@ -12,6 +12,7 @@ import { parseResolvConf } from './resolvconf.js';
 import { parseDhclientConf } from './dhclient.js';
 import { DHCLIENT_CONF_PATH, type ResolverFiles } from './resolver-chain.js';
 import { RESOLVED_UPLINK_PATH } from './resolved.js';
+import type { DnsPod } from '../kubectl/dns-pods.js';
 
 /** One file as read: its text, or why there is none. */
 export type ReadFile = { text: string; truncated?: boolean } | { missing: true } | { unreadable: true };
@@ -51,6 +52,10 @@ export interface ResolverFacts {
   /** set after the round trip (run/resolver-probes.ts), when it ran */
   wildcard?: WildcardProbe[];
   upstream?: UpstreamProbe[];
+  /** the DNS pods on this node and the CoreDNS pods, from kubectl (where a node's file loops) */
+  pods?: DnsPod[];
+  /** why kubectl could not tell */
+  podsError?: string;
 }
 
 declare module '../types.js' {

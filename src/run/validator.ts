@@ -22,6 +22,7 @@ import { assemble, type NodeState } from './assemble.js';
 import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoint-lookup.js';
 import { MARK, POD_MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
 import { recountPodNamespaces } from './recount.js';
+import { resolverStep, type ResolverRun } from './resolver-probes.js';
 import type { Plan } from './prepare.js';
 import { ProbePods } from './probe-pods.js';
 import { DEFAULT_POD_IMAGE, type CreatedPod } from '../kubectl/pods.js';
@@ -62,6 +63,7 @@ export class Validator {
   private readonly extra = new Map<string, Promise<NodeSession | null>>();
   private readonly extraSessions: NodeSession[] = [];
   private lastLookup: EndpointLookup = NO_LOOKUP;
+  private lastResolver: ResolverRun | undefined;
   private startedAt = 0;
   private readonly readers: Reader[];
   private readonly unread = new Set<string>();
@@ -198,6 +200,7 @@ export class Validator {
       cluster: this.p.cluster,
       nodes: this.states,
       lookup: this.lastLookup,
+      resolver: this.lastResolver,
       selection: this.opts.selection,
       strict: this.opts.strict,
       startedAt,
@@ -334,6 +337,19 @@ export class Validator {
     this.lastLookup = await lookup;
     // UDP lost across the overlay: the CoreDNS pods' namespaces are read again (run/recount.ts)
     if (probing) await recountPodNamespaces(this.states, this.lastLookup, cluster);
+    // the resolver chain: wildcard search domains, the upstream servers, the DNS pods (resolver-probes.ts)
+    this.lastResolver =
+      o.selection.has('resolver.config') || o.selection.has('resolver.upstream')
+        ? await resolverStep(this.states, cluster, {
+            externalName: probing ? o.externalName : null,
+            probeCount: o.probeCount,
+            probeTimeoutMs: o.probeTimeoutMs,
+            random: () => this.env.random(),
+            wildcard: probing && o.selection.has('resolver.config'),
+            controlPlane: this.p.controlPlane,
+            sessionFor: (t) => this.sessionFor(t),
+          })
+        : undefined;
     return this.assemble(startedAt);
   }
 }

@@ -103,7 +103,11 @@ function at(obj: unknown, path: string): unknown {
 
 function selects(sel: string | undefined, labels: Record<string, string>): boolean {
   if (!sel) return true;
-  return sel.split(',').every((term) => {
+  // terms split at commas outside a set: `k=v`, `k`, `k in (a,b)`
+  return (sel.match(/[^,(]+(?:\([^)]*\))?/g) ?? []).every((raw) => {
+    const term = raw.trim();
+    const set = /^(\S+)\s+in\s+\(([^)]*)\)$/.exec(term);
+    if (set) return set[2]!.split(',').some((x) => labels[set[1]!] === x.trim());
     const [k, v] = term.split('=');
     return v === undefined ? k! in labels : labels[k!] === v;
   });
