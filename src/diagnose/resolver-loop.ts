@@ -67,6 +67,13 @@ export function resolverLoop(v: View): Draft[] {
       evidence.push(
         `${x.host}: DNS via NodeLocalDNS ${c.nodelocaldnsIp}: ${v.ratio(nl)} cluster-name probes answered${v.allDead(nl) ? ' (node-cache is not serving)' : ''}`,
       );
+    const ext = v.input.probes.filter(
+      (p) => p.host === x.host && p.from !== 'pod' && p.internal === false && p.role === 'nodelocaldns',
+    );
+    if (c.nodelocaldnsEnabled && ext.length)
+      evidence.push(
+        `${x.host}: the external name ${ext[0]!.name} through NodeLocalDNS: ${v.okCount(ext)}/${v.sentCount(ext)} good answers (\`.\` goes where the file says)`,
+      );
     const f = resolverFacts(v.input.facts[x.host]);
     for (const p of (f?.pods ?? []).filter((p) => p.node === x.host && p.app === 'node-local-dns'))
       evidence.push(`${x.host}: ${podText(p)}`);
