@@ -131,6 +131,10 @@ export default defineCheck({
           'warn',
           `search domain ${w.domain} answers any name (${w.name} -> ${w.detail}, asked through ${w.server} from ${w.askedFrom}): pods' lookups of external names with fewer than 5 dots resolve under it`,
         );
+    const cl = [cluster.dnsDomain, `svc.${cluster.dnsDomain}`];
+    const notAsked = v.search.list.filter(
+      (d) => !cl.some((x) => d === x || d.endsWith(`.${x}`)) && !(f.wildcard ?? []).some((w) => w.domain === d),
+    );
     const evidence: Record<string, unknown> = {
       kubeletConfig: f.kubeletConfigPath,
       kubeletConfigFound: !v.kubeletConfigMissing,
@@ -141,6 +145,8 @@ export default defineCheck({
       ...(v.loops.length ? { loops: v.loops } : {}),
       ...(v.latentLoops.length ? { latentLoops: v.latentLoops } : {}),
       ...(f.wildcard?.length ? { wildcard: f.wildcard } : {}),
+      // a search domain of the file that is not in the inventory's searchdomains is not asked
+      ...(notAsked.length ? { searchNotProbed: notAsked } : {}),
       findings: found.map((x) => x.text),
     };
     const worst: Status = found.some((x) => x.status === 'fail')

@@ -1,11 +1,12 @@
-// After the round trips, what the resolver chain needs that only their results tell: a random name
-// under each host search domain, asked once through the cluster's DNS from one node (a wildcard
-// answers it); the upstream servers themselves (upstream_dns_servers, else the kubelet's resolvConf
-// file's), probed from every node over UDP and TCP — only when cluster names answer everywhere and
-// the external name fails from every node through NodeLocalDNS and CoreDNS; and, where a node's
-// file loops, the DNS pods' state and their last loop line from Kubespray's kubectl on a
-// control-plane node. Small read-only commands on the connections already open; nothing when none
-// of it is needed. With --external-name none nothing external is asked.
+// The resolver chain's probes. In the round trip: a random name under each of the inventory's
+// search domains, asked once through the cluster's DNS by the first node's probe program (a
+// wildcard answers it). After the round trips, what only their results tell: the upstream servers
+// themselves (upstream_dns_servers, else the kubelet's resolvConf file's), probed from every node
+// over UDP and TCP — only when cluster names answer everywhere and the external name fails from
+// every node through NodeLocalDNS and CoreDNS; and, where a node's file loops, the DNS pods' state
+// and their last loop line from Kubespray's kubectl on a control-plane node. Small read-only
+// commands on the connections already open; nothing when none of it is needed. With
+// --external-name none nothing external is asked.
 import type { ClusterModel, NodeFacts, NodeSession, ProbeResult, ProbeRole, Target } from '../types.js';
 import type { ProbePath } from '../probe/paths.js';
 import { probeScript } from '../probe/program.js';
@@ -86,66 +87,41 @@ function label(random: () => number): string {
     .padStart(8, '0')}`;
 }
 
-async function wildcardProbes(
-  states: ResolverState[],
+/** The inventory's search domains (what Kubespray writes into the hosts' resolv.conf), each with a
+ *  random name under it, asked through what pods ask: NodeLocalDNS, else the CoreDNS service. The
+ *  cluster's own domains are left out. */
+export function wildcardPaths(
   c: ClusterModel,
-  o: { probeTimeoutMs: number; random: () => number },
-): Promise<void> {
-  const nodes = states.filter(inspected);
+  random: () => number,
+): { paths: ProbePath[]; asked: { domain: string; name: string }[]; server: string } {
   const cluster = [c.dnsDomain, `svc.${c.dnsDomain}`];
-  const domains: string[] = [];
-  for (const s of nodes) {
-    const f = resolverFacts(s.facts);
-    if (!f) continue;
-    for (const d of resolverVerdict(c, f).search.list)
-      if (!domains.includes(d) && !cluster.some((x) => d === x || d.endsWith(`.${x}`))) domains.push(d);
-  }
-  if (!domains.length) return;
-  // asked through what pods ask: NodeLocalDNS where it answers the node, else the CoreDNS service
-  const answers = (s: ResolverState, role: ProbeRole) =>
-    s.probes.some((p) => p.from !== 'pod' && p.internal !== false && p.role === role && good(p));
-  const via =
-    (c.nodelocaldnsEnabled && nodes.find((s) => answers(s, 'nodelocaldns'))
-      ? { s: nodes.find((s) => answers(s, 'nodelocaldns'))!, role: 'nodelocaldns' as const, server: c.nodelocaldnsIp }
-      : null) ??
-    (nodes.find((s) => answers(s, 'coredns-service'))
-      ? { s: nodes.find((s) => answers(s, 'coredns-service'))!, role: 'coredns-service' as const, server: c.corednsIp }
-      : null);
-  if (!via) return;
-  const asked = domains.slice(0, MAX_SEARCH_DOMAINS).map((d) => ({ domain: d, name: `${label(o.random)}.${d}` }));
-  const program = probeScript(
-    asked.map((a) => path(via.role, via.server, 'udp', a.name)),
-    { count: 1, timeoutMs: o.probeTimeoutMs, idSeed: Math.floor(o.random() * 0x10000) },
-  );
-  let results: ProbeResult[] = [];
-  try {
-    const r = await via.s.session!.exec(program.script, {
-      timeoutMs: RESOLVER_STEP_TIMEOUT_MS,
-      label: 'search-wildcard',
-    });
-    results = program.decode(via.s.target.name, r.stdout);
-  } catch {
-    return;
-  }
-  const found: WildcardProbe[] = asked.map((a, i) => {
-    const p = results[i];
-    const rc = p ? Object.keys(p.rcodes)[0] : undefined;
-    const outcome: WildcardProbe['outcome'] =
-      p && good(p)
-        ? 'answers'
-        : rc === 'NXDOMAIN' || (rc === 'NOERROR' && p && !good(p))
-          ? 'no-such-name'
-          : 'no-answer';
+  const domains = (c.resolver ?? DEFAULT_RESOLVER).searchdomains
+    .filter((d) => !cluster.some((x) => d === x || d.endsWith(`.${x}`)))
+    .slice(0, MAX_SEARCH_DOMAINS);
+  const role: ProbeRole = c.nodelocaldnsEnabled ? 'nodelocaldns' : 'coredns-service';
+  const server = c.nodelocaldnsEnabled ? c.nodelocaldnsIp : c.corednsIp;
+  const asked = domains.map((d) => ({ domain: d, name: `${label(random)}.${d}` }));
+  return { paths: asked.map((a) => path(role, server, 'udp', a.name)), asked, server };
+}
+
+/** What the names under the search domains got: an address (a wildcard), no such name, or nothing. */
+export function wildcardResults(
+  w: { host: string; asked: { domain: string; name: string }[]; server: string },
+  results: ProbeResult[],
+): WildcardProbe[] {
+  return w.asked.map((a) => {
+    const ps = results.filter((p) => p.name === a.name);
+    const rc = Object.keys(Object.assign({}, ...ps.map((p) => p.rcodes)) as Record<string, number>);
+    const outcome: WildcardProbe['outcome'] = ps.some(good)
+      ? 'answers'
+      : rc.includes('NXDOMAIN') || rc.includes('NOERROR')
+        ? 'no-such-name'
+        : 'no-answer';
+    const errs = [...new Set(ps.flatMap((p) => Object.keys(p.errors ?? {})))];
     const detail =
-      outcome === 'answers'
-        ? 'NOERROR with an address'
-        : (rc ?? (Object.keys(p?.errors ?? {}).join(', ') || 'no answer'));
-    return { domain: a.domain, name: a.name, server: via.server, askedFrom: via.s.target.name, outcome, detail };
+      outcome === 'answers' ? 'NOERROR with an address' : rc.length ? rc.join(', ') : errs.join(', ') || 'no answer';
+    return { domain: a.domain, name: a.name, server: w.server, askedFrom: w.host, outcome, detail };
   });
-  for (const s of nodes) {
-    const f = resolverFacts(s.facts);
-    if (f) f.wildcard = found;
-  }
 }
 
 async function upstreamProbes(
@@ -259,12 +235,10 @@ export async function resolverStep(
     probeCount: number;
     probeTimeoutMs: number;
     random: () => number;
-    wildcard: boolean;
     controlPlane: Target[];
     sessionFor: (t: Target) => Promise<NodeSession | null>;
   },
 ): Promise<ResolverRun> {
-  if (o.wildcard) await wildcardProbes(states, c, o);
   const upstream: ResolverRun['upstream'] = o.externalName
     ? await upstreamProbes(states, c, { ...o, externalName: o.externalName })
     : { state: 'not-probed', reason: '--external-name none: no external name, no upstream server was asked' };
