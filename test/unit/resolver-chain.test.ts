@@ -18,6 +18,8 @@ import { parseDnsPods } from '../../src/kubectl/dns-pods.js';
 import {
   externalFailsEverywhere,
   upstreamServers,
+  wildcardPaths,
+  wildcardResults,
   type ResolverRun,
   type ResolverState,
 } from '../../src/run/resolver-probes.js';
@@ -593,4 +595,44 @@ test("inventory: Kubespray's DNS settings read and validated (they become probes
   t.throws(() => r({ nodelocaldns_external_zones: [{ zones: ['x'], nameservers: ['not-an-ip'] }] }), {
     message: /not an address/,
   });
+});
+
+test('wildcard: a random name under each inventory search domain (not the cluster domains), through NodeLocalDNS; the answers judged', (t) => {
+  let i = 0;
+  const rnd = () => [0.1, 0.2, 0.3][i++ % 3]!;
+  const w = wildcardPaths(cluster({ searchdomains: ['corp.example', 'svc.cluster.local', 'lab.example'] }), rnd);
+  t.deepEqual(
+    w.asked.map((a) => a.domain),
+    ['corp.example', 'lab.example'],
+  );
+  t.regex(w.asked[0]!.name, /^ksv-[0-9a-f]{8}\.corp\.example$/);
+  t.deepEqual(
+    w.paths.map((p) => `${p.role} ${p.server} ${p.transport} ${p.type} ${p.internal}`),
+    ['nodelocaldns 169.254.25.10 udp A false', 'nodelocaldns 169.254.25.10 udp A false'],
+  );
+  const res = (name: string, ok: number, rcodes: Record<string, number>, errors: Record<string, number> = {}) =>
+    ({
+      ...probe('node1', 'nodelocaldns', '169.254.25.10', 'udp', ok, false),
+      name,
+      sent: 1,
+      rcodes,
+      errors,
+    }) as ProbeResult;
+  const got = wildcardResults({ host: 'node1', ...w }, [
+    res(w.asked[0]!.name, 1, { NOERROR: 1 }),
+    res(w.asked[1]!.name, 0, { NXDOMAIN: 1 }),
+  ]);
+  t.deepEqual(
+    got.map((g) => [g.domain, g.outcome, g.detail, g.askedFrom]),
+    [
+      ['corp.example', 'answers', 'NOERROR with an address', 'node1'],
+      ['lab.example', 'no-such-name', 'NXDOMAIN', 'node1'],
+    ],
+  );
+  t.is(
+    wildcardResults({ host: 'node1', ...w }, [res(w.asked[0]!.name, 0, {}, { timeout: 1 })])[0]!.outcome,
+    'no-answer',
+  );
+  const noNld = wildcardPaths({ ...cluster({ searchdomains: ['corp.example'] }), nodelocaldnsEnabled: false }, rnd);
+  t.is(noNld.server, '10.233.0.3');
 });
