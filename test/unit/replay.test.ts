@@ -26,6 +26,8 @@ const EXPECT: Record<string, { exit: number; failing: string[] }> = {
   'sshd-down-node3': { exit: 3, failing: ['host-unreachable'] },
   'pod-to-host-node2': { exit: 1, failing: ['pod-to-host-blocked'] },
   'pod-create-node3': { exit: 1, failing: ['pod-to-host-blocked'] },
+  'resolv-loop-node2': { exit: 1, failing: ['resolver-loop'] },
+  'upstream-down': { exit: 1, failing: ['upstream-dns-unreachable'] },
 };
 
 test('every committed bundle has an expectation here', (t) => {
