@@ -6,6 +6,22 @@
 // service or a loopback address (in CoreDNS's pod, 127.0.0.0/8 is CoreDNS itself; in node-cache's
 // host network it is a stub such as systemd-resolved's 127.0.0.53 that may forward back), the
 // `loop` plugin stops the pod at start and it crash-loops. Pure: facts in, verdict out.
+//
+// The resolver parsers, for a reader that reads these files on a node (every one pure, none throws;
+// a file that is not there is `null` in ResolverFiles, a fact):
+//   parseKubeletConfig(text)   kubelet-config.ts   {kube_config_dir}/kubelet-config.yaml -> resolvConf,
+//                                                  effectiveResolvConf (the file read), clusterDNS, or a ParseError
+//   parseResolvConf(text)      resolvconf.ts       any resolv.conf -> nameservers with line numbers, search,
+//                                                  options, who wrote it; keptNameservers(), searchLimits()
+//   parseResolvedUplink(text)  resolved.ts         /run/systemd/resolve/resolv.conf -> the same + noServersKnown,
+//                                                  stub, tooManyServers
+//   parseDhclientConf(text)    dhclient.ts         /etc/dhcp/dhclient.conf -> supersede/prepend/append/default
+//                                                  statements with line and interface; forcedNameservers()
+//   lastLoopLine(log)          coredns-loop.ts     `kubectl logs --previous` of node-cache/CoreDNS -> the loop
+//                                                  plugin's fatal line (from, to, zone, query) or null
+//   analyseResolverChain(inventory, files)         here: where the DNS pods forward `.`, the looping lines
+//                                                  (loops), the ones a DHCP lease will bring (latentLoops),
+//                                                  >3 nameservers, search-list limits, missing searchdomains
 import { isIP } from 'node:net';
 import type { Parsed } from '../types.js';
 import { isParseError } from '../types.js';
