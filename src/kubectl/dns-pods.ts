@@ -49,15 +49,16 @@ export function dnsPodsCommand(c: ClusterModel, nodes: string[]): string {
     '--request-timeout=20s',
   ]);
   const logs = shJoin([...k, 'logs', '--previous', '--tail=200', '--request-timeout=20s']);
-  const want = nodes.map((n) => shQuote(n)).join(' ');
   return [
+    // the nodes asked about, one quoted word list (never expanded)
+    `w=${shQuote(` ${nodes.join(' ')} `)}`,
     `p=$(${list} 2>&1); rc=$?`,
     'echo @@dnspods; printf \'%s\\n\' "$p"; echo "@@rc $rc"',
     `[ "$rc" = 0 ] || exit 0`,
     'n=0',
     // each pod on a wanted node, up to a few: its previous log (names as kubectl printed them)
     `printf '%s\\n' "$p" | while read -r name app node rest; do`,
-    `  case " ${want} " in *" $node "*) ;; *) continue ;; esac`,
+    '  case "$w" in *" $node "*) ;; *) continue ;; esac',
     `  case "$name" in *[!a-z0-9.-]*|'') continue ;; esac`,
     `  n=$((n + 1)); [ "$n" -le ${LOG_PODS_MAX} ] || break`,
     `  echo "@@dnslog $name"; ${logs} "$name" 2>&1; echo "@@rc $?"`,
