@@ -258,6 +258,9 @@ export function startCoredns(ep: LabEndpoint, dir: string, a: ClusterAddrs): voi
       '  infra-host-ttl: 1',
       '  infra-keep-probing: yes',
       '  outbound-msg-retry: 1',
+      // CoreDNS's forward waits seconds for its upstream; unbound retransmits after 50 ms at first,
+      // which a pod slowed on purpose (slow-pod.ts) turned into SERVFAIL
+      '  infra-cache-min-rtt: 1000',
       `  local-zone: "${DOMAIN}." static`,
       `  local-data: "kubernetes.default.svc.${DOMAIN}. 0 IN A ${a.apiIp}"`,
       `  local-data: "kube-dns.kube-system.svc.${DOMAIN}. 0 IN A ${a.corednsIp}"`,
