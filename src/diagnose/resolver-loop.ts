@@ -12,6 +12,7 @@ import { externalZoneLoops, LOOP_FIX, loopText, resolverVerdict } from '../check
 import type { LoopEntry } from '../collect/resolver-chain.js';
 import type { ClusterModel } from '../types.js';
 import type { DnsPod } from '../kubectl/dns-pods.js';
+import { DEFAULT_RESOLVER } from '../inventory/resolver.js';
 
 /** The loop's path, from what the DNS pods do with the address. */
 export function loopPath(l: LoopEntry, c: ClusterModel): string {
@@ -23,16 +24,18 @@ export function loopPath(l: LoopEntry, c: ClusterModel): string {
 }
 
 /** The nodes whose file (or the inventory's forward targets) loops, with the loop entries. */
-export function resolverLoops(v: View): { host: string; loops: LoopEntry[]; file: string | null }[] {
+export function resolverLoops(
+  v: View,
+): { host: string; loops: LoopEntry[]; latent: LoopEntry[]; file: string | null }[] {
   const c = v.input.cluster;
   const zones = externalZoneLoops(c);
-  const out: { host: string; loops: LoopEntry[]; file: string | null }[] = [];
+  const out: { host: string; loops: LoopEntry[]; latent: LoopEntry[]; file: string | null }[] = [];
   for (const h of v.inspected()) {
     const f = resolverFacts(v.input.facts[h]);
     if (!f) continue;
     const verdict = resolverVerdict(c, f);
     const loops = [...verdict.loops, ...zones];
-    if (loops.length) out.push({ host: h, loops, file: verdict.file });
+    if (loops.length) out.push({ host: h, loops, latent: verdict.latentLoops, file: verdict.file });
   }
   return out;
 }
@@ -82,7 +85,11 @@ export function resolverLoop(v: View): Draft[] {
   const podsError = found.map((x) => resolverFacts(v.input.facts[x.host])?.podsError).find(Boolean);
   if (podsError) evidence.push(`the DNS pods' state could not be read with kubectl: ${podsError}`);
   const hosts = found.map((x) => x.host);
-  const dh = found.flatMap((x) => x.loops).some((l) => l.line !== null);
+  const fromFile = found.flatMap((x) => x.loops).some((l) => l.line !== null);
+  // a dhclient line that writes the loop back at the next lease, on a looping node
+  const dhclient = found.flatMap((x) => x.latent.map((l) => `${x.host}: ${l.source}:${l.line} \`${l.text}\``));
+  for (const d of dhclient) evidence.push(`${d} writes that address back at the next DHCP lease`);
+  const mode = (c.resolver ?? DEFAULT_RESOLVER).resolvconfMode;
   return [
     {
       severity: 'fail',
@@ -93,10 +100,18 @@ export function resolverLoop(v: View): Draft[] {
       evidence,
       fix: [
         LOOP_FIX,
-        ...(dh
+        ...(dhclient.length
           ? [
               "remove NodeLocalDNS and 127.0.0.53 from dhclient's `supersede domain-name-servers` line in /etc/dhcp/dhclient.conf (Kubespray's block), so the next lease does not write them back",
-              "resolvconf_mode: with host_resolvconf Kubespray writes the cluster DNS into the hosts' resolv.conf; where the kubelet reads that same file, point kube_resolv_conf elsewhere or set upstream_dns_servers",
+            ]
+          : fromFile
+            ? [
+                'find what writes that line into the file (dhclient, NetworkManager, resolvconf, netplan) and stop it naming those addresses',
+              ]
+            : []),
+        ...(fromFile
+          ? [
+              `resolvconf_mode (${mode}): with host_resolvconf Kubespray writes the cluster DNS into the hosts' resolv.conf; where the kubelet reads that same file, point kube_resolv_conf elsewhere or set upstream_dns_servers`,
             ]
           : []),
         'then restart the DNS pods: kubectl -n kube-system rollout restart daemonset nodelocaldns; kubectl -n kube-system rollout restart deployment coredns',

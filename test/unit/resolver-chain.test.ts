@@ -328,7 +328,10 @@ test('resolver-loop: named on the looping node with file, line, loop path and ku
   const d = diagnose(
     input({
       facts: (h) => {
-        const f = h === 'node2' ? looping() : clean();
+        const f =
+          h === 'node2'
+            ? files({ [UPLINK]: 'nameserver 169.254.25.10\n', [DHCLIENT]: fx('kubespray-9948-dhclient.conf') })
+            : clean();
         if (h === 'node2')
           f.pods = [
             {
@@ -362,6 +365,15 @@ test('resolver-loop: named on the looping node with file, line, loop path and ku
   );
   t.true(d[0]!.fix.some((x) => x.includes('group_vars/all/all.yml') && x.includes('cluster.yml')));
   t.true(d[0]!.fix.some((x) => x.includes('supersede domain-name-servers')));
+  t.regex(
+    ev,
+    /node2: \/etc\/dhcp\/dhclient\.conf:1 `supersede domain-name-servers 169\.254\.25\.10, 127\.0\.0\.53;` writes that address back/,
+  );
+  // without a dhclient line: what writes the file is to be found, no dhclient advice
+  const plain = diagnose(input({ facts: (h) => (h === 'node2' ? looping() : clean()) }))[0]!;
+  t.false(plain.fix.some((x) => x.includes('dhclient.conf')));
+  t.true(plain.fix.some((x) => x.startsWith('find what writes that line')));
+  t.true(plain.fix.some((x) => x.startsWith('resolvconf_mode (host_resolvconf)')));
   t.true(d[0]!.remediations.every((r) => !r.safe));
 });
 
