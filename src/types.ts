@@ -338,6 +338,15 @@ export interface IptablesRule {
   comment: string | null;
 }
 
+/** A chain line of iptables-save (`:INPUT ACCEPT [0:0]`, `:KUBE-FIREWALL - [0:0]`): policy null for a
+ *  user chain. */
+export interface IptablesChainLine {
+  backend: 'legacy' | 'nft';
+  table: string;
+  chain: string;
+  policy: 'ACCEPT' | 'DROP' | null;
+}
+
 /** Everything read from one node, already parsed (one field per reader, see checks/module.ts; a
  *  check module that reads something new adds its field here by module augmentation). A source
  *  that could not be read or parsed carries its error instead; checks turn that into `error`. */
@@ -345,7 +354,7 @@ export interface NodeFacts {
   host: string;
   kernel: string | null;
   links: LinkFacts[] | ParseError;
-  iptables: { backends: ('legacy' | 'nft')[]; rules: IptablesRule[] } | ParseError;
+  iptables: { backends: ('legacy' | 'nft')[]; rules: IptablesRule[]; chains?: IptablesChainLine[] } | ParseError;
   /** ethtool -k per interface name (overlay interface and its parent) */
   offload: Record<string, OffloadFacts | ParseError>;
   counters: Counters | ParseError;

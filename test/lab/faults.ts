@@ -35,6 +35,7 @@ import {
   upstreamWildcard,
   writeNodeFile,
 } from './resolver.js';
+import { firewalldUp, startFirewalld, stopFirewalld } from './firewalld.js';
 
 export interface FaultDef {
   scope: 'node' | 'cluster';
@@ -105,6 +106,12 @@ export const OFFLOAD_LOOKALIKES = [
   'nodelocaldns-down',
   'overlay-blocked',
   'conntrack-drops',
+];
+
+/** firewall.host with firewalld on the applied node: its status there, nothing to see on the others. */
+const firewallHost = (status: 'warn' | 'pass'): NonNullable<FaultExpectation['results']> => [
+  { check: 'firewall.host', on: 'applied', status, evidence: [{ field: 'firewalls', holds: 'inet firewalld' }] },
+  { check: 'firewall.host', on: 'others', status: 'skip' },
 ];
 
 const ipt = (ns: string, ...args: string[]) => nsOk(ns, 'iptables', '-w', ...args);
@@ -564,6 +571,82 @@ const TABLE = {
       const k = ethtoolK(n.ns, overlayOf(d).device);
       return /^tx-checksumming: off/m.test(k) && /^rx-checksumming: on/m.test(k);
     },
+  },
+  firewalld: {
+    scope: 'node',
+    expect: {
+      // node2 hosts a CoreDNS pod: the other nodes lose it (overlay), its own pod loses NodeLocalDNS
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['overlay-blocked', 'pod-to-host-blocked'],
+      hosts: 'applied',
+      exit: 1,
+      absent: [...DNS_LOOKALIKES, 'nodelocaldns-rules-missing', 'ip-forward-disabled'],
+      evidence: [
+        '"reject with icmpx admin-prohibited" \\(nftables, firewalld filter_INPUT via filter_INPUT_ZONES → filter_IN_public\\) drops UDP {port}',
+        "{node}: the rule is firewalld's: no zone names eth0 or the source: firewalld's default zone public",
+      ],
+      fix: 'firewall-cmd --permanent --zone=public --add-port=',
+      results: firewallHost('warn'),
+    },
+    about:
+      "the real firewalld with its packaged defaults (zone public: ssh and dhcpv6-client, `reject with icmpx admin-prohibited` in its own `table inet firewalld`), started after the node's iptables rules: the overlay's VXLAN port and what pods send to the node are rejected, whatever iptables accepts",
+    apply: (d, n) => startFirewalld(d, n),
+    lift: (d, n) => stopFirewalld(d, n),
+    ready: (d, n) => firewalldUp(d, n),
+  },
+  'firewalld-open': {
+    scope: 'node',
+    expect: {
+      runs: [{ on: ['node2'] }],
+      diagnoses: [],
+      hosts: null,
+      exit: 0,
+      absent: [...DNS_LOOKALIKES, 'overlay-blocked', 'pod-to-host-blocked'],
+      results: firewallHost('pass'),
+    },
+    about:
+      "firewalld with the documented fix: the plugin's devices (pod interfaces, the overlay device, nodelocaldns) in zone trusted and the overlay's port open in zone public — healthy",
+    apply: (d, n) => {
+      const ov = overlayOf(d);
+      startFirewalld(d, n, [
+        ...[ov.podInputIf, ov.device, 'nodelocaldns'].map((dev) => [
+          '--permanent',
+          '--zone=trusted',
+          `--add-interface=${dev}`,
+        ]),
+        ['--permanent', '--zone=public', `--add-port=${ov.port}/udp`],
+      ]);
+    },
+    lift: (d, n) => stopFirewalld(d, n),
+    ready: (d, n) =>
+      firewalldUp(d, n) &&
+      nsRead(n.ns, '/usr/sbin/nft', 'list', 'table', 'inet', 'firewalld').includes(
+        `udp dport ${overlayOf(d).port} accept`,
+      ),
+  },
+  'nft-vxlan-drop': {
+    scope: 'node',
+    expect: {
+      runs: [{ on: ['node3'] }],
+      diagnoses: ['overlay-blocked'],
+      hosts: 'applied',
+      exit: 1,
+      absent: DNS_LOOKALIKES,
+      evidence: [
+        '{node}: "udp dport {port} counter packets \\d+ bytes \\d+ drop" \\(nftables, hostfw input\\) drops UDP {port}',
+        '{node}: the rule is the native nftables table inet hostfw',
+      ],
+      results: [{ check: 'firewall.host', on: 'applied', status: 'warn' }],
+    },
+    about:
+      "a native nftables table of its own (as /etc/nftables.conf would load) drops the overlay's VXLAN port arriving on the node, which iptables-save never shows",
+    apply: (d, n) =>
+      nsSh(
+        n.ns,
+        `/usr/sbin/nft add table inet hostfw && /usr/sbin/nft add chain inet hostfw input "{ type filter hook input priority 0; policy accept; }" && /usr/sbin/nft add rule inet hostfw input udp dport ${overlayOf(d).port} counter drop`,
+      ),
+    lift: (_d, n) => quiet('ip', ['netns', 'exec', n.ns, '/usr/sbin/nft', 'delete', 'table', 'inet', 'hostfw']),
+    ready: (_d, n) => nsOk(n.ns, '/usr/sbin/nft', 'list', 'table', 'inet', 'hostfw'),
   },
   'endpoints-gone': {
     scope: 'cluster',
