@@ -2,7 +2,7 @@
 // where there is no Node: chroot'ed into a root that holds only the binary, the C/C++ runtime
 // libraries and /etc/passwd, with an empty environment (test/e2e/bare-root.ts). Every command
 // answers exactly as `node dist/src/cli.js` does, and against the lab it gives the verdicts:
-// healthy -> 0, the seed's fault -> 1. The other architecture (arm64 on an x64 machine) under
+// healthy -> 0, the checksum-offload fault -> 1. The other architecture (arm64 on an x64 machine) under
 // qemu's user-mode emulator, called by name (no binfmt registration), with that architecture's
 // C/C++ runtime from Debian's cross packages as its library root: --version, --help, and replays
 // of recorded bundles to the Node build's reports and exit codes. Both name the pinned Node inside,
@@ -134,7 +134,7 @@ test.serial('against the lab, healthy: exit 0, every node inspected, nothing on 
   t.is(stderr, ''); // no warning from Node's single-executable loader either
 });
 
-test.serial("against the lab, the seed's fault: exit 1 and checksum-offload on every node", async (t) => {
+test.serial('against the lab, the checksum-offload fault: exit 1 and checksum-offload on every node', async (t) => {
   const l = lab();
   await l.clear();
   await l.fault('checksum');
@@ -209,7 +209,7 @@ foreign(`${OTHER} binary under ${EMULATOR}: --help as the Node build's`, async (
 
 foreign(`${OTHER} binary under ${EMULATOR}: replay gives the Node build's reports and exit codes`, async (t) => {
   for (const [name, exit] of [
-    ['seed-node2', 1],
+    ['checksum-node2', 1],
     ['healthy', 0],
   ] as const) {
     const args = ['replay', join(BUNDLES, name), '-o', 'json'];
@@ -217,7 +217,7 @@ foreign(`${OTHER} binary under ${EMULATOR}: replay gives the Node build's report
     t.is(bin.code, exit, `${name}: ${bin.stderr}`);
     t.deepEqual(bin, node, name);
   }
-  const seed = JSON.parse((await emulated(['replay', join(BUNDLES, 'seed-node2'), '-o', 'json'])).stdout) as Report;
+  const seed = JSON.parse((await emulated(['replay', join(BUNDLES, 'checksum-node2'), '-o', 'json'])).stdout) as Report;
   t.deepEqual(failing(seed), ['checksum-offload']);
   t.deepEqual(seed.diagnoses.find((d) => d.id === 'checksum-offload')!.hosts, ['node2']);
 });

@@ -140,11 +140,11 @@ test('replay --html of a healthy run: every cell green, every good answer counte
   );
 });
 
-test("replay --html of the seed's fault: the diagnosis, and node2's cross-node TCP red while UDP is green", async (t) => {
-  const file = join(work, 'seed.html');
-  const run = await runCli(['replay', join(BUNDLES, 'seed-node2'), '--html', file, '-o', 'json']);
+test("replay --html of the checksum-offload fault: the diagnosis, and node2's cross-node TCP red while UDP is green", async (t) => {
+  const file = join(work, 'checksum.html');
+  const run = await runCli(['replay', join(BUNDLES, 'checksum-node2'), '--html', file, '-o', 'json']);
   t.is(run.code, 1, run.stderr);
-  const dom = await look(t, file, 'seed-node2');
+  const dom = await look(t, file, 'checksum-node2');
   t.is(dom.verdict, 'FAILED');
   t.deepEqual(dom.diagnoses, ['checksum-offload']);
   const cell = (host: string, server: string, transport: string) =>
@@ -175,7 +175,7 @@ test("replay --html of the seed's fault: the diagnosis, and node2's cross-node T
 
 test('300 nodes: under 2 MB, identical rows grouped, rendered without an error; with a baseline, what changed', async (t) => {
   for (const [from, name] of [
-    ['seed-node2', 'seed-300'],
+    ['checksum-node2', 'seed-300'],
     ['healthy', 'healthy-300'],
   ] as const) {
     const dir = writeMultiplied(join(BUNDLES, from), join(work, name), 300, () => 'node3');
@@ -191,7 +191,7 @@ test('300 nodes: under 2 MB, identical rows grouped, rendered without an error; 
     t.is(covered.length, 300);
     t.is(new Set(covered).size, 300);
     t.true(dom.rows.length <= 4, `${dom.rows.length} rows`);
-    if (from === 'seed-node2') {
+    if (from === 'checksum-node2') {
       t.deepEqual(dom.diagnoses, ['checksum-offload']);
       const many = dom.rows.find((r) => r.hosts.length === 299)!;
       t.regex(many.label, /^all:!node2 \(299 of 300 nodes\) ×299$/);
@@ -201,7 +201,7 @@ test('300 nodes: under 2 MB, identical rows grouped, rendered without an error; 
   }
   // with --baseline: the page says what changed
   const healthy = await replay(join(BUNDLES, 'healthy'), { progress: 'none' });
-  const faulty = await replay(join(BUNDLES, 'seed-node2'), { progress: 'none' });
+  const faulty = await replay(join(BUNDLES, 'checksum-node2'), { progress: 'none' });
   const file = join(work, 'changes.html');
   writeFileSync(file, renderHtml(withComparison(faulty.report, compareReports(healthy.report, faulty.report), false)));
   const dom = await look(t, file, 'changes');

@@ -77,8 +77,8 @@ try {
 async function recordCore(): Promise<void> {
   console.error('healthy:', await run([...base, ...rec('healthy')]));
   await lab.fault('checksum', { nodes: ['node2'] });
-  console.error('seed-node2:', await run([...base, ...rec('seed-node2')]));
-  console.error('seed-node2-fix:', await run([...base, '--fix', ...rec('seed-node2-fix')]));
+  console.error('checksum-node2:', await run([...base, ...rec('checksum-node2')]));
+  console.error('checksum-node2-fix:', await run([...base, '--fix', ...rec('checksum-node2-fix')]));
   await lab.clear();
   await lab.fault('checksum', { nodes: ['node2'] });
   console.error('interrupted:', await run([...base, '--probe-timeout', '4000', ...rec('interrupted')], 3000));

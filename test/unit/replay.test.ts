@@ -18,8 +18,8 @@ test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 const EXPECT: Record<string, { exit: number; failing: string[] }> = {
   healthy: { exit: 0, failing: [] },
-  'seed-node2': { exit: 1, failing: ['checksum-offload'] },
-  'seed-node2-fix': { exit: 0, failing: [] },
+  'checksum-node2': { exit: 1, failing: ['checksum-offload'] },
+  'checksum-node2-fix': { exit: 0, failing: [] },
   interrupted: { exit: 3, failing: ['host-unreachable'] },
   'limit-no-control-plane': { exit: 0, failing: [] },
   'endpoint-down': { exit: 1, failing: ['coredns-endpoint-down'] },
@@ -57,12 +57,12 @@ for (const [name, want] of Object.entries(EXPECT)) {
 }
 
 test('the checksum fault on node2: --fix would run exactly the ethtool fix on node2', async (t) => {
-  const { report } = await replay(join(DIR, 'seed-node2'), { progress: 'none' });
+  const { report } = await replay(join(DIR, 'checksum-node2'), { progress: 'none' });
   t.deepEqual(
     safeFixes(report.diagnoses, report).map((a) => [a.host, a.command]),
     [['node2', 'ethtool --offload vxlan.calico rx off tx off']],
   );
-  const fixed = recorded('seed-node2-fix');
+  const fixed = recorded('checksum-node2-fix');
   t.deepEqual(
     fixed.fix?.applied.map((a) => [a.host, a.command, a.ok]),
     [['node2', 'ethtool --offload vxlan.calico rx off tx off', true]],

@@ -77,7 +77,7 @@ function ansibleLimit(file: string, pattern: string): string[] {
 }
 
 const FAULTS = [
-  { from: 'seed-node2', id: 'checksum-offload', sizes: [3, 20, 300] },
+  { from: 'checksum-node2', id: 'checksum-offload', sizes: [3, 20, 300] },
   { from: 'endpoint-down', id: 'coredns-endpoint-down', sizes: [3, 20] },
   // sshd down on node3 and on every copy of it: 298 nodes not inspected
   { from: 'sshd-down-node3', id: 'host-unreachable', sizes: [20, 300] },
