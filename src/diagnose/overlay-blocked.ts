@@ -37,7 +37,7 @@ function encapOf(v: View): Encap | null {
 function dropRule(v: View, host: string, enc: Encap): IptablesRule | null {
   const ipt = v.input.facts[host]?.iptables;
   if (!ipt || isParseError(ipt)) return null;
-  const address = v.input.hosts.find((h) => h.name === host)?.address ?? '';
+  const address = v.addressOf(host) ?? '';
   const links = v.input.facts[host]?.links;
   const parent =
     links && !isParseError(links) ? (links.find((l) => l.name === enc.device)?.parent ?? undefined) : undefined;

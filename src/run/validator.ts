@@ -65,6 +65,7 @@ export class Validator {
   private startedAt = 0;
   private readonly readers: Reader[];
   private readonly unread = new Set<string>();
+  private readonly controlPlane: ReadonlySet<string>;
   /** --pod-probes create: the pods made (and always deleted) */
   readonly pods: ProbePods | null;
   /** why the pods made could not be deleted, once tried */
@@ -87,6 +88,7 @@ export class Validator {
       probes: [],
       connecting: null,
     }));
+    this.controlPlane = new Set(p.controlPlane.map((t) => t.name));
     const all = uniqueReaders([...checkReaders(opts.selection), ...diagnosisReaders()]);
     const ctx = { cluster: p.cluster };
     this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx))) : all;
@@ -224,6 +226,17 @@ export class Validator {
     return s.connecting;
   }
 
+  /** Close a node's connection once its round trip is done (and the endpoint lookup answered), unless something later in the run
+   *  uses it: --fix, the endpoint lookup and the pods made (control-plane nodes), the recount (the
+   *  nodes hosting CoreDNS pods). A large cluster then holds about --forks connections at once —
+   *  file descriptors here, sshd sessions on the nodes and on a bastion — not one per node. */
+  private async release(s: HostState, lookup: Promise<EndpointLookup>): Promise<void> {
+    if (this.opts.fix || !s.session || this.controlPlane.has(s.target.name)) return;
+    const ep = await lookup;
+    if ((ep.endpoints ?? []).some((e) => e.nodeName === s.target.name)) return;
+    s.session.close();
+  }
+
   /** A control-plane node outside --limit, connected only for the endpoint lookup. */
   private sessionFor(t: Target): Promise<NodeSession | null> {
     const st = this.states.find((s) => s.target.name === t.name);
@@ -312,6 +325,7 @@ export class Validator {
           });
         } catch (err) {
           s.error = firstLine(err);
+          void this.release(s, lookup);
           throw new Error(s.error);
         }
         // the program waited for the streamed paths (or gave up on them): decode with what was sent
@@ -319,10 +333,12 @@ export class Validator {
         const outcome = parseRoundTrip(s.target, r, this.readers, ctx, probe);
         if (outcome instanceof Error) {
           s.error = outcome.message;
+          void this.release(s, lookup);
           throw outcome;
         }
         Object.assign(s, outcome);
         if (created && s.facts?.podProbe) s.facts.podProbe.created = created;
+        void this.release(s, lookup);
         const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
         return !probing
           ? 'inspected'
