@@ -2,6 +2,7 @@
 // operator would otherwise run (an Ansible ad-hoc `script` run that only gathers the same raw data).
 //
 //   npm run bench -- --nodes 1,10,20 --reps 3 [--fault] [--out bench/results.md]
+//   npm run bench -- --synthetic 1000,5000 [--forks 50,200] [--bundle DIR]
 //
 // For each N, in the same run and alternating: (a) the validator over all N nodes, (b) the
 // validator with --limit on one node, (c) `ansible all -m script` with forks = N. Medians of wall
@@ -181,7 +182,52 @@ async function benchN(n: number, reps: number, fault: boolean): Promise<string[]
   }
 }
 
+/** --synthetic N,…: the whole validator against bench/synthetic.ts's cluster of N nodes answered
+ *  from a recorded bundle, at each --forks; one GNU time sample per size and forks. Prints, last,
+ *  one line per run: `nodes=N forks=F wall=…s cpu=…s rss=…MiB`. */
+function synthetic(sizes: number[]): void {
+  const forks = arg('forks', '50,200').split(',').map(Number);
+  const bundle = arg('bundle', join(ROOT, 'test', 'fixtures', 'bundles', 'healthy'));
+  const lines: string[] = [];
+  for (const n of sizes)
+    for (const f of forks) {
+      const dir = mkdtempSync(join(tmpdir(), 'ksv-bench-s-'));
+      const out = join(dir, 'out');
+      const time = join(dir, 'time');
+      const r = spawnSync(
+        '/usr/bin/time',
+        [
+          '-f',
+          '%e %U %S %M',
+          '-o',
+          time,
+          'sh',
+          '-c',
+          // the progress display is rendered (plain lines) and thrown away, as a CI log would keep it
+          `exec "$0" --import tsx "$1" --nodes "$2" --forks "$3" --bundle "$4" --progress plain >"$5" 2>/dev/null`,
+          process.execPath,
+          join(ROOT, 'bench', 'synthetic.ts'),
+          String(n),
+          String(f),
+          bundle,
+          out,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+      );
+      const [e, u, sy, m] = readFileSync(time, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
+      const detail = r.status === 0 ? readFileSync(out, 'utf8').trim() : `exit ${r.status}`;
+      rmSync(dir, { recursive: true, force: true });
+      process.stderr.write(`  ${detail}\n`);
+      lines.push(
+        `nodes=${n} forks=${f} wall=${e!.toFixed(1)}s cpu=${(u! + sy!).toFixed(1)}s rss=${(m! / 1024).toFixed(0)}MiB`,
+      );
+    }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
 async function main(): Promise<void> {
+  const sizes = arg('synthetic', '');
+  if (sizes) return synthetic(sizes.split(',').map(Number));
   if (process.getuid?.() !== 0) throw new Error('npm run bench needs root (it builds namespace labs)');
   const ns = arg('nodes', '1,10,20').split(',').map(Number);
   const reps = Number(arg('reps', '3'));
