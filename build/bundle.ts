@@ -4,7 +4,8 @@
 //
 //   node --import tsx build/bundle.ts
 //
-// CommonJS because a Node 20 single executable application runs one CommonJS script. Any esbuild
+// CommonJS because a Node single executable application runs one CommonJS script (and the npm
+// package's bin must run on Node 20 too). Any esbuild
 // warning fails the build: a dynamic import esbuild cannot follow, or an import.meta it would
 // empty, would otherwise surface only when that command runs from the binary.
 import { build, type BuildOptions, type Plugin } from 'esbuild';
@@ -35,7 +36,7 @@ const leaveOutNativeAddons: Plugin = {
   },
 };
 
-export const bundleOptions = (outfile = BUNDLE): BuildOptions => ({
+export const bundleOptions = (outfile = BUNDLE, singleExecutable = false): BuildOptions => ({
   absWorkingDir: ROOT,
   entryPoints: ['src/cli.ts'],
   outfile,
@@ -46,6 +47,8 @@ export const bundleOptions = (outfile = BUNDLE): BuildOptions => ({
   plugins: [leaveOutNativeAddons],
   define: {
     KSV_VERSION: JSON.stringify(packageVersion()),
+    // the single-file binary's --version also names the Node inside (src/version.ts)
+    ...(singleExecutable ? { KSV_SINGLE_EXECUTABLE: 'true' } : {}),
     // src/version.ts and yargs resolve files relative to their module; in the bundle that is the
     // bundle itself (or the executable): set by the banner below
     'import.meta.url': 'KSV_IMPORT_META_URL',
@@ -59,8 +62,11 @@ export const bundleOptions = (outfile = BUNDLE): BuildOptions => ({
 });
 
 /** Build the bundle; returns its path and the files it holds (relative to the repository). */
-export async function bundle(outfile = BUNDLE): Promise<{ outfile: string; inputs: string[] }> {
-  const result = await build(bundleOptions(outfile));
+export async function bundle(
+  outfile = BUNDLE,
+  singleExecutable = false,
+): Promise<{ outfile: string; inputs: string[] }> {
+  const result = await build(bundleOptions(outfile, singleExecutable));
   if (result.warnings.length) {
     const w = result.warnings.map((x) => `${x.location ? `${x.location.file}:${x.location.line}: ` : ''}${x.text}`);
     throw new Error(`esbuild warnings (fix them, the bundle would be incomplete):\n  ${w.join('\n  ')}`);

@@ -7,7 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError, firstLine } from './errors.js';
 import { isDomainName, isImageRef } from './inventory/validate.js';
-import { VERSION } from './version.js';
+import { VERSION_LINE } from './version.js';
 import { EXIT } from './report/summary.js';
 
 const PROG = 'kubespray-validate';
@@ -424,7 +424,7 @@ async function main(): Promise<void> {
     )
     .strictOptions()
     .strictCommands()
-    .version(VERSION)
+    .version(VERSION_LINE)
     .alias('version', 'V')
     .help()
     .alias('help', 'h')

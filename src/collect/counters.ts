@@ -84,7 +84,7 @@ export function parsePodSnmp(arg: string, body: string, into: Counters): void {
   for (const a of addrs) for (const [k, v] of Object.entries(got)) into[podKey(a, k)] = v;
 }
 
-/** The output of the pod namespaces' counters read on their own (probe/script.ts podCountersScript):
+/** The output of the pod namespaces' counters read on their own (probe/program.ts podCountersScript):
  *  `Netns.pods` and the `Pod.<addr>.…` keys; nothing when the output has none. Never throws. */
 export function parsePodCounters(stdout: string): Counters {
   const c: Counters = {};

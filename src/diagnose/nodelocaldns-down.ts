@@ -1,5 +1,9 @@
 // nodelocaldns-down: nothing answers on the NodeLocalDNS address of a node, while that node can
-// reach CoreDNS itself (so the cache, not its upstream, is at fault).
+// reach CoreDNS itself (so the cache, not its upstream, is at fault). node-cache forwards to the
+// CoreDNS service address, which the service rules send to any CoreDNS pod: the node's own probes of
+// the service over TCP may all have landed on a pod it reaches while node-cache's connections went to
+// one it does not. So the upstream counts as fine only when every CoreDNS endpoint answers the node
+// over TCP too (where endpoints were probed).
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
@@ -18,7 +22,8 @@ export function nodelocaldnsDown(v: View, rulesMissing: readonly string[]): Draf
     if (!dead && iface?.status !== 'fail') continue;
     const refused = nl.some((p) => (p.errors?.refused ?? 0) > 0 || (p.errors?.econnrefused ?? 0) > 0);
     const svcTcp = v.probes(h, 'coredns-service', 'tcp');
-    const upstreamFine = v.allOk(svcTcp);
+    const epTcp = v.probes(h, 'coredns-endpoint', 'tcp');
+    const upstreamFine = v.allOk(svcTcp) && (!epTcp.length || v.allOk(epTcp));
     if (iface?.status === 'fail' || refused || upstreamFine) {
       hosts.push(h);
       if (iface?.status === 'fail') evidence.push(`${h}: ${iface.summary}`);
@@ -28,7 +33,7 @@ export function nodelocaldnsDown(v: View, rulesMissing: readonly string[]): Draf
         );
       if (upstreamFine)
         evidence.push(
-          `${h}: the same node reaches the CoreDNS service ${c.corednsIp} over TCP (${v.ratio(svcTcp)}), so node-cache's upstream is fine`,
+          `${h}: the same node reaches the CoreDNS service ${c.corednsIp} over TCP (${v.ratio(svcTcp)})${epTcp.length ? ` and every CoreDNS endpoint (${v.ratio(epTcp)})` : ''}, so node-cache's upstream is fine`,
         );
     }
   }

@@ -17,11 +17,12 @@ const GROUP_NAMES = {
 };
 
 function union(inv: Inventory, names: string[]): string[] {
-  const out: string[] = [];
+  const out = new Set<string>();
   for (const n of names) {
-    for (const h of [...groupHosts(inv.groups, n), ...(inv.runtimeGroups[n] ?? [])]) if (!out.includes(h)) out.push(h);
+    for (const h of groupHosts(inv.groups, n)) out.add(h);
+    for (const h of inv.runtimeGroups[n] ?? []) out.add(h);
   }
-  return out;
+  return [...out];
 }
 
 export function kubesprayGroups(inv: Inventory): {

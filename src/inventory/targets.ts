@@ -8,6 +8,7 @@ import type { Target, Vars } from '../types.js';
 import { isIP, isPort, isSafeName } from './validate.js';
 import { explainUnresolvable, showExpr, Unresolvable, VarResolver } from './jinja.js';
 import { isSecretKey } from './listing.js';
+import { readSshArgv, shellSplit, splitHop, SplitError } from './ssh-args.js';
 
 export interface TargetDefaults {
   user?: string;
@@ -55,12 +56,15 @@ class HostVars {
     return v;
   }
 
-  /** Like get(), but Jinja outside the subset leaves the text as written (for values scanned, not used whole). */
-  soft(name: string): unknown {
+  /** ssh args as Ansible templates them; Jinja outside the subset leaves the text as written. */
+  sshArgs(name: string): SshArgsText | null {
     try {
-      return this.get(name);
-    } catch {
-      return this.raw[name];
+      const v = str(this.get(name));
+      return v === null ? null : { variable: name, text: v, exact: true };
+    } catch (e) {
+      const raw = str(this.raw[name]);
+      if (!(e instanceof InventoryError) || raw === null) throw e;
+      return { variable: name, text: raw, exact: false };
     }
   }
 
@@ -114,54 +118,104 @@ function checkUser(host: string, variable: string, value: string): string {
 
 type Hop = NonNullable<Target['jump']>;
 
-/** `ProxyCommand ssh ... -W %h:%p [-p port] [-i key] user@host`, `-o ProxyJump=…` or `-J …` in
- *  ansible_ssh_common_args / ansible_ssh_extra_args. Returns null when none is found. */
-export function parseProxy(host: string, args: string, fallbackKey: string | null): Hop | null {
-  let spec: { user: string | null; address: string; port: number | null; key: string | null } | null = null;
-  const jump = /(?:-J\s*|ProxyJump[= ]\s*)([^\s'"]+)/.exec(args);
-  if (jump) {
-    const first = jump[1]!.split(',')[0]!;
-    const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
-    if (m)
-      spec = {
-        user: m[1] ?? null,
-        address: m[2]!.replace(/^\[|\]$/g, ''),
-        port: m[3] ? Number(m[3]) : null,
-        key: null,
-      };
-  } else {
-    const pc = /ProxyCommand[= ]\s*(["']?)(.*?)\1(?:\s+-o\s|$)/.exec(args);
-    const cmd = pc?.[2] ?? '';
-    if (/\bssh\b/.test(cmd) && /-W\s*%h:%p/.test(cmd)) {
-      const toks = cmd.split(/\s+/).filter(Boolean);
-      let port: number | null = null;
-      let key: string | null = null;
-      let dest: string | null = null;
-      for (let i = toks.indexOf('ssh') + 1; i < toks.length; i++) {
-        const t = toks[i]!;
-        if (t === '-p') port = Number(toks[++i]);
-        else if (t === '-i') key = toks[++i] ?? null;
-        else if (t === '-l') dest = `${toks[++i]}@${dest ?? ''}`;
-        else if (/^-[FoWJcEmOQSbeLRDBI]$/.test(t)) i++;
-        else if (t.startsWith('-')) continue;
-        else dest = t;
-      }
-      if (dest) {
-        const m = /^(?:([^@]+)@)?(.+)$/.exec(dest)!;
-        spec = { user: m[1] ?? null, address: m[2]!, port, key };
-      }
-    }
+/** ansible_ssh_common_args or ansible_ssh_extra_args: `exact` when templated whole, otherwise the text as
+ *  written (Jinja outside the subset), where only the ssh words outside `{{ … }}` can be read. */
+export interface SshArgsText {
+  variable: string;
+  text: string;
+  exact: boolean;
+}
+
+// Stands for an unevaluated `{{ … }}` while the words around it are read: no blank, quote or backslash,
+// so the expression stays one word, as Ansible renders Jinja before it splits the words.
+const MARK = '\u0001';
+
+function words(host: string, a: SshArgsText): { words: string[]; exprs: string[]; statement: boolean } {
+  const exprs: string[] = [];
+  let statement = false;
+  const text = a.exact
+    ? a.text
+    : a.text.replace(/\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}/gs, (m) => {
+        if (!m.startsWith('{{')) {
+          statement = true;
+          return ' ';
+        }
+        exprs.push(m);
+        return `${MARK}${exprs.length - 1}${MARK}`;
+      });
+  try {
+    return { words: shellSplit(text), exprs, statement };
+  } catch (e) {
+    if (e instanceof SplitError)
+      throw new InventoryError(`host ${host}: ${a.variable}: ${e.message} (Ansible splits it as a shell would)`);
+    throw e;
   }
-  if (!spec) return null;
-  if (spec.address.includes('{{'))
-    throw new InventoryError(
-      `host ${host}: ansible_ssh_common_args names a jump host with Jinja ("${spec.address}"); put the bastion in a [bastion] group instead`,
+}
+
+/** The jump host that `-J`, `-o ProxyJump=…` or `-o ProxyCommand="ssh … -W %h:%p …"` in the ssh args
+ *  names, read as Ansible and ssh read them (see ssh-args.ts); null when there is none. */
+export function parseProxy(host: string, args: SshArgsText[], fallbackKey: string | null): Hop | null {
+  const split = args.map((a) => words(host, a));
+  // a template standing alone renders to words unknown here: it does not end the options
+  const read = (w: string[]) => readSshArgv(w, { destination: false, opaque: (x) => x.startsWith(MARK) });
+  const all = read(split.flatMap((s) => s.words));
+  const proxy = all.proxy;
+  if (all.refused) throw new InventoryError(`host ${host}: ${args.map((a) => a.variable).join(' + ')}: ${all.refused}`);
+  if (!proxy || /^none$/i.test(proxy.value.trim())) return null;
+  const origin = args[split.findIndex((s) => read(s.words).proxy !== null)]!;
+  const from = split[args.indexOf(origin)]!;
+  if (from.statement || proxy.value.includes(MARK)) {
+    const shown = proxy.value.replace(
+      new RegExp(`${MARK}(\\d+)${MARK}`, 'g'),
+      (_m, n: string) => from.exprs[Number(n)]!,
     );
+    throw new InventoryError(
+      `host ${host}: ${origin.variable} names a jump host with Jinja this tool does not evaluate ("${showExpr(from.statement ? origin.text : shown)}"); put the bastion in a [bastion] group instead`,
+    );
+  }
+  const where = `host ${host}: ${origin.variable}`;
+  let spec: { user: string | null; address: string; port: string | null; key: string | null };
+  let label: string;
+  if (proxy.kind === 'jump') {
+    label = 'ProxyJump';
+    if (proxy.value.includes(','))
+      throw new InventoryError(
+        `${where}: ProxyJump "${proxy.value}" has more than one hop; this tool connects through one jump host`,
+      );
+    const hop = splitHop(proxy.value.trim(), { port: true });
+    spec = { user: hop.user, address: hop.host, port: hop.port, key: null };
+  } else {
+    label = 'ProxyCommand';
+    let argv: string[];
+    try {
+      argv = shellSplit(proxy.value);
+    } catch (e) {
+      if (e instanceof SplitError) throw new InventoryError(`${where}: ProxyCommand: ${e.message}`);
+      throw e;
+    }
+    if (argv[0] === 'exec') argv = argv.slice(1);
+    const program = (argv[0] ?? '').split('/').pop()!;
+    if (program !== 'ssh')
+      throw new InventoryError(
+        `${where}: the ProxyCommand runs ${/^[\w.+-]+$/.test(program) ? `"${program}"` : 'a program'}, not ssh -W %h:%p; name the jump host with -J or a [bastion] group instead`,
+      );
+    const ssh = readSshArgv(argv.slice(1), { destination: true });
+    if (ssh.forward === null || !/^(?:%h|\[%h\]):%p$/.test(ssh.forward))
+      throw new InventoryError(
+        `${where}: the ProxyCommand's ssh does not forward to the node with -W %h:%p; name the jump host with -J or a [bastion] group instead`,
+      );
+    if (ssh.proxy && !/^none$/i.test(ssh.proxy.value.trim()))
+      throw new InventoryError(
+        `${where}: the ProxyCommand's ssh goes through a jump host of its own; this tool connects through one jump host`,
+      );
+    if (ssh.destinationHost === null) throw new InventoryError(`${where}: the ProxyCommand's ssh names no host`);
+    spec = { user: ssh.user, address: ssh.hostName ?? ssh.destinationHost, port: ssh.port, key: ssh.identity };
+  }
   return {
     name: spec.address,
-    address: checkAddress(host, 'ProxyCommand host', spec.address),
-    port: spec.port ?? 22,
-    user: checkUser(host, 'ProxyCommand user', spec.user ?? userInfo().username),
+    address: checkAddress(host, `${label} host`, spec.address),
+    port: checkPort(host, `${label} port`, spec.port),
+    user: checkUser(host, `${label} user`, spec.user ?? userInfo().username),
     privateKeyFile: spec.key ? expandHome(spec.key) : fallbackKey,
     password: null,
     groups: [],
@@ -174,7 +228,8 @@ export function buildTargets(
   defaults: TargetDefaults,
   bastionHost: string | null,
 ): Target[] {
-  const base = (name: string): { target: Omit<Target, 'jump'>; sshArgs: string } => {
+  /** A host's target; `readProxy`: the jump host its ssh args name (not when a [bastion] group decides). */
+  const base = (name: string, readProxy: boolean): { target: Omit<Target, 'jump'>; proxy: Hop | null } => {
     const raw = vars[name];
     if (!raw) throw new InventoryError(`host "${name}" is not in the inventory`);
     const v = new HostVars(name, raw, defaults.env);
@@ -208,16 +263,18 @@ export function buildTargets(
       const become = user !== 'root' || truthy(v.get('ansible_become')) || becomeUser !== 'root';
       if (become && becomeMethod !== 'sudo')
         throw new InventoryError(`host ${name}: ansible_become_method "${becomeMethod}" is not supported (only sudo)`);
-      const sshArgs = [str(v.soft('ansible_ssh_common_args')), str(v.soft('ansible_ssh_extra_args'))]
-        .filter(Boolean)
-        .join(' ');
+      const privateKeyFile = key ? expandHome(key) : null;
+      // Ansible's order on ssh's command line: the common args, then the extra args
+      const sshArgs = readProxy
+        ? ['ansible_ssh_common_args', 'ansible_ssh_extra_args'].flatMap((k) => v.sshArgs(k) ?? [])
+        : [];
       return {
         target: {
           name,
           address,
           port,
           user,
-          privateKeyFile: key ? expandHome(key) : null,
+          privateKeyFile,
           password,
           become,
           becomeMethod,
@@ -225,7 +282,7 @@ export function buildTargets(
           becomePassword,
           groups: [],
         },
-        sshArgs,
+        proxy: sshArgs.length ? parseProxy(name, sshArgs, privateKeyFile) : null,
       };
     } catch (e) {
       if (e instanceof InventoryError && v.secrets.some((s) => e.message.includes(s))) {
@@ -234,15 +291,16 @@ export function buildTargets(
       throw e;
     }
   };
-  const bastion = bastionHost && vars[bastionHost] ? base(bastionHost).target : null;
+  const bastion = bastionHost && vars[bastionHost] ? base(bastionHost, false).target : null;
   return hosts.map((name) => {
-    const { target: t, sshArgs } = base(name);
-    let jump: Hop | null = null;
-    if (bastion && name !== bastionHost) {
+    const viaBastion = bastion !== null && name !== bastionHost;
+    const { target: t, proxy } = base(name, !viaBastion);
+    let jump: Hop | null = proxy;
+    if (viaBastion) {
       const { become: _b, becomeMethod: _m, becomeUser: _u, becomePassword: _p, ...hop } = bastion;
       // Kubespray's ProxyCommand uses the node's own key for the bastion when the bastion has none
       jump = { ...hop, privateKeyFile: hop.privateKeyFile ?? t.privateKeyFile };
-    } else if (sshArgs) jump = parseProxy(name, sshArgs, t.privateKeyFile);
+    }
     return { ...t, jump };
   });
 }

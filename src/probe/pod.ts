@@ -1,5 +1,5 @@
 // DNS as a pod sees it: what the probe program reports about the pod network namespace it probed
-// from (probe/script.ts, POD_PROBE_PY), as data. A pod's query crosses what a query from the node
+// from (probe/node/pod_probe.py), as data. A pod's query crosses what a query from the node
 // never does: the pod's veth (cali…), Calico's workload-to-host policy, node-cache's NOTRACK rules
 // in raw PREROUTING (the node's own queries take OUTPUT), and a host firewall that trusts lo and
 // the NIC but not pod interfaces. Pure; never throws.

@@ -8,7 +8,7 @@
 // that reading ends their window for those counters. Nothing is run otherwise.
 import type { EndpointLookup } from '../checks/module.js';
 import { parsePodCounters } from '../collect/counters.js';
-import { podCountersScript } from '../probe/script.js';
+import { podCountersScript } from '../probe/program.js';
 import type { ClusterModel, Counters, NodeSession, ProbeResult, Target } from '../types.js';
 
 export interface RecountState {

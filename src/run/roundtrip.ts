@@ -8,7 +8,7 @@ import type { PodOutcome } from '../probe/pod.js';
 import { rootProblem } from '../transport/ssh.js';
 import type { Counters, ExecResult, NodeFacts, ProbeResult, Target } from '../types.js';
 import { isParseError } from '../types.js';
-import type { ProbeProgram } from '../probe/script.js';
+import type { ProbeProgram } from '../probe/program.js';
 import type { TransportError } from '../errors.js';
 
 // the effective uid without starting a process (`id -u` where /proc is missing)

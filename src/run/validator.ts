@@ -10,7 +10,7 @@ import { checkReaders, type Selection } from '../checks/registry.js';
 import { diagnosisReaders } from '../diagnose/index.js';
 import { uniqueReaders } from '../collect/gather.js';
 import { basePaths, endpointPaths } from '../probe/paths.js';
-import { probeScript, type ProbeProgram } from '../probe/script.js';
+import { probeScript, type ProbeProgram } from '../probe/program.js';
 import { safeFixes } from '../fix/index.js';
 import { counterFiles } from '../collect/counters.js';
 import { overlayDevices } from '../inventory/overlay.js';

@@ -2,7 +2,7 @@
 // no IP forwarding); the validator hops through it with ssh2's forwarding, no ssh binary.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useLab } from '../lab/lab.js';
@@ -31,24 +31,30 @@ test.serial('through the bastion: every node inspected and passing', async (t) =
 
 test.serial('a ProxyJump / ProxyCommand in ansible_ssh_common_args works without a bastion group', async (t) => {
   const l = lab();
-  const dir = mkdtempSync(join(tmpdir(), 'ksv-proxy-'));
+  // the random part of this directory starts with "J": the key path below holds "-J", which must stay
+  // a path (an -i argument), never be read as a ProxyJump
+  const dir = mkdtempSync(join(tmpdir(), 'ksv-proxy-J'));
   try {
-    cpSync(join(l.inventoryDir, 'group_vars'), join(dir, 'group_vars'), { recursive: true });
+    const invDir = join(dir, 'inventory');
+    cpSync(join(l.inventoryDir, 'group_vars'), join(invDir, 'group_vars'), { recursive: true });
+    const key = join(dir, 'id_ed25519');
+    copyFileSync(l.keyFile, key);
+    t.true(key.includes('-J'), key);
     const n = l.nodes[0]!;
     const b = l.bastion!;
     const inv = (args: string) =>
-      `all:\n  hosts:\n    ${n.name}:\n      ansible_host: ${n.address}\n      ansible_ssh_common_args: '${args}'\n  children:\n    kube_control_plane:\n      hosts:\n        ${n.name}:\n    kube_node:\n      hosts:\n        ${n.name}:\n`;
-    writeFileSync(join(dir, 'hosts.yaml'), inv(`-o ProxyJump=root@${b.address}`));
-    const jump = await validateJson(dir, kh.file);
+      `all:\n  hosts:\n    ${n.name}:\n      ansible_host: ${n.address}\n      ansible_ssh_private_key_file: ${key}\n      ansible_ssh_common_args: '${args}'\n  children:\n    kube_control_plane:\n      hosts:\n        ${n.name}:\n    kube_node:\n      hosts:\n        ${n.name}:\n`;
+    writeFileSync(join(invDir, 'hosts.yaml'), inv(`-i ${key} -o ProxyJump=root@${b.address}`));
+    const jump = await validateJson(invDir, kh.file);
     t.is(jump.run.code, 0, jump.run.stderr + JSON.stringify(jump.report.hosts));
     // Kubespray's own form (roles/kubespray_defaults: ansible_ssh_common_args)
     writeFileSync(
-      join(dir, 'hosts.yaml'),
+      join(invDir, 'hosts.yaml'),
       inv(
-        `-o ProxyCommand="ssh -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -W %h:%p -p 22 root@${b.address} -i ${l.keyFile}"`,
+        `-o ProxyCommand="ssh -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -W %h:%p -p 22 root@${b.address} -i ${key}"`,
       ),
     );
-    const cmd = await validateJson(dir, kh.file);
+    const cmd = await validateJson(invDir, kh.file);
     t.is(cmd.run.code, 0, cmd.run.stderr + JSON.stringify(cmd.report.hosts));
   } finally {
     rmSync(dir, { recursive: true, force: true });

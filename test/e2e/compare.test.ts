@@ -1,5 +1,5 @@
 // Reruns with --baseline against the namespace lab: a healthy run, a fault, and the rerun naming
-// exactly the regressed checks and hosts; the seed's fault back after --fix and a "reboot"; a slow
+// exactly the regressed checks and hosts; the checksum fault back after --fix and a "reboot"; a slow
 // CoreDNS pod as a latency regression that fails the run only with --strict.
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -89,7 +89,7 @@ test.serial(
 );
 
 test.serial(
-  "the seed's fault back after --fix and a reboot (offload on again): a regression of that node",
+  'the checksum fault back after --fix and a reboot (offload on again): a regression of that node',
   async (t) => {
     const l = lab();
     await l.clear();

@@ -1,7 +1,10 @@
-// The faults that break cluster DNS besides the seed's (issue 13), each reproduced in the lab with
-// its real mechanism: exactly its diagnosis on exactly its nodes, none of the look-alikes.
-import test from 'ava';
-import { useLab, type Fault } from '../lab/lab.js';
+// Every lab fault, run from its record in test/lab/faults.ts on one 3-node Calico lab: applied as the
+// record says, the validator must report exactly its diagnoses on exactly its nodes with its exit code,
+// none of its look-alikes, only its checks failing and only there; where the record asks, a second
+// run with --fix lifts it and passes.
+import test, { type ExecutionContext } from 'ava';
+import { FAULTS, FAULT_DEFS, useLab, type Fault, type Lab } from '../lab/lab.js';
+import { expectFault, fixCommand, why } from './fault-expect.js';
 import { failing, tempKnownHosts, validateJson } from './helpers.js';
 import type { Report } from '../../src/types.js';
 
@@ -9,109 +12,71 @@ const lab = useLab(test, { nodes: 3 });
 const kh = tempKnownHosts();
 test.after.always(() => kh.cleanup());
 
-const LOOKALIKES = [
-  'checksum-offload',
-  'coredns-endpoint-down',
-  'coredns-unreachable',
-  'nodelocaldns-down',
-  'udp-blocked',
-  'tcp-blocked',
-  'dns-unexplained',
-];
+let healthy: Report | null = null;
 
-async function withFault<T>(f: Fault, nodes: string[] | undefined, fn: () => Promise<T>): Promise<T> {
+test.serial('healthy lab first: CoreDNS endpoints from EndpointSlices, no failing diagnosis', async (t) => {
   const l = lab();
-  await l.fault(f, nodes ? { nodes } : undefined);
-  try {
-    return await fn();
-  } finally {
-    await l.clear();
-  }
-}
-
-const diag = (r: Report, id: string) => r.diagnoses.find((d) => d.id === id);
-const why = (r: Report) => JSON.stringify(r.diagnoses.map((d) => ({ id: d.id, hosts: d.hosts, evidence: d.evidence })));
-
-for (const node of ['node3', 'node1']) {
-  test.serial(
-    `overlay blocked to ${node} (VXLAN 4789 dropped in its INPUT): overlay-blocked on ${node} only`,
-    async (t) => {
-      await withFault('overlay-blocked', [node], async () => {
-        const { run, report } = await validateJson(lab().inventoryDir, kh.file);
-        t.is(run.code, 1, why(report));
-        t.deepEqual(failing(report), ['overlay-blocked'], why(report));
-        const d = diag(report, 'overlay-blocked')!;
-        t.deepEqual(d.hosts, [node]);
-        t.true(
-          d.evidence.some((e) => new RegExp(`${node}: vxlan\\.calico received 0 packet`).test(e)),
-          why(report),
-        );
-        t.true(
-          d.evidence.some((e) => /--dport 4789 -j DROP/.test(e)),
-          'the rule is named',
-        );
-        for (const id of LOOKALIKES) t.falsy(diag(report, id), id);
-      });
-    },
-  );
-}
-
-test.serial(
-  'ip_forward=0 on node2 (hosts a CoreDNS pod): ip-forward-disabled on node2, the pod is not called dead',
-  async (t) => {
-    await withFault('ip-forward', ['node2'], async () => {
-      const { run, report } = await validateJson(lab().inventoryDir, kh.file);
-      t.is(run.code, 1, why(report));
-      t.deepEqual(failing(report), ['ip-forward-disabled'], why(report));
-      t.deepEqual(diag(report, 'ip-forward-disabled')!.hosts, ['node2']);
-      t.is(report.results.find((r) => r.check === 'sysctl.forwarding' && r.host === 'node2')?.status, 'fail');
-      t.is(report.results.find((r) => r.check === 'sysctl.forwarding' && r.host === 'node1')?.status, 'pass');
-      for (const id of LOOKALIKES) t.falsy(diag(report, id), id);
-    });
-  },
-);
-
-for (const f of ['rules-shadowed', 'rules-shadowed-legacy'] as Fault[]) {
-  test.serial(
-    `${f} on node2 (raw PREROUTING ! -p 253 -j ACCEPT ahead of node-cache's NOTRACK, kubernetes/dns#745): nodelocaldns-rules-missing naming that rule`,
-    async (t) => {
-      await withFault(f, ['node2'], async () => {
-        const { run, report } = await validateJson(lab().inventoryDir, kh.file);
-        t.is(run.code, 1, why(report));
-        t.deepEqual(failing(report), ['nodelocaldns-rules-missing'], why(report));
-        t.deepEqual(diag(report, 'nodelocaldns-rules-missing')!.hosts, ['node2']);
-        const r = report.results.find((x) => x.check === 'nodelocaldns.iptables' && x.host === 'node2')!;
-        t.is(r.status, 'fail');
-        t.regex(JSON.stringify(r.evidence.shadowingRules), /-A PREROUTING ! -p 253 -j ACCEPT/);
-        t.is((r.evidence.shadowed as string[]).length, 2, 'the two PREROUTING NOTRACK rules');
-        for (const h of ['node1', 'node3'])
-          t.is(report.results.find((x) => x.check === 'nodelocaldns.iptables' && x.host === h)?.status, 'pass');
-      });
-    },
-  );
-}
-
-test.serial('CoreDNS endpoints from EndpointSlices; with v1 Endpoints gone the run is unchanged', async (t) => {
-  const healthy = await validateJson(lab().inventoryDir, kh.file);
-  const ep = healthy.report.results.find((r) => r.check === 'coredns.endpoints')!;
+  await l.clear();
+  const { run, report } = await validateJson(l.inventoryDir, kh.file);
+  t.is(run.code, 0, why(report));
+  t.deepEqual(failing(report), []);
+  const ep = report.results.find((r) => r.check === 'coredns.endpoints')!;
   t.is(ep.status, 'pass');
   t.is(ep.evidence.source, 'endpointslices');
-  t.is((ep.evidence.endpoints as string[]).length, lab().endpoints.length);
-  await withFault('endpoints-gone', undefined, async () => {
-    const { report } = await validateJson(lab().inventoryDir, kh.file);
+  t.is((ep.evidence.endpoints as string[]).length, l.endpoints.length);
+  healthy = report;
+});
+
+/** What a record cannot say as data: a comparison with the healthy run. */
+const more: Partial<Record<Fault, (t: ExecutionContext, l: Lab, report: Report) => void>> = {
+  // without v1 Endpoints the run is unchanged: every endpoint probed, from every node, answering
+  'endpoints-gone': (t, l, report) => {
     const e = report.results.find((r) => r.check === 'coredns.endpoints')!;
-    t.is(e.status, 'pass');
-    t.is(e.evidence.source, 'endpointslices');
+    t.is((e.evidence.endpoints as string[]).length, l.endpoints.length);
     const eps = report.probes.filter((p) => p.role === 'coredns-endpoint');
-    t.is(eps.length, healthy.report.probes.filter((p) => p.role === 'coredns-endpoint').length);
+    t.truthy(healthy, 'the healthy run came first');
+    t.is<number | undefined, number | undefined>(
+      eps.length,
+      healthy?.probes.filter((p) => p.role === 'coredns-endpoint').length,
+    );
     t.true(
       eps.every((p) => (p.ok ?? 0) > 0),
       'every endpoint answered from every node',
     );
-    t.deepEqual(
-      failing(report).filter((id) => id !== 'dns-unexplained'),
-      [],
-      why(report),
+  },
+};
+
+for (const f of FAULTS) {
+  const e = FAULT_DEFS[f].expect;
+  for (const r of e.runs) {
+    const what = e.diagnoses.length ? e.diagnoses.join(', ') : 'no failing diagnosis';
+    test.serial(
+      `${f}${r.on ? ` on ${r.on.join(',')}` : ''}: ${what}, exit ${e.exit}${r.fix ? '; --fix lifts it' : ''}`,
+      async (t) => {
+        const l = lab();
+        await l.clear();
+        await l.fault(f, r.on ? { nodes: r.on } : undefined);
+        try {
+          const { run, report } = await validateJson(l.inventoryDir, kh.file);
+          expectFault(t, l, f, r.on, run, report, r.tolerated);
+          more[f]?.(t, l, report);
+          if (!r.fix) return;
+          const fixed = await validateJson(l.inventoryDir, kh.file, ['--fix']);
+          t.is(fixed.run.code, 0, why(fixed.report));
+          t.truthy(fixed.report.fix);
+          const applied = fixed.report.fix!.applied;
+          t.deepEqual(
+            applied.map((a) => [a.host, a.command, a.ok]).sort(),
+            (r.on ?? l.nodes.map((n) => n.name)).map((n) => [n, fixCommand(l, f), true]).sort(),
+            'the fix, once on each node the fault is on',
+          );
+          t.truthy(fixed.report.fix!.before.diagnoses.find((x) => x.id === e.diagnoses[0]));
+          t.deepEqual(failing(fixed.report), []);
+          t.is(fixed.report.summary.fail, 0);
+        } finally {
+          await l.clear();
+        }
+      },
     );
-  });
-});
+  }
+}

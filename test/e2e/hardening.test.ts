@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { useLab, type Lab } from '../lab/lab.js';
 import { CLI, runCli, tempKnownHosts } from './helpers.js';
-import { probeScript } from '../../src/probe/script.js';
+import { probeScript } from '../../src/probe/program.js';
 import type { ProbePath } from '../../src/probe/paths.js';
 import type { Report } from '../../src/types.js';
 

@@ -1,5 +1,5 @@
 // playbook-hooks/validate.yml for real: ansible-playbook (ansible-core) with the lab's inventory.
-// Green on a healthy lab; red with the diagnosis visible on the seed's fault; the reports kept per
+// Green on a healthy lab; red with the diagnosis visible on the checksum fault; the reports kept per
 // inventory and the last green one used as the next run's baseline; the validator found by the hook.
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
@@ -93,7 +93,7 @@ test.serial("healthy lab: the play is green, and its report is kept as the inven
 });
 
 test.serial(
-  "seed's fault: the play fails, shows the checksum-offload diagnosis with its fix and the regressions since the last green run",
+  'the checksum fault: the play fails, shows the checksum-offload diagnosis with its fix and the regressions since the last green run',
   async (t) => {
     const l = lab();
     await l.clear();
@@ -186,7 +186,7 @@ function elsewhere(t: ExecutionContext): { hook: string; bin: string; path: stri
 }
 
 test.serial(
-  "the binary beside the playbook, found by the hook itself: green when healthy, the seed's fault fails the play",
+  'the binary beside the playbook, found by the hook itself: green when healthy, the checksum fault fails the play',
   async (t) => {
     const l = lab();
     await l.clear();

@@ -1,4 +1,4 @@
-// DNS as a pod sees it (issue 16), against the lab: the probes also run from a pod network namespace
+// DNS as a pod sees it, against the lab: the probes also run from a pod network namespace
 // on every node that has one (the CoreDNS pods' cni-… namespaces behind their cali… veths), inside
 // the node's one round trip; a node without one says so; with what pods send to a node dropped in
 // its INPUT chain, exactly pod-to-host-blocked on exactly that node, none of the look-alikes; and a
@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useLab } from '../lab/lab.js';
+import { FAULT_DEFS, useLab } from '../lab/lab.js';
 import { withFault } from '../lab/probe.js';
 import { podsFile, podsPendingMarker } from '../lab/kubectl-pods.js';
 import { procAlive } from '../lab/sys.js';
@@ -25,18 +25,7 @@ test.after.always(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const LOOKALIKES = [
-  'checksum-offload',
-  'coredns-endpoint-down',
-  'coredns-unreachable',
-  'nodelocaldns-down',
-  'nodelocaldns-rules-missing',
-  'udp-blocked',
-  'tcp-blocked',
-  'overlay-blocked',
-  'ip-forward-disabled',
-  'dns-unexplained',
-];
+const LOOKALIKES = FAULT_DEFS['pod-to-host-blocked'].expect.absent;
 const why = (r: Report) => JSON.stringify(r.diagnoses.map((d) => ({ id: d.id, hosts: d.hosts, evidence: d.evidence })));
 const result = (r: Report, check: string, host: string) => r.results.find((x) => x.check === check && x.host === host);
 

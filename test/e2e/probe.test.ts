@@ -4,7 +4,7 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { useLab } from '../lab/lab.js';
-import { probeScript } from '../../src/probe/script.js';
+import { probeScript } from '../../src/probe/program.js';
 import type { ProbePath } from '../../src/probe/paths.js';
 import { parseCounters } from '../../src/collect/counters.js';
 import { isParseError } from '../../src/types.js';

@@ -1,6 +1,6 @@
 // Capture and replay against the lab: a run recorded with --record replays, connecting to nothing
 // (in a network namespace with no interface up), to the same report and exit code — healthy, the
-// seed's fault, the seed's fault with --fix, --limit, --check, and a run cut short by SIGINT; a
+// checksum fault, the checksum fault with --fix, --limit, --check, and a run cut short by SIGINT; a
 // bundle never holds a secret.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
@@ -84,7 +84,7 @@ test.serial('healthy: replay gives the same report and exit 0', async (t) => {
 });
 
 test.serial(
-  "the seed's fault on node2: replay gives checksum-offload on node2 and exit 1, connecting to nothing",
+  'the checksum fault on node2: replay gives checksum-offload on node2 and exit 1, connecting to nothing',
   async (t) => {
     const l = lab();
     await l.fault('checksum', { nodes: ['node2'] });

@@ -1,4 +1,4 @@
-// `npm run demo` (as root): a 3-node namespace lab, the seed's fault, the validator finding it,
+// `npm run demo` (as root): a 3-node namespace lab, the checksum offload fault, the validator finding it,
 // then `--fix` making it pass, then tear-down — whatever happens in between.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -42,7 +42,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       `inventory: ${lab.inventoryDir}\nnodes: ${lab.nodes.map((n) => `${n.name}=${n.address}`).join(' ')}\n`,
     );
-    say("Injecting the seed's fault: checksum offload corrupting TCP DNS across vxlan.calico on every node");
+    say('Injecting the fault: checksum offload corrupting TCP DNS across vxlan.calico on every node');
     await lab.fault('checksum');
     const args = [
       '-i',

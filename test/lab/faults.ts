@@ -1,6 +1,7 @@
 // The lab's faults, one record each: its scope (a node, or the cluster: applied once, through the
-// first node), how it is applied and lifted, and how to read back that it holds. Adding a fault is
-// adding a record here; the lab, its CLI and the README's list all follow this table.
+// first node), how it is applied and lifted, how to read back that it holds, and what the validator
+// must report while it does (test/e2e/faults.test.ts runs every record). Adding a fault is adding a
+// record here; the lab, its CLI, the README's list and the fault test all follow this table.
 //
 // Every fault is the real kernel mechanism (a rule, a sysctl, a dead process, a device setting),
 // never a scripted answer; the only simulated piece it may touch is the kubectl stand-in.
@@ -33,7 +34,67 @@ export interface FaultDef {
   lift(d: Desc, node: LabNode): void;
   /** true once the fault holds on the node: its mechanism read back from the kernel, not a DNS answer */
   ready(d: Desc, node: LabNode): boolean;
+  /** what the validator must make of it */
+  expect: FaultExpectation;
 }
+
+/** What a validator run on the lab must report while the fault holds. Hosts are said relative to the
+ *  nodes the fault is applied to ("applied"); `{node}`, `{device}`, `{port}` and `{podInputIf}` in a
+ *  pattern stand for an applied node and the overlay's device, VXLAN port and pod interfaces. */
+export interface FaultExpectation {
+  /** how the table test applies it: each entry is one run, on these nodes (none given: on every node,
+   *  or once for a cluster fault); `fix`: then validate again with --fix, which must pass */
+  runs: { on?: string[]; fix?: boolean; tolerated?: string[] }[];
+  /** the failing diagnoses, exactly (an empty list: the run passes) */
+  diagnoses: string[];
+  /** failing diagnoses that may also appear (in every run, or in one run: `runs[].tolerated`) */
+  tolerated?: string[];
+  /** the nodes the first diagnosis names, for a run on chosen nodes: exactly the applied ones;
+   *  null: a cluster-wide diagnosis (or none) */
+  hosts: 'applied' | null;
+  exit: 0 | 1 | 3;
+  /** look-alike diagnoses that must not appear at all, at any severity */
+  absent: string[];
+  /** for a run on chosen nodes: the checks that fail (fail or error), exactly, and only on those nodes */
+  flips?: string[];
+  /** patterns (regular expressions) each matching a line of the first diagnosis's evidence */
+  evidence?: string[];
+  /** a pattern its summary matches */
+  summary?: string;
+  /** a command its remediation lists */
+  fix?: string;
+  /** check results on the applied nodes (every node for a cluster fault), on the others, or the one result
+   *  of a check made once for the cluster: their status, and evidence fields (a text the field's JSON
+   *  holds, or the length of a list) */
+  results?: {
+    check: string;
+    on: 'applied' | 'others' | 'cluster';
+    status: string;
+    evidence?: { field: string; holds?: string; length?: number }[];
+  }[];
+}
+
+/** The diagnoses a DNS fault on a node or in the cluster is mistaken for. */
+export const DNS_LOOKALIKES = [
+  'checksum-offload',
+  'coredns-endpoint-down',
+  'coredns-unreachable',
+  'nodelocaldns-down',
+  'udp-blocked',
+  'tcp-blocked',
+  'dns-unexplained',
+];
+/** ... and the checksum offload bug's own: every other way DNS across the overlay can fail. */
+export const OFFLOAD_LOOKALIKES = [
+  'udp-blocked',
+  'tcp-blocked',
+  'dns-unexplained',
+  'coredns-endpoint-down',
+  'coredns-unreachable',
+  'nodelocaldns-down',
+  'overlay-blocked',
+  'conntrack-drops',
+];
 
 const ipt = (ns: string, ...args: string[]) => nsOk(ns, 'iptables', '-w', ...args);
 /** delete a rule until no copy is left */
@@ -59,10 +120,12 @@ function checksumFault(
   watchFile: (ns: string) => string,
   about: string,
   restartCache: boolean,
+  expect: FaultExpectation,
 ): FaultDef {
   return {
     scope: 'node',
     about,
+    expect,
     apply(d, node) {
       const { ns } = node;
       const dev = overlayOf(d).device;
@@ -113,16 +176,67 @@ const shadowFirst = (ns: string, backend: 'nft' | 'legacy') =>
 /** legacy tables exist in this namespace (reading them with iptables-legacy would create them) */
 const legacyRaw = (ns: string) => nsRead(ns, 'cat', '/proc/net/ip_tables_names').split('\n').includes('raw');
 
+// an ACCEPT ahead of node-cache's NOTRACK rules: the rules check names it, and says which rules it hides
+const SHADOWED: FaultExpectation = {
+  runs: [{ on: ['node2'] }],
+  diagnoses: ['nodelocaldns-rules-missing'],
+  hosts: 'applied',
+  exit: 1,
+  absent: [],
+  results: [
+    {
+      check: 'nodelocaldns.iptables',
+      on: 'applied',
+      status: 'fail',
+      evidence: [
+        { field: 'shadowingRules', holds: '-A PREROUTING ! -p 253 -j ACCEPT' },
+        // the two PREROUTING NOTRACK rules
+        { field: 'shadowed', length: 2 },
+      ],
+    },
+    { check: 'nodelocaldns.iptables', on: 'others', status: 'pass' },
+  ],
+};
+
 const TABLE = {
   checksum: checksumFault(
     'tcp',
     'ksvlab',
     (ns) => `watch-${ns}.pid`,
-    'TCP leaving the overlay device gets a bad checksum while its tx offload is on (the seed); turning offload off lifts it',
+    'TCP leaving the overlay device gets a bad checksum while its tx offload is on; turning offload off lifts it',
     true,
+    {
+      // on every node, node2's NodeLocalDNS (forwarding over TCP, half its upstreams across the broken
+      // overlay) may fail all its probes: that is checksum-offload's, never nodelocaldns-down
+      runs: [{ fix: true }, { on: ['node3'] }],
+      diagnoses: ['checksum-offload'],
+      hosts: 'applied',
+      exit: 1,
+      absent: [...OFFLOAD_LOOKALIKES, 'nodelocaldns-rules-missing'],
+      // TCP across the overlay fails; NodeLocalDNS forwards over TCP, so it fails over both transports
+      flips: ['dns.coredns-endpoint.tcp', 'dns.coredns-service.tcp', 'dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp'],
+      summary: 'DNS over TCP across the overlay fails while UDP works: checksum offload on {device}',
+      evidence: ['RetransSegs|TCPSynRetrans|TCPTimeouts|InCsumErrors'],
+      fix: 'ethtool --offload {device} rx off tx off',
+    },
   ),
   'rules-missing': {
     scope: 'node',
+    expect: {
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['nodelocaldns-rules-missing'],
+      hosts: 'applied',
+      exit: 1,
+      absent: ['checksum-offload'],
+      // the node's pod loses NodeLocalDNS as the node does
+      flips: [
+        'dns.nodelocaldns.tcp',
+        'dns.nodelocaldns.udp',
+        'dns.pod.nodelocaldns.tcp',
+        'dns.pod.nodelocaldns.udp',
+        'nodelocaldns.iptables',
+      ],
+    },
     about: "node-cache's 12 iptables rules deleted",
     apply: (_d, n) => deleteNodeCacheRules(n.ns),
     lift: (_d, n) => restoreNodeCacheRules(n.ns),
@@ -130,6 +244,14 @@ const TABLE = {
   },
   'nodelocaldns-down': {
     scope: 'node',
+    expect: {
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['nodelocaldns-down'],
+      hosts: 'applied',
+      exit: 1,
+      absent: ['checksum-offload'],
+      flips: ['dns.nodelocaldns.tcp', 'dns.nodelocaldns.udp', 'dns.pod.nodelocaldns.tcp', 'dns.pod.nodelocaldns.udp'],
+    },
     about: 'NodeLocalDNS (node-cache) not running',
     apply: (d, n) => stopNodeCache(d.dir, n),
     lift: (d, n) => {
@@ -139,6 +261,13 @@ const TABLE = {
   },
   'coredns-down': {
     scope: 'cluster',
+    expect: {
+      runs: [{}],
+      diagnoses: ['coredns-unreachable'],
+      hosts: null,
+      exit: 1,
+      absent: ['checksum-offload'],
+    },
     about: 'every CoreDNS pod dead',
     apply: (d) => d.endpoints.forEach((e) => killNs(e.podNs)),
     lift: (d) => {
@@ -149,6 +278,13 @@ const TABLE = {
   },
   'endpoint-down': {
     scope: 'cluster',
+    expect: {
+      runs: [{}],
+      diagnoses: ['coredns-endpoint-down'],
+      hosts: null,
+      exit: 1,
+      absent: ['checksum-offload'],
+    },
     about: 'the first CoreDNS pod dead, the others answering',
     apply: (d) => killNs(d.endpoints[0]!.podNs),
     lift: (d) => {
@@ -159,6 +295,14 @@ const TABLE = {
   },
   'sshd-down': {
     scope: 'node',
+    expect: {
+      runs: [{ on: ['node3'] }],
+      diagnoses: ['host-unreachable'],
+      hosts: 'applied',
+      exit: 3,
+      absent: ['checksum-offload'],
+      flips: ['ssh.reachable'],
+    },
     about: 'no sshd on the node',
     apply: (d, n) => killPidFile(sshdPid(d.dir, n.ns)),
     lift: (d, n) => startSshd(d.dir, n.ns),
@@ -166,6 +310,14 @@ const TABLE = {
   },
   mtu: {
     scope: 'node',
+    expect: {
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['overlay-mtu'],
+      hosts: 'applied',
+      exit: 1,
+      absent: ['checksum-offload'],
+      flips: ['overlay.mtu'],
+    },
     // a vxlan cannot exceed its lower device's MTU - 50, so the parent is lowered to the overlay's
     about:
       'overlay MTU = parent NIC MTU (no room for the 50-byte VXLAN header); on veth large packets still pass, so only the MTU check finds it',
@@ -175,6 +327,14 @@ const TABLE = {
   },
   'udp-blocked': {
     scope: 'node',
+    expect: {
+      runs: [{}, { on: ['node1'] }],
+      diagnoses: ['udp-blocked'],
+      hosts: 'applied',
+      exit: 1,
+      absent: ['checksum-offload'],
+      flips: ['dns.coredns-endpoint.udp', 'dns.coredns-service.udp', 'dns.nodelocaldns.udp'],
+    },
     about: 'an OUTPUT rule drops udp/53 leaving the node',
     apply: (_d, n) => nsSh(n.ns, 'iptables -w -I OUTPUT -p udp -m udp --dport 53 -j DROP'),
     lift: (_d, n) =>
@@ -183,6 +343,14 @@ const TABLE = {
   },
   'overlay-blocked': {
     scope: 'node',
+    expect: {
+      runs: [{ on: ['node3'] }, { on: ['node1'] }],
+      diagnoses: ['overlay-blocked'],
+      hosts: 'applied',
+      exit: 1,
+      absent: DNS_LOOKALIKES,
+      evidence: ['{node}: {device} received 0 packet', '--dport {port} -j DROP'],
+    },
     about:
       "a host firewall drops the overlay's VXLAN packets arriving on the node's underlay (udp/4789 Calico, udp/8472 flannel): every path through its overlay fails, same-node paths work",
     apply: (d, n) => nsSh(n.ns, `iptables -w -I INPUT 1 -i eth0 -p udp -m udp --dport ${overlayOf(d).port} -j DROP`),
@@ -219,6 +387,14 @@ const TABLE = {
   },
   'pod-to-host-blocked': {
     scope: 'node',
+    expect: {
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['pod-to-host-blocked'],
+      hosts: 'applied',
+      exit: 1,
+      absent: [...DNS_LOOKALIKES, 'nodelocaldns-rules-missing', 'overlay-blocked', 'ip-forward-disabled'],
+      evidence: ['"-A INPUT -i {podInputIf} -j DROP" \\(nft, filter INPUT\\) drops udp/53 and tcp/53 arriving on'],
+    },
     // what Calico's DefaultEndpointToHostAction=DROP or a host firewall trusting only lo and the NIC
     // does: everything a pod sends to the node itself is dropped in INPUT, ahead of node-cache's
     // ACCEPT rules; forwarded pod traffic (FORWARD) and the node's own queries (lo) pass
@@ -230,6 +406,18 @@ const TABLE = {
   },
   'ip-forward': {
     scope: 'node',
+    expect: {
+      // node2 hosts a CoreDNS pod: the pod is not called dead
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['ip-forward-disabled'],
+      hosts: 'applied',
+      exit: 1,
+      absent: DNS_LOOKALIKES,
+      results: [
+        { check: 'sysctl.forwarding', on: 'applied', status: 'fail' },
+        { check: 'sysctl.forwarding', on: 'others', status: 'pass' },
+      ],
+    },
     about:
       "net.ipv4.ip_forward=0 (which turns every interface's forwarding off): nothing is forwarded to the node's pods, and in Calico mode proxy ARP stops answering their gateway 169.254.1.1, so they are unreachable even from the node",
     apply: (d, n) => {
@@ -249,6 +437,7 @@ const TABLE = {
   },
   'rules-shadowed': {
     scope: 'node',
+    expect: SHADOWED,
     // kubernetes/dns#745: an ACCEPT first in raw PREROUTING (a tuning guide's `! -p 253 -j ACCEPT`)
     // ends the chain before node-cache's NOTRACK rules: node-cache's rules are all present, and DNS
     // from pods to NodeLocalDNS is connection-tracked again
@@ -260,6 +449,7 @@ const TABLE = {
   },
   'rules-shadowed-legacy': {
     scope: 'node',
+    expect: SHADOWED,
     about:
       "rules-shadowed on a node whose iptables is iptables-legacy: its whole ruleset, node-cache's rules and the shadowing ACCEPT live in the legacy backend",
     apply: (_d, n) => {
@@ -284,9 +474,33 @@ const TABLE = {
     (ns) => `watch-udp-${ns}.pid`,
     'UDP leaving the overlay device gets a bad checksum while its tx offload is on (projectcalico/calico#11197): UDP DNS across the overlay times out, TCP works; turning offload off lifts it',
     false,
+    {
+      runs: [{ on: ['node3'], fix: true }],
+      diagnoses: ['checksum-offload'],
+      hosts: 'applied',
+      exit: 1,
+      absent: OFFLOAD_LOOKALIKES,
+      summary: 'DNS over UDP across the overlay fails while TCP works: checksum offload on {device}',
+      evidence: ['Udp\\.InCsumErrors \\+\\d+'],
+      fix: 'ethtool --offload {device} rx off tx off',
+    },
   ),
   'felix-tx-off': {
     scope: 'node',
+    expect: {
+      runs: [{}],
+      diagnoses: [],
+      hosts: null,
+      exit: 0,
+      absent: ['checksum-offload'],
+      results: [
+        {
+          check: 'overlay.offload',
+          on: 'applied',
+          status: 'pass',
+        },
+      ],
+    },
     about: 'the overlay device as Felix leaves it with ChecksumOffloadBroken: tx checksum offload off, rx on (healthy)',
     apply: (d, n) => nsSh(n.ns, `ethtool -K ${overlayOf(d).device} tx off rx on`),
     lift: (d, n) => offloadDefault(d, n),
@@ -297,6 +511,23 @@ const TABLE = {
   },
   'endpoints-gone': {
     scope: 'cluster',
+    expect: {
+      // the endpoints come from EndpointSlices: nothing changes
+      runs: [{}],
+      diagnoses: [],
+      tolerated: ['dns-unexplained'],
+      hosts: null,
+      exit: 0,
+      absent: ['coredns-endpoint-down', 'coredns-unreachable'],
+      results: [
+        {
+          check: 'coredns.endpoints',
+          on: 'cluster',
+          status: 'pass',
+          evidence: [{ field: 'source', holds: '"endpointslices"' }],
+        },
+      ],
+    },
     about:
       '`kubectl get endpoints` fails as on a server without v1 Endpoints (`error: the server doesn\'t have a resource type "endpoints"`); EndpointSlices still answer',
     apply: (d) => writeFileSync(endpointsGoneMarker(d.dir), ''),

@@ -97,7 +97,7 @@ test('the same pair the other way round: the same changes, resolved', (t) => {
   t.is(back.resolved.find((x) => x.kind === 'diagnosis')!.after, null);
 });
 
-test("the seed's fault back after --fix and a reboot: node3's offload is on again, a regression of node3 only", (t) => {
+test("the checksum fault back after --fix and a reboot: node3's offload is on again, a regression of node3 only", (t) => {
   const c = compareReports(load('fixed-node3'), load('reboot-node3'));
   const off = c.regressions.find((x) => x.id === 'overlay.offload');
   t.truthy(off, JSON.stringify(c.regressions.map((x) => x.summary)));
@@ -582,7 +582,7 @@ test('2,000 mutated reports: either one ReportFileError line, or a comparison th
   t.true(loaded > 200 && loaded < 2000);
 });
 
-test("Felix's own fix (TX off, RX on) is off: after the seed's fix it is no regression; TX on again is", (t) => {
+test("Felix's own fix (TX off, RX on) is off: after the ethtool fix it is no regression; TX on again is", (t) => {
   const base = load('fixed-node3');
   const felix = copy(base);
   for (const r of felix.results)

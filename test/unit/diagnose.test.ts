@@ -146,7 +146,7 @@ const ids = (i: DiagnoseInput) =>
 const find = (i: DiagnoseInput, id: string) => diagnose(i).find((d) => d.id === id);
 const retrans = () => ({ 'Tcp.RetransSegs': 4, 'TcpExt.TCPSynRetrans': 4 });
 
-// The seed: TCP across the overlay fails on a node, UDP fine, same-node fine.
+// The checksum fault: TCP across the overlay fails on a node, UDP fine, same-node fine.
 const seedOn =
   (bad: string[]): Behaviour =>
   (h, role, tr, ep) => {
@@ -160,7 +160,7 @@ test('healthy: no diagnosis', (t) => {
   t.deepEqual(diagnose(build({})), []);
 });
 
-test('the seed on every node: checksum-offload on all, with the ethtool fix, and --fix plans it', (t) => {
+test('the checksum fault on every node: checksum-offload on all, with the ethtool fix, and --fix plans it', (t) => {
   const i = build({ ok: seedOn(HOSTS), counters: retrans });
   t.deepEqual(ids(i), ['checksum-offload']);
   const d = find(i, 'checksum-offload')!;
@@ -174,12 +174,12 @@ test('the seed on every node: checksum-offload on all, with the ethtool fix, and
   t.true(fixes.every((f) => f.command === 'ethtool --offload vxlan.calico rx off tx off'));
 });
 
-test('the seed on node3 only names node3', (t) => {
+test('the checksum fault on node3 only names node3', (t) => {
   const i = build({ ok: seedOn(['node3']), counters: (h) => (h === 'node3' ? retrans() : {}) });
   t.deepEqual(find(i, 'checksum-offload')?.hosts, ['node3']);
 });
 
-test('the seed on a node hosting CoreDNS: replies from it are lost, the node is named', (t) => {
+test('the checksum fault on a node hosting CoreDNS: replies from it are lost, the node is named', (t) => {
   const i = build({
     ok: seedOn(['node1']),
     counters: (h): Counters => (h === 'node1' ? {} : { 'Tcp.InCsumErrors': 3 }),
@@ -288,6 +288,19 @@ test('nodelocaldns failing only because its upstream over TCP fails is not nodel
     counters: retrans,
   });
   t.falsy(find(i, 'nodelocaldns-down'));
+});
+
+test("the service's TCP answers came from a reachable pod while one endpoint fails: not nodelocaldns-down", (t) => {
+  // checksum offload on the overlay: node2's probes of the service all landed on its own CoreDNS pod,
+  // node-cache's upstream connections went to node1's across the broken overlay
+  const i = build({
+    ok: (h, role, tr, epNode) =>
+      h === 'node2' && (role === 'nodelocaldns' || (tr === 'tcp' && role === 'coredns-endpoint' && epNode === 'node1'))
+        ? 0
+        : 5,
+    counters: retrans,
+  });
+  t.falsy(find(i, 'nodelocaldns-down'), JSON.stringify(ids(i)));
 });
 
 test('look-alike: MTU -> overlay-mtu with the MTU fix', (t) => {

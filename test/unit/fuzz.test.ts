@@ -16,7 +16,7 @@ import { parseEthtoolK } from '../../src/collect/ethtool.js';
 import { parseCounters } from '../../src/collect/counters.js';
 import { parseGather } from '../../src/collect/gather.js';
 import { parseEndpoints } from '../../src/kubectl/endpoints.js';
-import { judgeReply } from '../../src/probe/script.js';
+import { judgeReply } from '../../src/probe/dns-wire.js';
 import { ROOT } from '../e2e/helpers.js';
 
 /** mulberry32: small, seeded */

@@ -162,7 +162,7 @@ const udpOn =
     const lost = EPS.filter((e) => crosses(e.nodeName!)).length;
     return lost === EPS.length ? 0 : lost ? 3 : 5;
   };
-/** the seed: TCP across the overlay through the bad nodes is lost, UDP works */
+/** the checksum fault: TCP across the overlay through the bad nodes is lost, UDP works */
 const tcpOn =
   (bad: string[]): Behaviour =>
   (h, role, tr, ep) => {
@@ -266,7 +266,7 @@ test('look-alike: UDP dropped on the node itself (its own pod and NodeLocalDNS t
   t.deepEqual(find(i, 'udp-blocked')!.hosts, ['node1']);
 });
 
-test("Felix's own fix (TX off, RX on): a healthy cluster has no diagnosis; with the seed's symptoms offload is not blamed, and that is said", (t) => {
+test("Felix's own fix (TX off, RX on): a healthy cluster has no diagnosis; with the checksum fault's symptoms offload is not blamed, and that is said", (t) => {
   const felix = () => ({ 'vxlan.calico': [false, true] as [boolean, boolean] });
   t.deepEqual(diagnose(build({ offload: felix })), []);
   const i = build({ ok: tcpOn(['node2']), offload: felix, counters: retrans });
@@ -310,7 +310,7 @@ test('which Felix case applies: kernel above 5.7 (set the override), <= 5.7.0 (F
   t.false(set.fix.some((f) => f.includes('kubectl patch felixconfiguration')));
 });
 
-test('flannel: the seed on flannel.1 is named with flannel.1 in the fix and the lasting fix flannel needs; Cilium names cilium_vxlan', (t) => {
+test('flannel: the checksum fault on flannel.1 is named with flannel.1 in the fix and the lasting fix flannel needs; Cilium names cilium_vxlan', (t) => {
   const flannel = {
     networkPlugin: 'flannel',
     calicoBackend: null,

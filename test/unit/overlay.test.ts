@@ -25,7 +25,7 @@ import { splitSections } from '../../src/collect/sections.js';
 import { linksReader } from '../../src/collect/iproute.js';
 import { kernelReader } from '../../src/collect/kernel.js';
 import { evaluateNode, selectChecks } from '../../src/checks/registry.js';
-import { probeScript } from '../../src/probe/script.js';
+import { probeScript } from '../../src/probe/program.js';
 import {
   isParseError,
   type CheckResult,

@@ -6,7 +6,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
-import { probeScript } from '../../src/probe/script.js';
+import { probeScript } from '../../src/probe/program.js';
 import { basePaths, endpointPaths } from '../../src/probe/paths.js';
 import { MARK, POD_MARK, parseRoundTrip } from '../../src/run/roundtrip.js';
 import { podKey } from '../../src/collect/counters.js';

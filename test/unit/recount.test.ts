@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recountPodNamespaces, udpLostAcrossOverlay, type RecountState } from '../../src/run/recount.js';
 import { parsePodCounters, podKey, counterDelta } from '../../src/collect/counters.js';
-import { podCountersScript } from '../../src/probe/script.js';
+import { podCountersScript } from '../../src/probe/program.js';
 import type { EndpointLookup } from '../../src/checks/module.js';
 import type { ExecOptions, ExecResult, NodeSession, ProbeResult, Target } from '../../src/types.js';
 import { CLUSTER } from './model.js';

@@ -35,7 +35,7 @@ test("the README's diagnoses table lists exactly the registered diagnosis ids", 
   t.deepEqual([...new Set(readmeTable('Diagnoses'))].sort(), DIAGNOSES.map((d) => d.id).sort());
 });
 
-test('every diagnosis id is in CONTRACT.md (when the contract is beside the checkout)', (t) => {
+test('every diagnosis id is in the published contract (when it is beside the checkout)', (t) => {
   const file = join(ROOT, '..', 'shared', 'CONTRACT.md');
   if (!existsSync(file)) {
     t.log(`${file} is not here; skipped`);

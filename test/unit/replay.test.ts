@@ -44,7 +44,7 @@ for (const [name, want] of Object.entries(EXPECT)) {
   });
 }
 
-test('the seed on node2: --fix would run exactly the ethtool fix on node2', async (t) => {
+test('the checksum fault on node2: --fix would run exactly the ethtool fix on node2', async (t) => {
   const { report } = await replay(join(DIR, 'seed-node2'), { progress: 'none' });
   t.deepEqual(
     safeFixes(report.diagnoses, report).map((a) => [a.host, a.command]),

@@ -2,11 +2,14 @@
 // test/fixtures/inventory/jinja-connection against `ansible -m debug` (the oracle), and the
 // ones the validator refuses name host, variable and expression, never a secret.
 import test from 'ava';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
 import { clusterModel, effectiveHostVars } from '../../src/inventory/kubespray.js';
 import { buildTargets, truthy } from '../../src/inventory/targets.js';
+import { readSshArgv, shellSplit, splitHop, SplitError } from '../../src/inventory/ssh-args.js';
 import { InventoryError } from '../../src/errors.js';
 import type { Target, Vars } from '../../src/types.js';
 import { ROOT } from '../e2e/helpers.js';
@@ -192,6 +195,15 @@ test('ssh args with Jinja the subset evaluates name the jump host; the rest stil
     instanceOf: InventoryError,
     message: /names a jump host with Jinja/,
   });
+  // Jinja outside the subset elsewhere in the args: the words around it are still read, a template
+  // stays one word (Ansible renders it before it splits), and a jump host inside {% … %} is refused
+  const around = build({ ansible_ssh_common_args: "-i {{ lookup('file', 'k -J x') }} -o ProxyJump=198.18.20.1" });
+  t.is(around.jump?.address, '198.18.20.1');
+  t.is(build({ ansible_ssh_common_args: '{{ extra | ansible.builtin.quote }} -J gw-J' }).jump?.address, 'gw-J');
+  t.throws(() => build({ ansible_ssh_common_args: "{% if 'bastion' in groups['all'] %}-J gw{% endif %}" }), {
+    instanceOf: InventoryError,
+    message: /names a jump host with Jinja this tool does not evaluate \("\{% if 'bastion'/,
+  });
 });
 
 test('the cluster model evaluates lookup(env) too (bin_dir)', (t) => {
@@ -208,4 +220,234 @@ test('the cluster model evaluates lookup(env) too (bin_dir)', (t) => {
     if (saved === undefined) delete process.env.KSV_TEST_BIN_DIR;
     else process.env.KSV_TEST_BIN_DIR = saved;
   }
+});
+
+// ssh options are read where ssh reads them: a key path, a host name or another option's value that
+// holds "-J", "-p", "-i", "ProxyJump" or "ProxyCommand" is an argument, never an option. Two oracles:
+// Python's shlex.split (what Ansible splits ansible_ssh_common_args with) for the words, and
+// `ssh -G -F /dev/null` (ssh prints the configuration it would use and exits: nothing connects)
+// for what ssh makes of them.
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function oracleMissing(t: { log: (m: string) => void; fail: (m: string) => void }, cmd: string): boolean {
+  if (have(cmd)) return false;
+  if (process.env.CI) t.fail(`${cmd} is not on PATH (CI installs it)`);
+  else t.log(`${cmd} not on PATH; oracle comparison skipped`);
+  return true;
+}
+
+/** Python's shlex.split, then Ansible's strip and drop of empty words. */
+function pythonSplit(texts: string[]): (string[] | 'error')[] {
+  const py =
+    'import json, shlex, sys\n' +
+    'def split(s):\n' +
+    '    try:\n' +
+    '        return [x.strip() for x in shlex.split(s) if x.strip()]\n' +
+    '    except ValueError:\n' +
+    '        return "error"\n' +
+    'print(json.dumps([split(s) for s in json.load(sys.stdin)]))\n';
+  const r = spawnSync('python3', ['-c', py], { input: JSON.stringify(texts), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as (string[] | 'error')[];
+}
+
+/** `ssh -G`: the options ssh would connect with, lowercased keys. */
+function sshConfig(argv: string[]): Map<string, string> {
+  const r = spawnSync('ssh', ['-G', '-F', '/dev/null', ...argv], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.status !== 0) throw new Error(`ssh -G ${argv.join(' ')}: ${r.stderr}`);
+  const out = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+) (.*)$/.exec(line);
+    if (m && !out.has(m[1]!)) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+// keys live under a directory whose random part starts with "J", like the lab's key can
+const KEYS = mkdtempSync(join(tmpdir(), 'ksv-keys-J'));
+test.after.always(() => rmSync(KEYS, { recursive: true, force: true }));
+function key(rel: string): string {
+  const p = join(KEYS, rel);
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, '');
+  return p;
+}
+
+interface ProxyCase {
+  args: string;
+  /** the jump host, or null: no jump host */
+  hop: { address: string; port: number; user: string; key: string | null } | null;
+}
+
+const NODE_KEY = '/srv/node-key';
+const ME = userInfo().username;
+const proxyCases = (): ProxyCase[] => [
+  // ProxyJump, with -J/-p/-i/ProxyJump/ProxyCommand inside the other words
+  {
+    args: `-i ${key('site-Jump/id_rsa')} -o ProxyJump=jump@bastion-Jakarta`,
+    hop: { address: 'bastion-Jakarta', port: 22, user: 'jump', key: NODE_KEY },
+  },
+  {
+    args: `-o IdentityFile=${key('-Jx/-p/id')} -J ops@198.18.20.1:2200`,
+    hop: { address: '198.18.20.1', port: 2200, user: 'ops', key: NODE_KEY },
+  },
+  { args: '-Jbastion-p -p 2222', hop: { address: 'bastion-p', port: 22, user: ME, key: NODE_KEY } },
+  { args: '-vJ gw-J', hop: { address: 'gw-J', port: 22, user: ME, key: NODE_KEY } },
+  {
+    args: '-o "ProxyJump core@ProxyCommand-gw" -l ProxyJump',
+    hop: { address: 'ProxyCommand-gw', port: 22, user: 'core', key: NODE_KEY },
+  },
+  {
+    args: '-o UserKnownHostsFile=/tmp/-J/known -oProxyJump=jumper@[fd00::20]:2022',
+    hop: { address: 'fd00::20', port: 2022, user: 'jumper', key: NODE_KEY },
+  },
+  {
+    args: '-o UserKnownHostsFile=/tmp/-i -J ssh://jumper@gw-J:2022',
+    hop: { address: 'gw-J', port: 2022, user: 'jumper', key: NODE_KEY },
+  },
+  // ProxyCommand: Kubespray's own form (roles/kubespray_defaults, ansible_ssh_common_args), single-quoted
+  // with its trailing blank, and the lab's key in a mkdtemp directory whose random part began with "J"
+  {
+    args: `-o ProxyCommand='ssh -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -W %h:%p -p 22 root@198.18.0.5 -i ${key('ksv-lab-bastion-JYfpMg/id_ed25519')} '`,
+    hop: { address: '198.18.0.5', port: 22, user: 'root', key: join(KEYS, 'ksv-lab-bastion-JYfpMg/id_ed25519') },
+  },
+  {
+    args: `-o ProxyCommand="ssh -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -W %h:%p -p 2222 core@bastion-Jakarta -i ${key('-p/-i/ProxyJump/key')}"`,
+    hop: { address: 'bastion-Jakarta', port: 2222, user: 'core', key: join(KEYS, '-p/-i/ProxyJump/key') },
+  },
+  // the argv of Kubespray's ssh-bastion.conf (roles/bastion-ssh-config)
+  {
+    args: `-o "ProxyCommand ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -W %h:%p -p 2022 admin@198.18.20.1 -i ${key('k-J/id')}"`,
+    hop: { address: '198.18.20.1', port: 2022, user: 'admin', key: join(KEYS, 'k-J/id') },
+  },
+  {
+    args: `-oProxyCommand="ssh -l ops -W [%h]:%p -i ${key('-J/ProxyCommand-key')} gw-J" -p 2200`,
+    hop: { address: 'gw-J', port: 22, user: 'ops', key: join(KEYS, '-J/ProxyCommand-key') },
+  },
+  {
+    args: '-o ProxyCommand="exec /usr/bin/ssh -q -W %h:%p -p2200 ProxyJump-host -l late"',
+    hop: { address: 'ProxyJump-host', port: 2200, user: 'late', key: NODE_KEY },
+  },
+  // no jump host: "-J" and "ProxyJump" only inside arguments, or "none" first
+  { args: `-i ${key('-J/id')} -o ControlPath=/tmp/ProxyJump-%r`, hop: null },
+  { args: '-o StrictHostKeyChecking=no -p 2222 -l ProxyCommand-user', hop: null },
+  { args: '-o ProxyJump=none -o ProxyJump=gw', hop: null },
+  { args: '-o ProxyCommand=none -o ProxyJump=gw', hop: null },
+];
+
+test('ssh args: the jump host is found where ssh reads an option, never inside a path or a name', (t) => {
+  for (const c of proxyCases()) {
+    const got = buildTargets({ n1: { ansible_ssh_common_args: c.args } }, ['n1'], { privateKey: NODE_KEY }, null)[0]!
+      .jump;
+    t.deepEqual(
+      got && { address: got.address, port: got.port, user: got.user, key: got.privateKeyFile },
+      c.hop,
+      c.args,
+    );
+  }
+});
+
+test('ssh args are split as Ansible splits them (Python shlex)', (t) => {
+  if (oracleMissing(t, 'python3')) return t.pass();
+  const texts = [
+    ...proxyCases().map((c) => c.args),
+    `a\\ b "c\\"d" 'e\\f' "g\\h" '' x"y"z "\\\\" tab\there`,
+    '-o "ProxyCommand ssh -W %h:%p b',
+    'trailing\\',
+  ];
+  const py = pythonSplit(texts);
+  texts.forEach((s, i) => {
+    let ours: string[] | 'error';
+    try {
+      ours = shellSplit(s);
+    } catch (e) {
+      if (!(e instanceof SplitError)) throw e;
+      ours = 'error';
+    }
+    t.deepEqual(ours, py[i], s);
+  });
+  // and the ProxyCommand's words, which ssh hands to sh
+  for (const c of proxyCases()) {
+    const pc = readSshArgv(shellSplit(c.args), { destination: false }).proxy;
+    if (pc?.kind === 'command') t.deepEqual(shellSplit(pc.value), pythonSplit([pc.value])[0], pc.value);
+  }
+});
+
+test('ssh args are read as ssh reads them (ssh -G)', (t) => {
+  if (oracleMissing(t, 'ssh')) return t.pass();
+  for (const c of proxyCases()) {
+    const words = shellSplit(c.args);
+    const ours = readSshArgv(words, { destination: false }).proxy;
+    const ssh = sshConfig([...words, 'n1']);
+    // ssh prints a ProxyJump hop in its own spelling ([address]:port): compare the parts
+    const hop = (v: string) => splitHop(v, { port: true });
+    const jump = ssh.get('proxyjump');
+    const command = ssh.get('proxycommand');
+    const theirs = jump ? { jump: hop(jump) } : command ? { command } : null;
+    const real = ours && !/^none$/i.test(ours.value) ? ours : null;
+    t.deepEqual(
+      real && (real.kind === 'jump' ? { jump: hop(real.value) } : { command: real.value.trim() }),
+      theirs,
+      c.args,
+    );
+    if (ours?.kind !== 'command' || !c.hop) continue;
+    // the ProxyCommand's own ssh: the user, host, port and key it would use (%h:%p stands for the node)
+    const argv = shellSplit(ours.value).filter((w, i) => i > 0 || w !== 'exec');
+    const inner = sshConfig(argv.slice(1).map((w) => w.replace('%h', 'n1').replace('%p', '22')));
+    t.deepEqual(
+      { address: inner.get('hostname'), port: Number(inner.get('port')), user: inner.get('user') },
+      { address: c.hop.address.toLowerCase(), port: c.hop.port, user: c.hop.user },
+      ours.value,
+    );
+    if (c.hop.key !== NODE_KEY) t.is(inner.get('identityfile') ?? null, c.hop.key, ours.value);
+  }
+});
+
+test('ssh args this tool cannot follow: one line naming host and variable', (t) => {
+  const refusals: [Vars, RegExp][] = [
+    [
+      { ansible_ssh_common_args: "-o ProxyCommand='ssh -W %h:%p gw" },
+      /^host n1: ansible_ssh_common_args: no closing quotation/,
+    ],
+    [
+      { ansible_ssh_extra_args: "-o ProxyCommand='nc -X 5 -x proxy-J:1080 %h %p'" },
+      /^host n1: ansible_ssh_extra_args: the ProxyCommand runs "nc", not ssh -W %h:%p/,
+    ],
+    [
+      { ansible_ssh_common_args: "-o ProxyCommand='ssh gw-J nc %h %p'" },
+      /^host n1: ansible_ssh_common_args: the ProxyCommand's ssh does not forward to the node with -W %h:%p/,
+    ],
+    [
+      { ansible_ssh_common_args: '-J a@gw1,gw2' },
+      /^host n1: ansible_ssh_common_args: ProxyJump "a@gw1,gw2" has more than one hop/,
+    ],
+    [{ ansible_ssh_common_args: '-J "gw;id"' }, /^host n1: ProxyJump host "gw;id" is not an IP address or host name/],
+    [{ ansible_ssh_common_args: '-J gw:99999' }, /^host n1: ProxyJump port "99999" is not a port/],
+  ];
+  for (const [vars, re] of refusals) {
+    const err = t.throws(() => build(vars), { instanceOf: InventoryError }, JSON.stringify(vars));
+    t.regex(err!.message, re);
+    t.is(err!.message.split('\n').length, 1);
+  }
+  // what ssh itself refuses (ssh -G says so too)
+  for (const args of ['-o ProxyCommand=none -J gw', '-J gw1 -J gw2', '-o ProxyJump=none -J gw']) {
+    t.throws(
+      () => build({ ansible_ssh_common_args: args }),
+      { instanceOf: InventoryError, message: /^host n1: ansible_ssh_common_args: ssh (cannot take|takes a single) -J/ },
+      args,
+    );
+    if (have('ssh')) t.throws(() => sshConfig([...shellSplit(args), 'n1']), undefined, args);
+  }
+  // the extra args come after the common args: the first jump host wins
+  t.is(
+    build({ ansible_ssh_common_args: '-o ProxyJump=gw1', ansible_ssh_extra_args: '-o ProxyJump=gw2' }).jump?.address,
+    'gw1',
+  );
+  t.is(build({ ansible_ssh_common_args: '-i /k/-J', ansible_ssh_extra_args: '-J gw2' }).jump?.address, 'gw2');
 });
