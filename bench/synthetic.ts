@@ -196,6 +196,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const report = await new Validator(opts, p, syn.env, new Progress(mode, forks)).run();
   const tRun = performance.now();
+  const heapAfterRun = process.memoryUsage().heapUsed;
   const work = mkdtempSync(join(tmpdir(), 'ksv-synthetic-'));
   try {
     const lap = (() => {
@@ -234,6 +235,8 @@ async function main(): Promise<void> {
         junitMiB: +(junit.length / 2 ** 20).toFixed(1),
         regressions: cmp.regressions?.length ?? null,
         runS: +((tRun - t0) / 1000).toFixed(2),
+        heapAfterRunMiB: Math.round(heapAfterRun / 2 ** 20),
+        rssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         reportS: +((performance.now() - tRun) / 1000).toFixed(2),
         jsonS,
         humanS,

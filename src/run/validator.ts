@@ -336,7 +336,9 @@ export class Validator {
           void this.release(s, lookup);
           throw outcome;
         }
-        Object.assign(s, outcome);
+        // copied out of the node's output: a string parsed out of it is a slice that keeps all of it
+        // (tens of KB per node) alive until the report is written
+        Object.assign(s, structuredClone(outcome));
         if (created && s.facts?.podProbe) s.facts.podProbe.created = created;
         void this.release(s, lookup);
         const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
