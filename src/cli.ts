@@ -139,6 +139,14 @@ async function output(
   const { renderHuman } = await import('./report/human.js');
   const { renderJson } = await import('./report/json.js');
   const { renderJunit } = await import('./report/junit.js');
+  if (argv.html) {
+    const { renderHtml } = await import('./report/html.js');
+    try {
+      writeFileSync(String(argv.html), renderHtml(report));
+    } catch (err) {
+      process.stderr.write(`${PROG}: could not write --html ${String(argv.html)}: ${firstLine(err)}\n`);
+    }
+  }
   if (argv.report) {
     try {
       writeFileSync(String(argv.report), renderJson(report));
@@ -288,6 +296,12 @@ async function main(): Promise<void> {
             describe: 'what goes to stdout',
           })
           .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
+          .option('html', {
+            type: 'string',
+            describe:
+              'also write a self-contained HTML page to FILE: diagnoses, fixes, the node x server DNS path matrix',
+            requiresArg: true,
+          })
           .option('strict', {
             type: 'boolean',
             default: false,
@@ -342,7 +356,7 @@ async function main(): Promise<void> {
             alias: 'v',
             type: 'boolean',
             default: false,
-            describe: 'show warnings with their evidence',
+            describe: "each node's results and DNS paths, warnings with their evidence; nothing cut",
           })
           .group(['baseline', 'latency-factor', 'latency-increase-ms'], 'Compare with an earlier run:'),
       async (argv) => {
@@ -362,6 +376,12 @@ async function main(): Promise<void> {
             describe: 'what goes to stdout',
           })
           .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
+          .option('html', {
+            type: 'string',
+            describe:
+              'also write a self-contained HTML page to FILE: diagnoses, fixes, the node x server DNS path matrix',
+            requiresArg: true,
+          })
           .option('strict', { type: 'boolean', describe: 'warnings fail the run [default: as recorded]' })
           .option('progress', {
             choices: ['auto', 'plain', 'none'],
@@ -372,7 +392,7 @@ async function main(): Promise<void> {
             alias: 'v',
             type: 'boolean',
             default: false,
-            describe: 'show warnings with their evidence',
+            describe: "each node's results and DNS paths, warnings with their evidence; nothing cut",
           }),
       async (argv) => {
         code = await runReplay(lastWins(argv as Record<string, unknown>));

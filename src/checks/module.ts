@@ -40,6 +40,8 @@ export interface NodeInput {
   /** readers (by key) whose output is not there to read: a replayed bundle recorded by a version
    *  without them. Checks that need one are skipped and say so. */
   unread?: ReadonlySet<string>;
+  /** the CoreDNS endpoint lookup of the run (the same for every node) */
+  endpoints?: EndpointLookup;
 }
 
 /** The CoreDNS endpoint lookup, as data (kubectl/endpoints.ts). */

@@ -2,6 +2,8 @@
 // endpoint answers either.
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
+import { isParseError } from '../types.js';
+import { procKeys } from '../checks/kube-proxy-ipvs.js';
 
 export function corednsUnreachable(v: View): Draft[] {
   const c = v.input.cluster;
@@ -44,21 +46,48 @@ export function corednsUnreachable(v: View): Draft[] {
   ];
 }
 
-/** The service IP fails everywhere while pods answer directly: kube-proxy's service rules. */
+/** Where kube-proxy keeps the service path in each mode, and how to look at it. */
+export function kubeProxyLook(mode: string, vip: string): string {
+  if (mode === 'ipvs')
+    return `grep -A3 -F '${procKeys(vip, 53).service}' /proc/net/ip_vs (or ipvsadm -Ln -u ${vip}:53 -t ${vip}:53); ip addr show kube-ipvs0 (must hold ${vip}); kubectl -n kube-system logs daemonset/kube-proxy | grep -i ipvs`;
+  if (mode === 'nftables')
+    return `nft list table ip kube-proxy | grep ${vip} (nftables mode keeps no KUBE-SERVICES iptables chains); kubectl -n kube-system logs daemonset/kube-proxy`;
+  return `iptables-save -t nat | grep -e KUBE-SERVICES -e KUBE-SVC | grep ${vip}`;
+}
+
+/** The service IP fails everywhere while pods answer directly: kube-proxy's service path. */
 export function corednsServiceUnrouted(v: View): Draft[] {
   const c = v.input.cluster;
   const hosts = v.inspected();
   const svc = v.probes(undefined, 'coredns-service');
   const eps = v.probes(undefined, 'coredns-endpoint');
   if (!hosts.length || !v.allDead(svc) || !eps.length || v.allDead(eps)) return [];
+  const evidence = [`service ${c.corednsIp}: ${v.ratio(svc)}`, `endpoints directly: ${v.ratio(eps)}`];
+  if (c.kubeProxyMode === 'ipvs') {
+    // what IPVS showed, where it was read (ipvs-stale-backend names a table that explains the failure)
+    const off = hosts.filter((h) => {
+      const x = v.input.facts[h]?.ipvs;
+      return x && !isParseError(x) && !x.loaded;
+    });
+    if (off.length)
+      evidence.push(
+        `IPVS is not in the kernel on ${off.join(', ')} (no /proc/net/ip_vs): kube-proxy cannot run in IPVS mode there (it fails to add services, kubernetes/kubernetes#92033)`,
+      );
+    const clean = hosts.filter((h) => v.check(h, 'kube-proxy.ipvs')?.status === 'pass');
+    if (clean.length)
+      evidence.push(
+        `IPVS on ${clean.join(', ')} lists ${c.corednsIp}:53 with the CoreDNS endpoints and kube-ipvs0 holds it: the loss is past IPVS (the path to the pods, masquerade)`,
+      );
+  } else if (c.kubeProxyMode === 'nftables')
+    evidence.push('kube-proxy runs in nftables mode: its service rules are in the nft table ip kube-proxy');
   return [
     {
       severity: 'fail',
       hosts,
       summary: `CoreDNS pods answer but the service IP ${c.corednsIp} does not, from any node`,
-      evidence: [`service ${c.corednsIp}: ${v.ratio(svc)}`, `endpoints directly: ${v.ratio(eps)}`],
+      evidence,
       fix: [
-        `check kube-proxy (${c.kubeProxyMode} mode) on the nodes: kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide; ${c.kubeProxyMode === 'ipvs' ? 'ipvsadm -Ln' : 'iptables-save -t nat | grep KUBE-SVC'}`,
+        `check kube-proxy (${c.kubeProxyMode} mode) on the nodes: kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide; ${kubeProxyLook(c.kubeProxyMode, c.corednsIp)}`,
       ],
     },
   ];

@@ -25,7 +25,13 @@ export function diagnose(input: DiagnoseInput): Diagnosis[] {
       hosts: (id: string) => seen.filter((d) => d.id === id).flatMap((d) => d.hosts),
       explainsCheck: explainsCheckOf,
     };
-    out.push(...m.run(v, ctx).map((d) => finish(m.id, d)));
+    out.push(...m.run(v, ctx).map((d) => once(finish(m.id, d))));
   }
   return out;
+}
+
+/** No evidence line or host said twice in one diagnosis (modules gather them per path and per
+ *  node; the same fact seen from two paths is one line). */
+function once(d: Diagnosis): Diagnosis {
+  return { ...d, hosts: [...new Set(d.hosts)], evidence: [...new Set(d.evidence)] };
 }

@@ -6,6 +6,9 @@ import { groupHosts } from './load.js';
 import { isDomainName, isImageRef, isIP, isIPv4, isPort, isSafePath, nthAddress, parseCidr } from './validate.js';
 
 import { DEFAULT_POD_TAG, KUBESPRAY_DEFAULTS } from './defaults.js';
+
+/** kube-proxy's modes Kubespray deploys: iptables rules, IPVS, or the nft table `ip kube-proxy`. */
+export const KUBE_PROXY_MODES = ['iptables', 'ipvs', 'nftables'];
 import { Unresolvable, VarResolver, explainUnresolvable } from './jinja.js';
 
 const GROUP_NAMES = {
@@ -192,8 +195,11 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     return v;
   };
   const kubeProxyMode = str(r, 'kube_proxy_mode');
-  if (!/^[a-z]+$/.test(kubeProxyMode))
-    throw new InventoryError(`kube_proxy_mode "${kubeProxyMode}" is not a mode name`);
+  // Kubespray's validate_inventory accepts these three (nftables since v2.28)
+  if (!KUBE_PROXY_MODES.includes(kubeProxyMode))
+    throw new InventoryError(
+      `kube_proxy_mode "${kubeProxyMode.slice(0, 40)}" is not one of ${KUBE_PROXY_MODES.join(', ')}`,
+    );
   const fdo = str(r, 'calico_feature_detect_override');
   const ipv6Stack = bool(r, 'ipv6_stack');
   const flannel = networkPlugin === 'flannel';

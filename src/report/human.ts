@@ -1,13 +1,16 @@
-// The human summary printed after the progress display: what changed since the baseline (with
-// --baseline), a node x path table of probe results, the failing checks with the evidence that
-// decided them, and each diagnosis with its fix.
+// The human summary printed after the progress display, bounded whatever the cluster's size: each
+// diagnosis with its evidence and fix first, then what changed since the baseline (with
+// --baseline), the failing checks grouped by check id, the DNS probes one row per distinct result,
+// and the verdict. The same finding on many nodes is one line naming them as a --limit pattern;
+// -v adds each node's results and the per-path evidence.
 import type { CheckResult, Diagnosis, ProbeResult, ProbeRole, Report } from '../types.js';
 import { renderComparison } from '../compare/render.js';
+import { hostText, mergeByHost } from './hosts.js';
 
 export interface HumanOptions {
   color: boolean;
   strict: boolean;
-  verbose?: boolean; // also list warnings' evidence and passing checks
+  verbose?: boolean; // each node's results, the per-path evidence, warnings with theirs; nothing cut
 }
 
 const ROLES: [ProbeRole, string][] = [
@@ -38,10 +41,42 @@ export function probeCell(probes: ProbeResult[]): { text: string; state: 'ok' | 
   return { text: `${good}/${sent}`, state };
 }
 
-export function probeTable(report: Report, color: boolean): string[] {
+/** Every node the report speaks of, in report order (what host lists are compressed against), and
+ *  the addresses of those the report lists (a line naming a node's address merges like its name). */
+export interface Universe {
+  names: string[];
+  addresses: Record<string, string>;
+}
+
+export function universeOf(report: Pick<Report, 'probes' | 'results'> & { hosts?: Report['hosts'] }): Universe {
+  const names = [
+    ...(report.hosts ?? []).map((h) => h.name),
+    ...report.probes.map((p) => p.host),
+    ...report.results.map((r) => r.host),
+  ];
+  return {
+    names: [...new Set(names.filter((h) => h !== '*'))],
+    addresses: Object.fromEntries((report.hosts ?? []).map((h) => [h.name, h.address])),
+  };
+}
+
+function cellText(c: ReturnType<typeof paint>, p: { text: string; state: 'ok' | 'warn' | 'fail' | null }): string {
+  const s = pad(p.text, 9);
+  return p.state === null ? c.dim(s) : p.state === 'ok' ? c.green(s) : p.state === 'warn' ? c.yellow(s) : c.red(s);
+}
+
+const MAX_ROWS = 10;
+
+/**
+ * The DNS probes: one row per distinct result with the nodes it covers (a 300-node cluster whose
+ * nodes all answer alike is one row), from the nodes and from a pod on each; with `verbose`, one
+ * row per node and its pod.
+ */
+export function probeTable(report: Report, color: boolean, verbose = false): string[] {
   const c = paint(color);
   const hosts = [...new Set(report.probes.map((p) => p.host))];
   if (!hosts.length) return [];
+  const u = universeOf(report);
   // under each node, the same probes from its pod's network namespace (or why there were none)
   const podLabel = (h: string) => {
     const p = report.probes.find((x) => x.host === h && x.from === 'pod');
@@ -52,62 +87,77 @@ export function probeTable(report: Report, color: boolean): string[] {
       (r) => r.host === h && r.check.startsWith('dns.pod.') && (r.status === 'skip' || r.status === 'error'),
     );
   const withPods = hosts.filter((h) => report.probes.some((x) => x.host === h && x.from === 'pod') || podSkip(h));
-  const width = Math.max(6, ...hosts.map((h) => h.length), ...withPods.map((h) => podLabel(h).length)) + 2;
-  const head1 = pad('node', width) + ROLES.map(([, t]) => pad(t, 20)).join('');
-  const head2 = pad('', width) + ROLES.map(() => pad('udp      tcp', 20)).join('');
-  const lines = [
-    c.bold(`DNS probes (NOERROR with records / sent)${withPods.length ? ', from each node and from a pod on it' : ''}`),
-    head1,
-    c.dim(head2),
-  ];
-  const row = (label: string, ps: ProbeResult[]) => {
+  const cells = (ps: ProbeResult[]) =>
+    ROLES.flatMap(([role]) =>
+      (['udp', 'tcp'] as const).map((t) => probeCell(ps.filter((p) => p.role === role && p.transport === t))),
+    );
+  const render = (label: string, width: number, cs: ReturnType<typeof probeCell>[], tail = '') => {
     let out = pad(label, width);
-    for (const [role] of ROLES) {
-      const parts = (['udp', 'tcp'] as const).map((t) =>
-        probeCell(ps.filter((p) => p.role === role && p.transport === t)),
-      );
-      const txt = parts.map((p) => {
-        const s = pad(p.text, 9);
-        return p.state === null
-          ? c.dim(s)
-          : p.state === 'ok'
-            ? c.green(s)
-            : p.state === 'warn'
-              ? c.yellow(s)
-              : c.red(s);
-      });
-      out += txt.join('') + '  ';
-    }
-    return out.trimEnd();
+    for (let i = 0; i < cs.length; i += 2) out += cellText(c, cs[i]!) + cellText(c, cs[i + 1]!) + '  ';
+    return (out + tail).trimEnd();
   };
+  const hostProbes = (h: string) => report.probes.filter((p) => p.host === h && p.from !== 'pod');
+  const podProbes = (h: string) => report.probes.filter((p) => p.host === h && p.from === 'pod');
+  const width = verbose
+    ? Math.max(6, ...hosts.map((h) => h.length), ...withPods.map((h) => podLabel(h).length)) + 2
+    : 6;
+  const head1 = pad(verbose ? 'node' : 'from', width) + ROLES.map(([, t]) => pad(t, 20)).join('');
+  const head2 = pad('', width) + ROLES.map(() => pad('udp      tcp', 20)).join('') + (verbose ? '' : 'on');
+  const lines = [
+    c.bold(
+      `DNS probes (NOERROR with records / sent)${withPods.length ? ', from each node and from a pod on it' : ''}${verbose ? '' : ', one row per distinct result'}`,
+    ),
+    head1.trimEnd(),
+    c.dim(head2.trimEnd()),
+  ];
   // nodes with no pod to probe from: one line for all of them (most workers right after cluster.yml)
   const none: string[] = [];
+  const whyNot = new Map<string, string>();
   for (const h of hosts) {
-    lines.push(
-      row(
-        h,
-        report.probes.filter((p) => p.host === h && p.from !== 'pod'),
-      ),
-    );
-    const mine = report.probes.filter((p) => p.host === h && p.from === 'pod');
-    if (mine.length) lines.push(row(podLabel(h), mine));
-    else {
-      const why = podSkip(h);
-      if (why && why.status === 'skip' && /^no pod network namespace on /.test(why.summary) && !why.evidence.created)
-        none.push(h);
-      else if (why)
-        lines.push(
-          c.dim(
-            `${pad(podLabel(h), width)}${why.status === 'error' ? 'error: ' : ''}${why.summary.replace(/ \(.*$/, '')}`,
-          ),
-        );
+    if (podProbes(h).length) continue;
+    const why = podSkip(h);
+    if (why && why.status === 'skip' && /^no pod network namespace on /.test(why.summary) && !why.evidence.created)
+      none.push(h);
+    else if (why) whyNot.set(h, `${why.status === 'error' ? 'error: ' : ''}${why.summary.replace(/ \(.*$/, '')}`);
+  }
+  if (verbose) {
+    for (const h of hosts) {
+      lines.push(render(h, width, cells(hostProbes(h))));
+      if (podProbes(h).length) lines.push(render(podLabel(h), width, cells(podProbes(h))));
+      else if (whyNot.has(h)) lines.push(c.dim(`${pad(podLabel(h), width)}${whyNot.get(h)!}`));
     }
+  } else {
+    const rows = new Map<string, { kind: string; cs: ReturnType<typeof probeCell>[]; hosts: string[] }>();
+    const add = (kind: string, h: string, ps: ProbeResult[]) => {
+      const cs = cells(ps);
+      const key = kind + cs.map((x) => `${x.text}:${x.state}`).join(' ');
+      const row = rows.get(key);
+      if (row) row.hosts.push(h);
+      else rows.set(key, { kind, cs, hosts: [h] });
+    };
+    for (const h of hosts) add('node', h, hostProbes(h));
+    for (const h of hosts) if (podProbes(h).length) add('pod', h, podProbes(h));
+    const all = [...rows.values()];
+    for (const r of all.slice(0, MAX_ROWS)) lines.push(render(r.kind, width, r.cs, hostText(r.hosts, u.names)));
+    if (all.length > MAX_ROWS)
+      lines.push(c.dim(`… ${all.length - MAX_ROWS} more distinct rows (-v: one row per node)`));
+    const why = mergeByHost(
+      [...whyNot].map(([h, w]) => `pod on ${h}: ${w}`),
+      u.names,
+      u.addresses,
+    );
+    lines.push(...capped(why, 4, '(-v: one row per node)').map((l) => c.dim(l)));
   }
-  if (none.length) {
-    const list = none.length > 8 ? `${none.slice(0, 8).join(', ')} and ${none.length - 8} more` : none.join(', ');
-    lines.push(c.dim(`no pod to probe from on ${list} (dns.pod.* skipped; --pod-probes create makes one)`));
-  }
+  if (none.length)
+    lines.push(
+      c.dim(`no pod to probe from on ${hostText(none, u.names)} (dns.pod.* skipped; --pod-probes create makes one)`),
+    );
   return lines;
+}
+
+/** At most `max` lines: the rest said in one line. */
+function capped(lines: string[], max: number, where: string): string[] {
+  return lines.length > max ? [...lines.slice(0, max - 1), `… ${lines.length - max + 1} more ${where}`] : lines;
 }
 
 function evidenceLines(r: CheckResult): string[] {
@@ -127,19 +177,73 @@ function evidenceLines(r: CheckResult): string[] {
   return out;
 }
 
-function diagnosisLines(d: Diagnosis, color: boolean): string[] {
+const MAX_EVIDENCE = 8;
+const MAX_FIX = 5;
+
+function diagnosisLines(d: Diagnosis, u: Universe, color: boolean, verbose: boolean): string[] {
   const c = paint(color);
   const tag = d.severity === 'fail' ? c.red('✖ ' + d.id) : c.yellow('⚠ ' + d.id);
-  const lines = [`${tag}  ${c.dim('on ' + (d.hosts.length ? d.hosts.join(', ') : 'the cluster'))}`, `  ${d.summary}`];
-  if (d.evidence.length) {
+  const where = d.hosts.length ? hostText(d.hosts, u.names) : 'the cluster';
+  const lines = [
+    `${tag}  ${c.dim('on ' + where)}`,
+    ...mergeByHost([d.summary], u.names, u.addresses).map((s) => `  ${s}`),
+  ];
+  const evidence = mergeByHost(d.evidence, u.names, u.addresses);
+  if (evidence.length) {
     lines.push('  evidence:');
-    for (const e of d.evidence) lines.push(`    - ${e}`);
+    const shown = verbose ? evidence : capped(evidence, MAX_EVIDENCE, 'line(s): -v, or the JSON report');
+    for (const e of shown) lines.push(`    - ${e}`);
   }
-  if (d.fix.length) {
+  const fix = mergeByHost(d.fix, u.names, u.addresses);
+  if (fix.length) {
     lines.push('  fix:');
-    for (const f of d.fix) lines.push(`    ${f.startsWith('#') ? c.dim(f) : '$ ' + f}`);
+    const shown = verbose ? fix : capped(fix, MAX_FIX, 'step(s): -v, or the JSON report');
+    for (const f of shown) lines.push(`    ${f.startsWith('#') || f.startsWith('… ') ? c.dim(f) : '$ ' + f}`);
   }
   return lines;
+}
+
+const MAX_CHECK_GROUPS = 12;
+
+/** Failing (or warning) checks grouped by check id and status: one line naming the nodes; with
+ *  `verbose`, each node's summary and the evidence that decided it (per DNS path) below. */
+function checkGroups(results: CheckResult[], u: Universe, color: boolean, verbose: boolean): string[] {
+  const c = paint(color);
+  const groups = new Map<string, CheckResult[]>();
+  for (const r of results) {
+    const key = `${r.status} ${r.check}`;
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  const out: string[] = [];
+  const all = [...groups.values()];
+  for (const g of verbose ? all : all.slice(0, MAX_CHECK_GROUPS)) {
+    const r = g[0]!;
+    const tag = r.status === 'fail' ? c.red('FAIL ') : r.status === 'error' ? c.red('ERROR') : c.yellow('WARN ');
+    // the summaries with each node's own name taken out: alike ones count once
+    const summaries = mergeByHost(
+      g.map((x) => x.summary),
+      u.names,
+      u.addresses,
+    );
+    const others = summaries.length - 1;
+    const more = others ? c.dim(` (+${others} other ${others === 1 ? 'summary' : 'summaries'}: -v)`) : '';
+    out.push(
+      `  ${tag} ${r.check}  on ${hostText(
+        g.map((x) => x.host),
+        u.names,
+      )} — ${summaries[0]}${verbose ? '' : more}`,
+    );
+    if (verbose)
+      for (const x of g) {
+        out.push(c.dim(`        ${x.host}: ${x.summary}`));
+        for (const l of evidenceLines(x)) out.push(c.dim(`          ${l}`));
+      }
+  }
+  if (!verbose && all.length > MAX_CHECK_GROUPS)
+    out.push(c.dim(`  … ${all.length - MAX_CHECK_GROUPS} more check id(s): -v, or the JSON report`));
+  return out;
 }
 
 /** Facts worth knowing that are not faults, said once for the cluster rather than per node: TX
@@ -154,16 +258,18 @@ export function infoNotes(report: Report): string[] {
   const hosts = on.map((r) => r.host);
   const why = typeof on[0]!.evidence.felix === 'string' ? ` (${on[0]!.evidence.felix})` : '';
   return [
-    `TX checksum offload is on for ${devs} on ${hosts.length} node(s): ${hosts.slice(0, 8).join(', ')}${hosts.length > 8 ? ', …' : ''} — not a fault by itself, the probes decide${why}`,
+    `TX checksum offload is on for ${devs} on ${hostText(hosts, universeOf(report).names)} — not a fault by itself, the probes decide${why}`,
   ];
 }
+
+const MAX_DOWN = 6;
 
 export function renderHuman(report: Report, opts: HumanOptions): string {
   const c = paint(opts.color);
   const k = report.cluster;
+  const verbose = Boolean(opts.verbose);
+  const u = universeOf(report);
   const out: string[] = [];
-  // with --baseline the output starts with what changed since then
-  if (report.comparison) out.push(...renderComparison(report.comparison, opts.color), '');
   out.push(
     c.bold(`kubespray-validate ${report.tool.version}`) +
       ` — ${report.hosts.length} node(s), domain ${k.dnsDomain}, CoreDNS ${k.corednsIp}` +
@@ -172,44 +278,52 @@ export function renderHuman(report: Report, opts: HumanOptions): string {
   const down = report.hosts.filter((h) => !h.inspected);
   if (down.length) {
     out.push('', c.bold('Not inspected'));
-    for (const h of down) out.push(`  ${c.red('✖')} ${h.name} (${h.address}): ${h.error ?? 'unknown error'}`);
+    // the same reason on many nodes is one line (each node's own address read as <address>)
+    const lines = mergeByHost(
+      down.map((h) => `${h.name} (${h.address}): ${h.error ?? 'unknown error'}`),
+      u.names,
+      u.addresses,
+    ).map((l) => `  ${c.red('✖')} ${l}`);
+    out.push(...(verbose ? lines : capped(lines, MAX_DOWN, 'reason(s): -v, or the JSON report')));
   }
   if (report.fix) {
     out.push('', c.bold('Fixes applied (--fix)'));
     if (!report.fix.applied.length) out.push('  none: no diagnosis had a safe fix');
-    for (const a of report.fix.applied)
-      out.push(`  ${a.ok ? c.green('✔') : c.red('✖')} ${a.host}: ${a.command}${a.ok ? '' : ' — ' + a.output}`);
+    const applied = mergeByHost(
+      report.fix.applied.map((a) => `${a.ok ? '✔' : '✖'} ${a.host}: ${a.command}${a.ok ? '' : ' — ' + a.output}`),
+      u.names,
+      u.addresses,
+    ).map((l) => `  ${l.startsWith('✔') ? c.green('✔') : c.red('✖')}${l.slice(1)}`);
+    out.push(...(verbose ? applied : capped(applied, MAX_FIX, 'fix(es): -v, or the JSON report')));
     const b = report.fix.before.summary;
     out.push(`  before the fixes: ${b.fail} failed, ${b.warn} warnings, exit ${b.exitCode}; below: the second pass`);
   }
-  const table = probeTable(report, opts.color);
-  if (table.length) out.push('', ...table);
+  // the answer first: what is wrong, where, why, and the fix
+  if (report.diagnoses.length) {
+    out.push('', c.bold('Diagnoses'));
+    for (const d of report.diagnoses) out.push(...diagnosisLines(d, u, opts.color, verbose), '');
+    out.pop();
+  }
+  if (report.comparison) out.push('', ...renderComparison(report.comparison, opts.color));
 
   const shown = report.results.filter(
-    (r) => r.status === 'fail' || r.status === 'error' || (r.status === 'warn' && (opts.strict || opts.verbose)),
+    (r) => r.status === 'fail' || r.status === 'error' || (r.status === 'warn' && (opts.strict || verbose)),
   );
   if (shown.length) {
-    out.push('', c.bold('Failing checks'));
-    for (const r of shown) {
-      const tag = r.status === 'fail' ? c.red('FAIL ') : r.status === 'error' ? c.red('ERROR') : c.yellow('WARN ');
-      out.push(`  ${tag} ${r.host}  ${r.check} — ${r.summary}`);
-      for (const l of evidenceLines(r)) out.push(c.dim(`        ${l}`));
-    }
+    out.push(
+      '',
+      c.bold(`Failing checks${verbose ? ', with the evidence that decided them' : ' (-v: per node and DNS path)'}`),
+    );
+    out.push(...checkGroups(shown, u, opts.color, verbose));
   }
-  const warns = report.results.filter((r) => r.status === 'warn' && !(opts.strict || opts.verbose));
-  if (warns.length) {
-    out.push('', c.bold('Warnings'));
-    for (const r of warns) out.push(`  ${c.yellow('WARN ')} ${r.host}  ${r.check} — ${r.summary}`);
-  }
+  const warns = report.results.filter((r) => r.status === 'warn' && !(opts.strict || verbose));
+  if (warns.length) out.push('', c.bold('Warnings'), ...checkGroups(warns, u, opts.color, false));
+  const table = probeTable(report, opts.color, verbose);
+  if (table.length) out.push('', ...table);
   const notes = infoNotes(report);
   if (notes.length) {
     out.push('', c.bold('Notes'));
     for (const n of notes) out.push(`  ${c.dim('i')} ${n}`);
-  }
-  if (report.diagnoses.length) {
-    out.push('', c.bold('Diagnoses'));
-    for (const d of report.diagnoses) out.push(...diagnosisLines(d, opts.color), '');
-    out.pop();
   }
   const s = report.summary;
   const verdict = report.interrupted

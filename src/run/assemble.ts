@@ -77,6 +77,7 @@ export function assemble(a: AssembleInput): { report: Omit<Report, 'fix'>; input
           probes: ok ? s.probes : [],
           counterDelta: delta,
           unread: a.unread,
+          endpoints: a.lookup,
         },
         a.selection,
       ),

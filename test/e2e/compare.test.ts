@@ -74,9 +74,11 @@ test.serial(
       t.true(c.regressions.filter((x) => x.kind === 'probe').every((x) => x.path?.role === 'nodelocaldns'));
       t.deepEqual(c.resolved, []);
       t.is(c.compared.hosts, 3);
-      // the human output starts with what changed since the baseline's date
+      // the human output: the diagnosis first, then what changed since the baseline's date
       const date = first.report.startedAt.slice(0, 10);
-      t.true(run.stdout.startsWith(`Changes since ${date} `), run.stdout.slice(0, 300));
+      const changes = run.stdout.indexOf(`\nChanges since ${date} `);
+      t.true(changes > run.stdout.indexOf('✖ nodelocaldns-rules-missing  on node2'), run.stdout.slice(0, 3000));
+      t.true(run.stdout.indexOf('✖ nodelocaldns-rules-missing') > 0);
       t.regex(run.stdout, /✖ node2: nodelocaldns\.iptables pass → fail/);
       // diff on the two files says the same, connecting to nothing
       const d = await runCli(['diff', baseline, after, '-o', 'json', ...CALM]);

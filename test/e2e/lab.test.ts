@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { FAULTS, FAULT_DEFS, faultOps, faultTargets, listSaved, useLab, type Lab } from '../lab/lab.js';
 import { both, conntrack, digFrom, digStatus, nftTable, ruleCounter, snmp, until, withFault } from '../lab/probe.js';
-import { ROOT } from './helpers.js';
+import { ROOT, failing, tempKnownHosts, validateJson } from './helpers.js';
+import { gonePodIp } from '../lab/faults.js';
 
 const lab = useLab(test, { nodes: 3 });
 
@@ -421,6 +422,58 @@ test.serial(
       t.deepEqual(JSON.parse(get().stdout), list, 'slices still answer');
     });
     t.is(kubectl(l, 'node1', ['get', 'endpoints', 'coredns', '-o', 'json']).status, 0);
+  },
+);
+
+test.serial(
+  'ipvs-*: the lab has no IPVS; each fault does to the service what its IPVS state does, and a run in IPVS mode says so',
+  async (t) => {
+    const l = lab();
+    const svc = l.corednsIp;
+    // a gone CoreDNS pod among the service's backends on node2: some queries there go nowhere
+    await withFault(l, 'ipvs-stale', ['node2'], () => {
+      const got = Array.from({ length: 16 }, () => digFrom(l, 'node2', svc));
+      t.true(got.includes('TIMEOUT'), got.join(' '));
+      t.true(got.includes('NOERROR'), got.join(' '));
+      // the UDP branch to the gone pod took the queries that timed out
+      const saved = spawnSync('ip', ['netns', 'exec', ns(l, 'node2'), 'iptables-save', '-c', '-t', 'nat'], {
+        encoding: 'utf8',
+      }).stdout.split('\n');
+      const branch = saved.find(
+        (x) => x.includes('-p udp') && x.includes(`--to-destination ${gonePodIp(l.endpoints)}:53`),
+      );
+      t.true(Number(/^\[(\d+):/.exec(branch ?? '')?.[1] ?? 0) > 0, branch);
+      t.is(both(l, 'node1', svc), 'NOERROR/NOERROR');
+    });
+    // no real server anywhere: the service refuses, its pods answer directly
+    await withFault(l, 'ipvs-no-real-server', undefined, async () => {
+      for (const n of l.nodes) t.not(digFrom(l, n.name, svc), 'NOERROR', n.name);
+      t.is(both(l, 'node1', l.endpoints[0]!.ip), 'NOERROR/NOERROR');
+      // kube_proxy_mode ipvs on a kernel without IPVS: the check skips saying so, coredns-service-unrouted
+      // looks at IPVS and says where it is missing
+      const kh = tempKnownHosts();
+      try {
+        const { report } = await validateJson(l.inventoryDir, kh.file, ['-e', 'kube_proxy_mode=ipvs']);
+        t.deepEqual(failing(report), ['coredns-service-unrouted']);
+        const d = report.diagnoses.find((x) => x.id === 'coredns-service-unrouted')!;
+        t.true(
+          d.evidence.some((e) => /IPVS is not in the kernel on node1, node2, node3/.test(e)),
+          d.evidence.join('\n'),
+        );
+        t.regex(d.fix.join(' '), /\/proc\/net\/ip_vs .*kube-ipvs0/);
+        const ipvs = report.results.filter((r) => r.check === 'kube-proxy.ipvs');
+        t.is(ipvs.length, 3);
+        t.true(ipvs.every((r) => r.status === 'skip' && /IPVS is not in the kernel/.test(r.summary)));
+      } finally {
+        kh.cleanup();
+      }
+    });
+    // node3 does not send its service traffic through kube-proxy's path: only node3 loses the service
+    await withFault(l, 'ipvs-no-address', ['node3'], () => {
+      t.is(both(l, 'node3', svc), 'TIMEOUT/TIMEOUT');
+      t.is(both(l, 'node1', svc), 'NOERROR/NOERROR');
+    });
+    healthy(t, l);
   },
 );
 

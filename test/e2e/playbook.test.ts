@@ -75,6 +75,12 @@ function playbook(
   });
 }
 
+/** The lines of the fail task's message (the default callback prints it as a JSON string). */
+function failureMessage(out: string): string[] {
+  const m = /TASK \[Fail the play when the cluster did not validate\][\s\S]*?FAILED! => (\{.*\})\n/.exec(out);
+  return m ? String((JSON.parse(m[1]!) as { msg: string }).msg).split('\n') : [];
+}
+
 // the default kubespray_validate_state_dir: {{ inventory_dir }}/.kubespray-validate/
 const state = () => join(lab().inventoryDir, '.kubespray-validate');
 const kept = (file: string) => JSON.parse(readFileSync(join(state(), file), 'utf8')) as Report;
@@ -90,6 +96,7 @@ test.serial("healthy lab: the play is green, and its report is kept as the inven
   t.is(kept('last.json').summary.exitCode, 0);
   t.deepEqual(kept('last-green.json'), kept('last.json'));
   t.is(statSync(state()).mode & 0o777, 0o750);
+  t.regex(readFileSync(join(state(), 'last.html'), 'utf8'), /<span class="verdict ok" id="verdict">PASSED<\/span>/);
 });
 
 test.serial(
@@ -114,6 +121,21 @@ test.serial(
       t.true(out.includes(`"Regressions since ${green.startedAt}:"`), 'the debug task names the baseline');
       t.regex(out, /node1: checksum-offload named \(fail\)/);
       t.regex(out, /Regressions since \S+: \d+ \(/, 'the failure message names them too');
+      // the failure message: at most 10 lines, the diagnosis with its fix, where the whole report is
+      const msg = failureMessage(out);
+      t.true(msg.length > 0 && msg.length <= 10, msg.join('\n'));
+      t.regex(
+        msg[0]!,
+        /^kubespray-validate exited 1 \(a check failed\): \d+ diagnosis\(es\), \d+ failed check\(s\) on 2 node\(s\)$/,
+      );
+      const d = msg.findIndex((l) => l.startsWith('[checksum-offload] on '));
+      t.true(d > 0, msg.join('\n'));
+      t.regex(msg[d + 1]!, /^ {2}fix: .*ethtool --offload vxlan\.calico rx off tx off/);
+      t.is(msg.at(-1), `The whole report: ${state()}/last.json, as a page: ${state()}/last.html`);
+      // the page beside last.json, of this run
+      const page = readFileSync(join(state(), 'last.html'), 'utf8');
+      t.regex(page, /data-diagnosis="checksum-offload"/);
+      t.regex(page, /<table class="matrix">/);
       // kept: this run as the last one; the last green one is still the baseline
       const last = kept('last.json');
       t.is(last.summary.exitCode, 1);

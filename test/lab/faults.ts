@@ -23,7 +23,7 @@ import {
   startSshd,
   stopNodeCache,
 } from './services.js';
-import { overlayOf, type Desc, type LabNode } from './topology.js';
+import { overlayOf, type Desc, type LabEndpoint, type LabNode } from './topology.js';
 
 export interface FaultDef {
   scope: 'node' | 'cluster';
@@ -197,6 +197,51 @@ const SHADOWED: FaultExpectation = {
     { check: 'nodelocaldns.iptables', on: 'others', status: 'pass' },
   ],
 };
+
+/** The lab has no IPVS (this kernel has none): it runs kube-proxy's iptables-mode rules, the random
+ *  DNAT of chain KUBE-SVC-DNS. The ipvs-* faults change those rules so that the service behaves on the
+ *  wire as it does when kube-proxy's IPVS table is in that state; the IPVS tables the validator reads
+ *  in the bundles made from them come from public captures (test/fixtures/bundles/README.md). */
+const svcJump = (d: Desc, chain: 'PREROUTING' | 'OUTPUT') => [chain, '-d', `${d.corednsIp}/32`, '-j', 'KUBE-SVC-DNS'];
+/** An address in the block of the first CoreDNS pod's node that no pod holds: a pod that is gone. */
+export function gonePodIp(endpoints: readonly LabEndpoint[]): string {
+  const ep = endpoints[0]!;
+  const o = ep.ip.split('.').map(Number);
+  return [o[0], o[1], o[2], (o[3]! & ~3) + 3].join('.');
+}
+const STALE_SHARE = '0.34000000000';
+const staleRule = (d: Desc, p: string) => [
+  'KUBE-SVC-DNS',
+  '-p',
+  p,
+  '-m',
+  p,
+  '--dport',
+  '53',
+  '-m',
+  'statistic',
+  '--mode',
+  'random',
+  '--probability',
+  STALE_SHARE,
+  '-j',
+  'DNAT',
+  '--to-destination',
+  `${gonePodIp(d.endpoints)}:53`,
+];
+const rejectSvc = (d: Desc, chain: 'OUTPUT' | 'FORWARD', p: string) => [
+  chain,
+  '-d',
+  `${d.corednsIp}/32`,
+  '-p',
+  p,
+  '-m',
+  p,
+  '--dport',
+  '53',
+  '-j',
+  'REJECT',
+];
 
 const TABLE = {
   checksum: checksumFault(
@@ -533,6 +578,79 @@ const TABLE = {
     apply: (d) => writeFileSync(endpointsGoneMarker(d.dir), ''),
     lift: (d) => rmSync(endpointsGoneMarker(d.dir), { force: true }),
     ready: (d) => existsSync(endpointsGoneMarker(d.dir)),
+  },
+  'ipvs-stale': {
+    scope: 'node',
+    expect: {
+      // the lab has no IPVS, so no run here sees this fault as a node in IPVS mode would: the replay
+      // bundles made from it (test/fixtures/bundles/ipvs-*) are its test; lab.test.ts proves the symptom
+      runs: [],
+      diagnoses: ['ipvs-stale-backend'],
+      hosts: 'applied',
+      exit: 1,
+      absent: ['coredns-service-unrouted', 'udp-blocked', 'tcp-blocked'],
+    },
+    about:
+      "IPVS keeps a gone CoreDNS pod as a real server of the service (no IPVS here: a third of the node's service traffic, as round robin over three real servers sends it, is DNATed to an address no pod holds, ahead of kube-proxy's iptables-mode rules)",
+    apply: (d, n) =>
+      ['udp', 'tcp'].forEach((p) =>
+        ipt(n.ns, '-t', 'nat', '-I', ...staleRule(d, p).slice(0, 1), '1', ...staleRule(d, p).slice(1)),
+      ),
+    lift: (d, n) => ['udp', 'tcp'].forEach((p) => iptDeleteAll(n.ns, 'iptables', 'nat', staleRule(d, p))),
+    ready: (d, n) => ipt(n.ns, '-t', 'nat', '-C', ...staleRule(d, 'udp')),
+  },
+  'ipvs-no-real-server': {
+    scope: 'cluster',
+    expect: {
+      // the lab has no IPVS, so no run here sees this fault as a node in IPVS mode would: the replay
+      // bundles made from it (test/fixtures/bundles/ipvs-*) are its test; lab.test.ts proves the symptom
+      runs: [],
+      diagnoses: ['ipvs-stale-backend'],
+      hosts: null,
+      exit: 1,
+      absent: ['coredns-service-unrouted', 'udp-blocked', 'tcp-blocked'],
+    },
+    about:
+      'the CoreDNS service has no real server ("IPVS: rr: UDP …:53 - no destination available"; no IPVS here: every node rejects its service traffic with port unreachable instead of DNATing it)',
+    apply: (d) =>
+      d.nodes.forEach((n) => {
+        iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'PREROUTING'));
+        iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'OUTPUT'));
+        for (const c of ['OUTPUT', 'FORWARD'] as const)
+          for (const p of ['udp', 'tcp'])
+            ipt(n.ns, '-I', ...rejectSvc(d, c, p).slice(0, 1), '1', ...rejectSvc(d, c, p).slice(1));
+      }),
+    lift: (d) =>
+      d.nodes.forEach((n) => {
+        for (const c of ['OUTPUT', 'FORWARD'] as const)
+          for (const p of ['udp', 'tcp']) iptDeleteAll(n.ns, 'iptables', 'filter', rejectSvc(d, c, p));
+        for (const c of ['PREROUTING', 'OUTPUT'] as const)
+          if (!ipt(n.ns, '-t', 'nat', '-C', ...svcJump(d, c))) ipt(n.ns, '-t', 'nat', '-A', ...svcJump(d, c));
+      }),
+    ready: (d) => d.nodes.every((n) => ipt(n.ns, '-C', ...rejectSvc(d, 'OUTPUT', 'udp'))),
+  },
+  'ipvs-no-address': {
+    scope: 'node',
+    expect: {
+      // the lab has no IPVS, so no run here sees this fault as a node in IPVS mode would: the replay
+      // bundles made from it (test/fixtures/bundles/ipvs-*) are its test; lab.test.ts proves the symptom
+      runs: [],
+      diagnoses: ['ipvs-stale-backend'],
+      hosts: 'applied',
+      exit: 1,
+      absent: ['coredns-service-unrouted', 'udp-blocked', 'tcp-blocked'],
+    },
+    about:
+      "kube-ipvs0 does not hold the CoreDNS service address, so IPVS never sees the node's traffic to it (no IPVS here: the node's jumps to kube-proxy's service chain are removed; the traffic leaves unanswered)",
+    apply: (d, n) => {
+      iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'PREROUTING'));
+      iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'OUTPUT'));
+    },
+    lift: (d, n) => {
+      for (const c of ['PREROUTING', 'OUTPUT'] as const)
+        if (!ipt(n.ns, '-t', 'nat', '-C', ...svcJump(d, c))) ipt(n.ns, '-t', 'nat', '-A', ...svcJump(d, c));
+    },
+    ready: (d, n) => !ipt(n.ns, '-t', 'nat', '-C', ...svcJump(d, 'OUTPUT')),
   },
 } satisfies Record<string, FaultDef>;
 

@@ -1,10 +1,13 @@
 // Records the capture bundles the unit tests replay without root (test/fixtures/bundles/<case>/):
 // real runs against a fresh lab, each with its report. Run as root: npm run lab:bundles
+// (`npm run lab:bundles -- ipvs`: the ipvs-* bundles only, see ipvs-bundles.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab } from './lab.js';
+import { gonePodIp } from './faults.js';
+import { ipvsStates, spliceBundle, type NodeIpvs } from './ipvs-bundles.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -39,7 +42,39 @@ const rec = (name: string) => {
   rmSync(dir, { recursive: true, force: true });
   return ['--record', dir];
 };
+const onlyIpvs = process.argv[2] === 'ipvs';
 try {
+  if (!onlyIpvs) await recordCore();
+  // kube_proxy_mode ipvs on a lab without IPVS (see ipvs-bundles.ts)
+  console.error(
+    'ipvs bundles: this kernel has no IPVS; the lab runs kube-proxy iptables-mode rules, and the IPVS tables come from public captures',
+  );
+  const states = ipvsStates(lab.nodes, lab.endpoints, lab.corednsIp, gonePodIp(lab.endpoints));
+  const ipvsCase = async (
+    name: string,
+    state: (node: string) => NodeIpvs,
+    fault?: 'ipvs-stale' | 'ipvs-no-real-server' | 'ipvs-no-address',
+    nodes?: string[],
+  ) => {
+    if (fault) await lab.fault(fault, nodes ? { nodes } : undefined);
+    console.error(`${name}:`, await run([...base, '-e', 'kube_proxy_mode=ipvs', ...rec(name)]));
+    await spliceBundle(
+      join(OUT, name),
+      lab.corednsIp,
+      Object.fromEntries(lab.nodes.map((n) => [n.name, state(n.name)])),
+    );
+    await lab.clear();
+  };
+  await ipvsCase('ipvs-healthy', states.healthy);
+  await ipvsCase('ipvs-stale-node2', states.stale, 'ipvs-stale', ['node2']);
+  await ipvsCase('ipvs-no-real-server', states.noRealServer, 'ipvs-no-real-server');
+  await ipvsCase('ipvs-no-address-node3', states.noAddress, 'ipvs-no-address', ['node3']);
+} finally {
+  await lab.down();
+  rmSync(kh, { recursive: true, force: true });
+}
+
+async function recordCore(): Promise<void> {
   console.error('healthy:', await run([...base, ...rec('healthy')]));
   await lab.fault('checksum', { nodes: ['node2'] });
   console.error('seed-node2:', await run([...base, ...rec('seed-node2')]));
@@ -65,9 +100,6 @@ try {
   await lab.fault('sshd-down', { nodes: ['node3'] });
   console.error('sshd-down-node3:', await run([...base, ...rec('sshd-down-node3')]));
   await lab.clear();
-} finally {
-  await lab.down();
-  rmSync(kh, { recursive: true, force: true });
 }
 // the lab's addresses are fine to keep: 198.18.0.0/15 and 169.254.25.10 only
 spawnSync('true');

@@ -356,21 +356,24 @@ test('withComparison: exit codes keep their meaning; --strict makes a regression
   t.is(withComparison(load('rules-missing-node2'), none, false).summary.exitCode, 1);
 });
 
-test('human output starts with what changed since the baseline date; the same change on many hosts is one line', (t) => {
+test('human output: the diagnoses, then what changed since the baseline date; the same change on many hosts is one line', (t) => {
   const base = load('healthy');
   const now = copy(load('rules-missing-node2'));
   // the same check broken on two more hosts, to see the grouping
   for (const r of now.results) if (r.check === 'nodelocaldns.iptables' && r.host !== 'node2') r.status = 'fail';
   const report = withComparison(now, compareReports(base, now), false);
   const out = renderHuman(report, { color: false, strict: false });
+  const lines = out.split('\n');
   const date = new Date(base.startedAt).toISOString().slice(0, 10);
-  t.true(out.startsWith(`Changes since ${date} `), out.slice(0, 200));
-  t.regex(out.split('\n')[1]!, /^ {2}\d+ regressions, 0 resolved; compared 3 node\(s\)/);
+  // the header, the answer (the diagnosis and its fix), then the changes
+  t.true(out.startsWith('kubespray-validate '), out.slice(0, 200));
+  const diagnosis = lines.findIndex((l) => l.startsWith('✖ nodelocaldns-rules-missing'));
+  const changes = lines.findIndex((l) => l.startsWith(`Changes since ${date} `));
+  t.true(diagnosis > 0 && changes > diagnosis, out.slice(0, 2000));
+  t.regex(lines[changes + 1]!, /^ {2}\d+ regressions, 0 resolved; compared 3 node\(s\)/);
   t.regex(out, /✖ nodelocaldns\.iptables: pass → fail — on node1, node2, node3\n/);
   t.regex(out, /✖ node2: nodelocaldns-rules-missing named \(fail\)/);
   t.regex(out, /\d+ regression\(s\) since the baseline in [\d.]+s — exit 1\n$/);
-  // the usual report follows
-  t.regex(out, /\n\nkubespray-validate /);
   t.false(renderHuman(now, { color: false, strict: false }).includes('Changes since'));
 });
 

@@ -137,6 +137,12 @@ test('flannel: flannel.<vni> on flannel_vxlan_port (8472 by default), flannel-v6
   t.throws(() => model({ kube_network_plugin: 'cilium', cilium_tunnel_mode: 'vxlan; reboot' }), {
     message: /cilium_tunnel_mode .* is not a mode name/,
   });
+  // kube-proxy's modes as Kubespray's validate_inventory accepts them; nftables is one (v2.28+)
+  t.is(model({ kube_proxy_mode: 'nftables' }).kubeProxyMode, 'nftables');
+  t.is(model({}).kubeProxyMode, 'ipvs');
+  t.throws(() => model({ kube_proxy_mode: 'userspace' }), {
+    message: /kube_proxy_mode "userspace" is not one of iptables, ipvs, nftables/,
+  });
   // kube_pods_subnet only feeds the pod-namespace counters: Jinja this tool cannot evaluate leaves them unread, the run goes on
   t.deepEqual(model({ kube_pods_subnet: "{{ lookup('file', '/x') }}" }).podsSubnets, []);
 });

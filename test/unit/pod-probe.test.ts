@@ -301,7 +301,12 @@ test('the human table: a row under each node for its pod, or why there is none',
       },
     ],
   } as unknown as Report;
-  const lines = probeTable(report, false);
+  // one row per distinct result, the nodes it covers at its end
+  const rows = probeTable(report, false);
+  t.truthy(rows.find((l) => /^node {2}3\/3 .* node2, node3$/.test(l)));
+  t.truthy(rows.find((l) => /^pod {3}0\/3 .* node2$/.test(l)));
+  // -v: a row per node, its pod's row under it
+  const lines = probeTable(report, false, true);
   const at = (s: string) => lines.findIndex((l) => l.startsWith(s));
   t.true(at('node2') >= 0 && lines[at('node2') + 1]!.startsWith('  pod 10.233.65.1'));
   t.regex(lines[at('node2') + 1]!, /^ {2}pod 10\.233\.65\.1\s+0\/3/);
@@ -311,7 +316,7 @@ test('the human table: a row under each node for its pod, or why there is none',
     'no pod to probe from on node3 (dns.pod.* skipped; --pod-probes create makes one)',
     'nodes without a pod: one line for all',
   );
-  // a hundred of them is still one line
+  // a hundred of them is still one line, naming them as a --limit pattern
   const many = {
     ...report,
     probes: [...report.probes, ...Array.from({ length: 100 }, (_, i) => p(`w${i}`, 'host', 3))],
@@ -328,7 +333,11 @@ test('the human table: a row under each node for its pod, or why there is none',
   } as unknown as Report;
   const ml = probeTable(many, false);
   t.is(ml.filter((l) => l.startsWith('no pod to probe from')).length, 1);
-  t.regex(ml[ml.length - 1]!, /^no pod to probe from on node3, w0, w1, w2, w3, w4, w5, w6 and 93 more \(/);
+  t.is(
+    ml[ml.length - 1]!,
+    'no pod to probe from on all:!node2 (101 of 102 nodes) (dns.pod.* skipped; --pod-probes create makes one)',
+  );
+  t.is(ml.filter((l) => l.startsWith('node ')).length, 1, 'the 101 nodes that answered alike: one row');
   // a pod side that failed is said on its node
   const err = {
     ...report,
@@ -342,6 +351,13 @@ test('the human table: a row under each node for its pod, or why there is none',
       },
     ],
   } as unknown as Report;
-  const el = probeTable(err, false);
+  const el = probeTable(err, false, true);
   t.regex(el[el.findIndex((l) => l.startsWith('node3')) + 1]!, /^ {2}pod\s+error: the probe program in cni-y exited 1/);
+  t.truthy(
+    probeTable(err, false).find(
+      (l) =>
+        l ===
+        "pod on node3: error: the probe program in cni-y exited 1: nsenter: reassociate to namespace 'ns/net' failed",
+    ),
+  );
 });

@@ -140,16 +140,23 @@ test('JUnit drops control characters XML cannot carry', (t) => {
   t.true(renderJunit(rep, false).includes('badbyte'));
 });
 
-test('human: probe table, failing checks with evidence, diagnosis with fix, verdict', (t) => {
+test('human: the diagnosis with its fix first, failing checks by id, one probe row per distinct result, verdict', (t) => {
   const text = renderHuman(report(), { color: false, strict: false });
-  t.regex(text, /node1\s+5\/5/);
-  t.regex(text, /2\/5/);
-  t.regex(text, /FAIL\s+node1\s+dns\.coredns-service\.tcp/);
+  // node1's probes: one row, the node it covers at its end
+  t.regex(text, /^node {2}5\/5 +- +- +2\/5 +- +- +node1$/m);
+  t.regex(text, /^ {2}FAIL {2}dns\.coredns-service\.tcp {2}on node1 — dns\.coredns-service\.tcp fail$/m);
   t.regex(text, /node2 \(198\.18\.0\.99\): unreachable/);
-  t.regex(text, /checksum-offload/);
   t.regex(text, /\$ ethtool --offload vxlan\.calico rx off tx off/);
   t.regex(text, /FAILED: .* exit 1/);
   t.false(text.includes('\u001b['));
+  // the answer before the details
+  t.true(text.indexOf('✖ checksum-offload  on node1') < text.indexOf('Failing checks'));
+  t.true(text.indexOf('Failing checks') < text.indexOf('DNS probes'));
+  // the evidence that decided a check, and a row per node, only with -v
+  t.false(text.includes('a <b> & "c"'));
+  const verbose = renderHuman(report(), { color: false, strict: false, verbose: true });
+  t.regex(verbose, /^ {8}node1: dns\.coredns-service\.tcp fail\n {10}lines:\n {12}a <b> & "c"$/m);
+  t.regex(verbose, /^node1 +5\/5/m);
 });
 
 const probe = (name: string, rcodes: Record<string, number>, ok: number, internal = true): ProbeResult => ({
@@ -200,7 +207,7 @@ test('human probe table counts what the checks count: NOERROR with records, not 
   }
   const rep = report();
   rep.probes = [probe(svc, { NXDOMAIN: 5 }, 0)];
-  t.regex(renderHuman(rep, { color: false, strict: false }), /node1\s+0\/5/);
+  t.regex(renderHuman(rep, { color: false, strict: false }), /^node {2}0\/5 .* node1$/m);
 });
 
 test('JSON report round-trips and carries the contract fields', (t) => {
@@ -231,7 +238,7 @@ test('human: offload left on without a fault is one note for the cluster, not a 
     evidence: { device: 'vxlan.calico', 'tx-checksumming': true, 'rx-checksumming': true },
   }));
   const out = renderHuman({ ...r, results: [...r.results, ...rs] }, { color: false, strict: false });
-  t.is(out.match(/TX checksum offload is on for vxlan\.calico on 3 node\(s\): node1, node2, node3/g)?.length, 1);
+  t.is(out.match(/TX checksum offload is on for vxlan\.calico on node1, node2, node3 — /g)?.length, 1);
   t.notRegex(out, /WARN .*overlay\.offload/);
   const off = rs.map((x) => ({ ...x, evidence: { ...x.evidence, 'tx-checksumming': false } }));
   t.notRegex(
