@@ -322,8 +322,15 @@ function synthetic(sizes: number[]): void {
         `nodes=${n} forks=${f} wall=${e!.toFixed(1)}s cpu=${(u! + sy!).toFixed(1)}s rss=${(m! / 1024).toFixed(0)}MiB`,
       );
     }
+  process.stderr.write(`  load average at the start ${load0}, at the end ${loadNow()}; commit ${commit()}\n`);
   process.stdout.write(lines.join('\n') + '\n');
 }
+
+const loadNow = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+const load0 = loadNow();
 
 async function main(): Promise<void> {
   const sizes = arg('synthetic', '');
@@ -349,9 +356,7 @@ async function main(): Promise<void> {
     '',
     `Command: \`npm run bench -- --nodes ${ns.join(',')} --reps ${reps}${fault ? ' --fault' : ''}${pods ? ' --pods' : ''}${procs ? ` --procs ${procs}` : ''}\``,
     `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}`,
-    `Probes: --probe-count ${PROBE_COUNT} --probe-timeout ${PROBE_TIMEOUT_MS}; medians of ${reps} alternating repetitions; wall/CPU seconds and peak RSS (MiB) from GNU time; machine CPU s = CPU-seconds the whole machine was busy meanwhile (/proc/stat: the lab's sshd, shells, probes and DNS servers too, and anything else running); node CPU ms/node = the CPU the lab's nodes spent on the run (every session's processes, reaped into their sshd listener's cutime+cstime, /proc/<pid>/stat; not the DNS servers, not the controller) over the nodes it ran on. Load average at the start: ${loadavg()
-      .map((x) => x.toFixed(1))
-      .join(' ')}; commit ${commit()}.`,
+    `Probes: --probe-count ${PROBE_COUNT} --probe-timeout ${PROBE_TIMEOUT_MS}; medians of ${reps} alternating repetitions; wall/CPU seconds and peak RSS (MiB) from GNU time; machine CPU s = CPU-seconds the whole machine was busy meanwhile (/proc/stat: the lab's sshd, shells, probes and DNS servers too, and anything else running); node CPU ms/node = the CPU the lab's nodes spent on the run (every session's processes, reaped into their sshd listener's cutime+cstime, /proc/<pid>/stat; not the DNS servers, not the controller) over the nodes it ran on. Load average (1, 5, 15 min) at the start ${load0} and at the end ${loadNow()}; commit ${commit()}.`,
     '',
     '| nodes | lab | run | wall s | CPU s | node CPU ms/node | machine CPU s | peak RSS MiB | exit codes |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
