@@ -7,7 +7,8 @@
 //
 // Node k (0-based) is the bundle's node k for k < the bundle's node count (they keep their names,
 // addresses and CoreDNS pods: the endpoint lookup answers as recorded); every further node copies
-// a recorded node in turn and gets its own name (`node<k+1>`), its own address (198.18.1.0 + k)
+// a recorded worker (not a control-plane node) in turn and gets its own name (`node<k+1>`), its own
+// address (198.18.1.0 + k)
 // and its own /30 of pod addresses (198.19.0.0 + 4k, the pods' subnet widened to 198.19.0.0/16),
 // so no two nodes claim one address. The CoreDNS endpoints stay the recorded ones: every copy probes
 // the same pods, as every node of a real cluster does. Prints one JSON line on stdout: the counters
@@ -94,9 +95,15 @@ export function synthesize(b: Bundle, n: number, seed = 1): Synthetic {
   const endpoints = new Set(
     endpointExec && endpointExec.result.ok ? (endpointExec.result.stdout.match(/198\.19\.\d+\.\d+/g) ?? []) : [],
   );
+  // copies are of the recorded nodes that are not control-plane nodes: the first of those carries
+  // the run's one-off extras in its round trip (the wildcard search-domain probes), numbered into its
+  // probe paths
+  const cp = new Set(b.controlPlane.map((t) => t.name));
+  const pool = rec.map((t, i) => (cp.has(t.name) ? -1 : i)).filter((i) => i >= 0);
+  if (!pool.length) pool.push(...rec.map((_t, i) => i));
   const nodes: SyntheticNode[] = [];
   for (let k = 0; k < n; k++) {
-    const i = k < rec.length ? k : k % rec.length;
+    const i = k < rec.length ? k : pool[(k - rec.length) % pool.length]!;
     const from = rec[i]!;
     const target = k < rec.length ? from : { ...from, name: `node${k + 1}`, address: str4(NODE_BASE + k) };
     nodes.push({ target, like: from.name, renumber: renumberer(from, target.address, i, k, endpoints) });
@@ -109,12 +116,13 @@ export function synthesize(b: Bundle, n: number, seed = 1): Synthetic {
   const pick = <T>(xs: T[]) => xs[Math.floor(draw() * xs.length)]!;
   const open = { now: 0, peak: 0, total: 0 };
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-  // the recorded seeds, drawn in inventory order: node k draws what its recorded node drew
+  // the recorded seeds, drawn in inventory order: node k draws what its recorded node drew; the
+  // draws after them (the wildcard search-domain names) are the recorded ones after the seeds
   let randomAt = 0;
   const random = () => {
     const k = randomAt++;
-    const i = k < n ? rec.findIndex((t) => t.name === nodes[k]!.like) : -1;
-    return i >= 0 ? (b.random[i] ?? draw()) : draw();
+    const i = k < n ? rec.findIndex((t) => t.name === nodes[k]!.like) : rec.length + (k - n);
+    return b.random[i] ?? draw();
   };
 
   const session = (target: Target, node: SyntheticNode): NodeSession => {
@@ -133,7 +141,8 @@ export function synthesize(b: Bundle, n: number, seed = 1): Synthetic {
         const label = opts.label ?? 'command';
         const at = used.get(label) ?? 0;
         const r: RecordedExec | undefined = recorded.execs.filter((e) => e.label === label)[at];
-        if (!r) return new Promise<ExecResult>(() => undefined);
+        // a command the recorded node never ran (a step its run did not need): it fails at once
+        if (!r) throw new TransportError('disconnected', `${node.like} ran no ${label} command in the recording`);
         used.set(label, at + 1);
         await Promise.all([sleep(r.ms), opts.input?.catch(() => undefined)]);
         if (!r.result.ok)

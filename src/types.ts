@@ -223,10 +223,23 @@ export interface ClusterModel {
   podInfraImage?: string | null; // pod_infra_image_repo:pod_infra_image_tag (the kubelet's pause image), when the inventory sets them
   calicoEndpointToHostAction?: string | null; // calico_endpoint_to_host_action (Felix's DefaultEndpointToHostAction)
   kubeProxyMode: string; // kube_proxy_mode
+  // the DNS settings the resolver chain depends on (src/inventory/resolver.ts). Optional: a bundle
+  // recorded before they existed replays with Kubespray's defaults.
+  resolver?: ResolverSettings;
   binDir: string; // bin_dir
   kubeConfigDir: string; // kube_config_dir
   controlPlane: string[]; // kube_control_plane (or kube-master) host names
   nodes: string[]; // k8s_cluster hosts (what we inspect by default)
+}
+
+/** The inventory's DNS settings, Kubespray variable names in the comments. */
+export interface ResolverSettings {
+  upstreamDnsServers: string[]; // upstream_dns_servers
+  resolvconfMode: string; // resolvconf_mode: host_resolvconf | docker_dns | none
+  dnsMode: string; // dns_mode: coredns | coredns_dual | manual | none
+  searchdomains: string[]; // searchdomains
+  /** nodelocaldns_external_zones: zones node-cache forwards to their own nameservers */
+  externalZones: { zones: string[]; nameservers: string[] }[];
 }
 
 /** One node to inspect, with everything the transport needs. */
@@ -325,6 +338,15 @@ export interface IptablesRule {
   comment: string | null;
 }
 
+/** A chain line of iptables-save (`:INPUT ACCEPT [0:0]`, `:KUBE-FIREWALL - [0:0]`): policy null for a
+ *  user chain. */
+export interface IptablesChainLine {
+  backend: 'legacy' | 'nft';
+  table: string;
+  chain: string;
+  policy: 'ACCEPT' | 'DROP' | null;
+}
+
 /** Everything read from one node, already parsed (one field per reader, see checks/module.ts; a
  *  check module that reads something new adds its field here by module augmentation). A source
  *  that could not be read or parsed carries its error instead; checks turn that into `error`. */
@@ -332,7 +354,7 @@ export interface NodeFacts {
   host: string;
   kernel: string | null;
   links: LinkFacts[] | ParseError;
-  iptables: { backends: ('legacy' | 'nft')[]; rules: IptablesRule[] } | ParseError;
+  iptables: { backends: ('legacy' | 'nft')[]; rules: IptablesRule[]; chains?: IptablesChainLine[] } | ParseError;
   /** ethtool -k per interface name (overlay interface and its parent) */
   offload: Record<string, OffloadFacts | ParseError>;
   counters: Counters | ParseError;

@@ -5,6 +5,7 @@
 // module, its test and its fixture. A reader that produces a new kind of fact declares its field
 // on NodeFacts by module augmentation (`declare module '../types.js' { interface NodeFacts {...} }`).
 import type { Reader } from '../collect/reader.js';
+import type { ResolverRun } from '../run/resolver-probes.js';
 
 export type { Reader, ReaderContext } from '../collect/reader.js';
 import type {
@@ -62,6 +63,8 @@ export interface EndpointLookup {
 export interface ClusterInput {
   cluster: ClusterModel;
   endpoints: EndpointLookup;
+  /** what the resolver step found (run/resolver-probes.ts); absent when it did not run */
+  resolver?: ResolverRun;
 }
 
 /** Makes results for the module's own ids only: a typo in an id does not compile. */

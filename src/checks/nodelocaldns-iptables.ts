@@ -23,7 +23,7 @@ export default defineCheck({
     const shadowingRules: string[] = [];
     const foundIn = new Set<string>();
     for (const e of expected) {
-      const hits = findNodeCacheRule(ipt.rules, e, ip);
+      const hits = findNodeCacheRule(ipt.rules, e, ip, ipt.chains);
       if (!hits.length) {
         missing.push(describeRule(e, ip));
         continue;
@@ -31,12 +31,7 @@ export default defineCheck({
       hits.forEach((x) => foundIn.add(x.backend));
       const shadows = hits.map((hit) => ({
         hit,
-        by: shadowing(
-          ipt.rules.filter((x) => x.backend === hit.backend),
-          e,
-          ip,
-          hit.index,
-        ),
+        by: shadowing(ipt.rules, e, ip, hit, ipt.chains),
       }));
       if (shadows.every((x) => x.by)) {
         const { hit, by } = shadows[0]!;

@@ -1,13 +1,14 @@
 // iptables-save output -> rules. Handles both backends' output, comments, negations, the
 // "-m udp --dport" module form and quoted comments. Pure; never throws.
-import type { IptablesRule, NodeFacts, ParseError, Parsed } from '../types.js';
+import type { IptablesChainLine, IptablesRule, NodeFacts, ParseError, Parsed } from '../types.js';
 import { isParseError } from '../types.js';
 import type { Reader } from './reader.js';
 import { firstLine } from '../errors.js';
-import { ipv4ToInt, isIPv4, parseCidr } from '../inventory/validate.js';
 
 /** Split an iptables-save rule line into words, honouring double quotes as iptables-save writes them. */
 export function ruleWords(line: string): string[] {
+  // most rules have no quotes: plain words
+  if (!line.includes('"')) return line.split(/[ \t]+/).filter((x) => x !== '');
   const out: string[] = [];
   let cur = '';
   let inQ = false;
@@ -38,9 +39,24 @@ function stripHost(addr: string): string {
   return addr.replace(/\/32$/, '').replace(/\/128$/, '');
 }
 
+/** An option's value with iptables-save's `!` in front when negated. */
+function negated(neg: boolean, x: string | undefined): string | null {
+  return x === undefined ? null : (neg ? '!' : '') + x;
+}
+
 export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Parsed<IptablesRule[]> {
+  const r = scanIptablesSave(text, backend);
+  return isParseError(r) ? r : r.rules;
+}
+
+/** The rules and the chain lines (policies, empty user chains) of iptables-save output. */
+export function scanIptablesSave(
+  text: string,
+  backend: 'legacy' | 'nft',
+): Parsed<{ rules: IptablesRule[]; chains: IptablesChainLine[] }> {
   if (typeof text !== 'string') return { parseError: 'iptables-save: no output' };
   const rules: IptablesRule[] = [];
+  const chains: IptablesChainLine[] = [];
   let table: string | null = null;
   const counts = new Map<string, number>();
   let sawTable = false;
@@ -52,7 +68,13 @@ export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Pars
       sawTable = true;
       continue;
     }
-    if (line.startsWith(':') || line === 'COMMIT') continue;
+    if (line === 'COMMIT') continue;
+    if (line.startsWith(':')) {
+      const m = /^:(\S+)\s+(\S+)/.exec(line);
+      if (m && table)
+        chains.push({ backend, table, chain: m[1]!, policy: m[2] === 'ACCEPT' || m[2] === 'DROP' ? m[2] : null });
+      continue;
+    }
     if (!line.startsWith('-A ')) {
       if (line.startsWith('[')) continue; // counters form
       return { parseError: `iptables-save (${backend}): unexpected line "${line.slice(0, 80)}"` };
@@ -82,31 +104,30 @@ export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Pars
       if (neg) i++;
       const opt = w[i];
       const val = w[i + 1];
-      const v = (x: string | undefined) => (x === undefined ? null : (neg ? '!' : '') + x);
       switch (opt) {
         case '-p':
         case '--protocol':
-          rule.proto = v(val);
+          rule.proto = negated(neg, val);
           i++;
           break;
         case '-s':
         case '--source':
-          rule.src = v(val && stripHost(val));
+          rule.src = negated(neg, val && stripHost(val));
           i++;
           break;
         case '-d':
         case '--destination':
-          rule.dst = v(val && stripHost(val));
+          rule.dst = negated(neg, val && stripHost(val));
           i++;
           break;
         case '--sport':
         case '--source-port':
-          rule.sport = v(val);
+          rule.sport = negated(neg, val);
           i++;
           break;
         case '--dport':
         case '--destination-port':
-          rule.dport = v(val);
+          rule.dport = negated(neg, val);
           i++;
           break;
         case '-j':
@@ -131,7 +152,7 @@ export function parseIptablesSave(text: string, backend: 'legacy' | 'nft'): Pars
   }
   if (!sawTable && text.trim() && rules.length === 0 && !/^#/m.test(text))
     return { parseError: `iptables-save (${backend}): output has no tables` };
-  return rules;
+  return { rules, chains };
 }
 
 /** Both backends' rules: iptables-legacy-save only where legacy tables exist (it prints nothing
@@ -149,6 +170,7 @@ export const iptablesReader: Reader<'iptables'> = {
     const ipt = sections.filter((s) => s.name === 'iptables');
     if (!ipt.length) return { parseError: 'iptables-save: no output' };
     const rules: IptablesRule[] = [];
+    const chains: IptablesChainLine[] = [];
     const backends: ('legacy' | 'nft')[] = [];
     let err: ParseError | null = null;
     for (const s of ipt) {
@@ -158,34 +180,15 @@ export const iptablesReader: Reader<'iptables'> = {
       }
       let backend: 'legacy' | 'nft' = s.arg === 'legacy' ? 'legacy' : 'nft';
       if (s.arg === 'auto') backend = /\(legacy\)/.test(s.body) ? 'legacy' : 'nft';
-      const r = parseIptablesSave(s.body, backend);
+      const r = scanIptablesSave(s.body, backend);
       if (isParseError(r)) {
         err ??= r;
         continue;
       }
-      if (r.length || /^\*/m.test(s.body)) backends.push(backend);
-      rules.push(...r);
+      if (r.rules.length || /^\*/m.test(s.body)) backends.push(backend);
+      rules.push(...r.rules);
+      chains.push(...r.chains);
     }
-    return err && !backends.length ? err : { backends, rules };
+    return err && !backends.length ? err : { backends, rules, chains };
   },
 };
-
-/** Is the IPv4 address `ip` in an iptables address match (`10.0.0.0/8`, `10.1.2.3`)? null when
- *  either cannot be judged (IPv6, a malformed spec). */
-export function inCidr(ip: string, spec: string): boolean | null {
-  const c = parseCidr(spec.includes('/') ? spec : `${spec}/32`);
-  if (!c || c.family !== 4 || !isIPv4(ip)) return null;
-  const size = 2 ** (32 - c.prefix);
-  return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(c.address) / size);
-}
-
-/** Is `port` in a port match (`53`, `1:1024`, multiport `53,853`)? null when it cannot be read. */
-export function portIn(port: number, spec: string): boolean | null {
-  let any = false;
-  for (const part of spec.split(',')) {
-    const m = /^(\d+)(?::(\d+))?$/.exec(part);
-    if (!m) return null;
-    if (port >= Number(m[1]) && port <= Number(m[2] ?? m[1])) any = true;
-  }
-  return any;
-}

@@ -1,6 +1,7 @@
 // coredns-endpoint-down: an endpoint fails over UDP and TCP from every node (its own too),
 // while other endpoints answer. An endpoint on a node an earlier diagnosis says cannot route to its
-// pods (ip-forward-disabled) is explained by that, not named here.
+// pods (ip-forward-disabled) or whose overlay traffic is dropped (overlay-blocked: the other nodes'
+// probes to it never arrive) is explained by that, not named here.
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 import { ownPodProbe } from './pod-to-host-blocked.js';
@@ -59,8 +60,13 @@ export function corednsEndpointDown(
 export default defineDiagnosis({
   id: 'coredns-endpoint-down',
   explainsChecks: ['dns.coredns-endpoint.*', 'dns.coredns-service.*', 'dns.nodelocaldns.*', 'dns.pod.*'],
-  after: ['ip-forward-disabled', 'pod-to-host-blocked'],
+  after: ['ip-forward-disabled', 'overlay-blocked', 'pod-to-host-blocked'],
   explains: ['tcp-blocked', 'udp-blocked'],
   run: (v, ctx) =>
-    corednsEndpointDown(v, ctx.facts.epNode, ctx.hosts('ip-forward-disabled'), ctx.hosts('pod-to-host-blocked')),
+    corednsEndpointDown(
+      v,
+      ctx.facts.epNode,
+      [...ctx.hosts('ip-forward-disabled'), ...ctx.hosts('overlay-blocked')],
+      ctx.hosts('pod-to-host-blocked'),
+    ),
 });

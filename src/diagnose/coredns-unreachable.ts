@@ -2,6 +2,7 @@
 // endpoint answers either.
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
+import { corednsLoopPods } from './resolver-loop.js';
 import { isParseError } from '../types.js';
 import { procKeys } from '../checks/kube-proxy-ipvs.js';
 
@@ -97,5 +98,7 @@ export default defineDiagnosis({
   id: 'coredns-unreachable',
   explainsChecks: ['dns.*'],
   explains: ['tcp-blocked', 'udp-blocked'],
-  run: (v) => corednsUnreachable(v),
+  // CoreDNS pods stopped by their loop plugin: resolver-loop names the cause (and their log line)
+  after: ['resolver-loop'],
+  run: (v, ctx) => (ctx.hosts('resolver-loop').length && corednsLoopPods(v).length ? [] : corednsUnreachable(v)),
 });

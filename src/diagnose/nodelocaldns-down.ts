@@ -13,7 +13,7 @@ export function nodelocaldnsDown(v: View, rulesMissing: readonly string[]): Draf
   const hosts: string[] = [];
   const evidence: string[] = [];
   for (const h of v.inspected()) {
-    if (rulesMissing.includes(h)) continue; // blamed on the rules
+    if (rulesMissing.includes(h)) continue; // blamed on the rules (or a resolver loop)
     const nl = v.probes(h, 'nodelocaldns');
     const iface = v.check(h, 'nodelocaldns.interface');
     const udp = v.probes(h, 'nodelocaldns', 'udp');
@@ -55,6 +55,7 @@ export function nodelocaldnsDown(v: View, rulesMissing: readonly string[]): Draf
 export default defineDiagnosis({
   id: 'nodelocaldns-down',
   explainsChecks: ['nodelocaldns.interface', 'dns.nodelocaldns.*', 'dns.pod.nodelocaldns.*'],
-  after: ['nodelocaldns-rules-missing'],
-  run: (v, ctx) => nodelocaldnsDown(v, ctx.hosts('nodelocaldns-rules-missing')),
+  // the nodes whose node-cache the rules or a resolver loop account for are left to those
+  after: ['nodelocaldns-rules-missing', 'resolver-loop'],
+  run: (v, ctx) => nodelocaldnsDown(v, [...ctx.hosts('nodelocaldns-rules-missing'), ...ctx.hosts('resolver-loop')]),
 });

@@ -7,12 +7,18 @@
 //  2. paths that stay on the node (its own CoreDNS pod) work, where it has one;
 //  3. no checksum errors were counted (that is checksum-offload's mark);
 //  4. its overlay device received nothing during the probes while it sent (RX does not move while
-//     TX does), or a rule in its INPUT chain drops the encapsulation.
-import type { IptablesRule } from '../types.js';
+//     TX does), or a rule drops the encapsulation on its way into the node (the netfilter model of
+//     the node's iptables and native nftables tables: firewalld's, ufw's, a hand-written table),
+//     named with the firewall, the zone the NIC falls in, and that firewall's own fix.
 import { isParseError } from '../types.js';
 import { expectedOverlay } from '../inventory/overlay.js';
-import { chainVerdict } from '../checks/nodelocaldns-rules.js';
+import { inputDrop, type Verdict } from './host-input.js';
 import { iptablesReader } from '../collect/iptables.js';
+import { nftablesReader } from '../collect/nftables.js';
+import { linksReader } from '../collect/iproute.js';
+import { firewallOf, nodeRuleset, zoneOf } from '../netfilter/node.js';
+import { firewallFixes } from '../netfilter/remedy.js';
+import type { Remediation } from '../types.js';
 import { defineDiagnosis, type Draft } from './module.js';
 import type { View } from './view.js';
 
@@ -33,33 +39,27 @@ function encapOf(v: View): Encap | null {
   return { device: ov.device, proto: 'udp', port, label: `UDP ${port} (VXLAN)` };
 }
 
-/** The first rule of the node's INPUT chain that surely drops the encapsulated traffic. */
-function dropRule(v: View, host: string, enc: Encap): IptablesRule | null {
-  const ipt = v.input.facts[host]?.iptables;
-  if (!ipt || isParseError(ipt)) return null;
+/** What surely drops the encapsulated traffic on its way into the node (from another node's
+ *  address, on the overlay's parent NIC), with the NIC's name. */
+function dropRule(v: View, host: string, enc: Encap): { verdict: Verdict; nic: string | null } | null {
+  const facts = v.input.facts[host];
+  if (!facts) return null;
   const address = v.addressOf(host) ?? '';
-  const links = v.input.facts[host]?.links;
-  const parent =
-    links && !isParseError(links) ? (links.find((l) => l.name === enc.device)?.parent ?? undefined) : undefined;
-  for (const backend of ipt.backends) {
-    const rules = ipt.rules.filter((r) => r.backend === backend);
-    for (const [table, chain] of [
-      ['raw', 'PREROUTING'],
-      ['mangle', 'PREROUTING'],
-      ['filter', 'INPUT'],
-    ] as const) {
-      const verdict = chainVerdict(
-        rules,
-        table,
-        chain,
-        { table, chain, proto: enc.proto, dir: 'dst', port: enc.port, target: 'ACCEPT', inIface: parent },
-        address,
-      );
-      if (verdict && verdict !== 'return' && (verdict.target === 'DROP' || verdict.target === 'REJECT')) return verdict;
-      if (verdict && verdict !== 'return') break; // accepted in this table: look at the next hook
-    }
-  }
-  return null;
+  const peer = v.input.hosts.find((h) => h.name !== host)?.address ?? null;
+  const links = facts.links;
+  const parent = links && !isParseError(links) ? (links.find((l) => l.name === enc.device)?.parent ?? null) : null;
+  // the first packet of a flow the node never answered is NEW to conntrack
+  const verdict = inputDrop(nodeRuleset(facts).ruleset, {
+    proto: enc.proto,
+    src: peer,
+    dst: address,
+    dport: enc.port || null,
+    sport: null,
+    inIface: parent,
+    state: 'NEW',
+    dstLocal: true,
+  });
+  return verdict ? { verdict, nic: parent } : null;
 }
 
 export function overlayBlocked(v: View, epNode: ReadonlyMap<string, string | null>): Draft[] {
@@ -90,6 +90,11 @@ export function overlayBlocked(v: View, epNode: ReadonlyMap<string, string | nul
   const suspects = new Set(dead.flatMap((p) => [p.client, p.server]).filter((n) => !clean.has(n) && hosts.includes(n)));
   const named: string[] = [];
   const evidence: string[] = [];
+  // the host firewalls whose rule drops it, by firewall and zone, with their nodes
+  const firewalls = new Map<
+    string,
+    { manager: 'firewalld' | 'ufw' | 'nftables'; zone: string | null; hosts: string[] }
+  >();
   for (const x of suspects) {
     const mine = dead.filter((p) => p.client === x || p.server === x);
     // every cross-node pair through x failed on both transports
@@ -125,7 +130,23 @@ export function overlayBlocked(v: View, epNode: ReadonlyMap<string, string | nul
       evidence.push(
         `${x}: ${enc.device} received ${rx} packet(s) and sent ${tx} during the probes${frozen ? ': nothing comes in' : ''}`,
       );
-    if (rule) evidence.push(`${x}: "${rule.line}" (${rule.backend}, ${rule.table} ${rule.chain}) drops ${enc.label}`);
+    if (rule) {
+      const last = rule.verdict.rules[rule.verdict.rules.length - 1]!;
+      const d = rule.verdict.decision;
+      const via = d.path.length > 1 ? ` via ${[...new Set(d.path.slice(1).map((s) => s.chain))].join(' → ')}` : '';
+      evidence.push(`${x}: "${last.line}" (${last.backend}, ${d.table} ${d.chain}${via}) drops ${enc.label}`);
+      const manager = firewallOf(d);
+      if (manager) {
+        const zone = manager === 'firewalld' ? zoneOf(d, rule.nic) : null;
+        evidence.push(
+          `${x}: the rule is ${manager === 'nftables' ? `the native nftables table ${d.family} ${d.table}` : manager}'s${zone ? `: ${zone.why}` : ''}`,
+        );
+        const key = `${manager} ${zone?.zone ?? ''}`;
+        const same = firewalls.get(key) ?? { manager, zone: zone?.zone ?? null, hosts: [] };
+        same.hosts.push(x);
+        firewalls.set(key, same);
+      }
+    }
     evidence.push(`${x}: no checksum errors counted (not checksum offload)`);
   }
   if (!named.length) return [];
@@ -136,6 +157,14 @@ export function overlayBlocked(v: View, epNode: ReadonlyMap<string, string | nul
       summary: `the overlay's encapsulated traffic (${enc.label}) does not reach ${named.join(', ')}: every path across its overlay fails on both transports`,
       evidence,
       remediations: [
+        ...[...firewalls.values()].flatMap((f): Remediation[] =>
+          firewallFixes(
+            f.manager,
+            v.input.cluster,
+            { what: 'overlay', port: enc.port || null, proto: enc.proto, zone: f.zone },
+            f.hosts,
+          ),
+        ),
         {
           text: `open ${enc.label} between all nodes on ${named.join(', ')} — host firewall (firewall-cmd --permanent --add-port=${enc.port ? `${enc.port}/udp` : '…'}; ufw allow ${enc.port ? `${enc.port}/udp` : 'proto ipip'}; the INPUT rule named above) and the cloud security group; Kubespray's network port requirements list it`,
           safe: false,
@@ -153,6 +182,6 @@ export default defineDiagnosis({
   id: 'overlay-blocked',
   explainsChecks: ['dns.*'],
   explains: ['tcp-blocked', 'udp-blocked'],
-  readers: [iptablesReader],
+  readers: [iptablesReader, nftablesReader, linksReader],
   run: (v, ctx) => overlayBlocked(v, ctx.facts.epNode),
 });

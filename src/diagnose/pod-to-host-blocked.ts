@@ -8,14 +8,17 @@
 //  1. from the pod namespace probed on the node, NodeLocalDNS answered nothing, over UDP and TCP;
 //  2. the node itself got answers from NodeLocalDNS (so the cache is up: not nodelocaldns-down);
 //  3. the rule or policy that drops it was found: a rule that surely drops udp/tcp 53 to
-//     nodelocaldns_ip arriving on the pod's interface (host-input.ts walks raw/mangle PREROUTING,
-//     mangle/filter INPUT through every jump), Felix's "Configured DefaultEndpointToHostAction"
+//     nodelocaldns_ip arriving on the pod's interface (host-input.ts asks the netfilter model: the
+//     prerouting and input hooks' base chains of iptables and native nftables tables — firewalld's
+//     zones too — through every jump), Felix's "Configured DefaultEndpointToHostAction"
 //     DROP rule, or calico_endpoint_to_host_action: DROP in the inventory.
 // Nodes whose node-cache rules are missing or shadowed (nodelocaldns-rules-missing) or that do not
 // route (ip-forward-disabled) are left to those. The same rule drops the replies of the node's own
 // pods to the node: its probes to its own CoreDNS pods fail too, and are explained here.
-import type { ProbeResult } from '../types.js';
+import type { ProbeResult, Remediation } from '../types.js';
 import { iptablesReader } from '../collect/iptables.js';
+import { nftablesReader } from '../collect/nftables.js';
+import { firewallFixes } from '../netfilter/remedy.js';
 import { linksReader } from '../collect/iproute.js';
 import { defineDiagnosis, type Draft } from './module.js';
 import type { PodToHostSuspect } from './pod-to-host-suspects.js';
@@ -66,6 +69,7 @@ export function podToHostBlocked(v: View, suspects: readonly PodToHostSuspect[],
           hosts,
           safe: false,
         })),
+        ...firewallRemedies(v, named),
         {
           text: "make it last in the host firewall's own configuration (firewalld: put the pod interfaces in a trusted zone; ufw: allow in on them to port 53)",
           safe: false,
@@ -75,12 +79,24 @@ export function podToHostBlocked(v: View, suspects: readonly PodToHostSuspect[],
   ];
 }
 
+/** The named firewalls' own fixes, one set per firewall and the nodes it is on. */
+function firewallRemedies(v: View, named: readonly PodToHostSuspect[]): Remediation[] {
+  const by = new Map<string, { manager: NonNullable<PodToHostSuspect['firewall']>['manager']; hosts: string[] }>();
+  for (const s of named) {
+    if (!s.firewall) continue;
+    const f = by.get(s.firewall.manager) ?? { manager: s.firewall.manager, hosts: [] };
+    f.hosts.push(s.host);
+    by.set(s.firewall.manager, f);
+  }
+  return [...by.values()].flatMap((f) => firewallFixes(f.manager, v.input.cluster, { what: 'pods' }, f.hosts));
+}
+
 export default defineDiagnosis({
   id: 'pod-to-host-blocked',
   explainsChecks: ['dns.*'],
   after: ['ip-forward-disabled'],
   explains: ['tcp-blocked', 'udp-blocked'],
-  readers: [iptablesReader, linksReader],
+  readers: [iptablesReader, nftablesReader, linksReader],
   // a node that does not route is left to ip-forward-disabled
   run: (v, ctx) => podToHostBlocked(v, ctx.facts.podToHost, ctx.hosts('ip-forward-disabled')),
 });

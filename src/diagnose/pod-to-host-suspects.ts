@@ -3,6 +3,7 @@
 import type { IptablesRule } from '../types.js';
 import { isParseError } from '../types.js';
 import { inputDrop, stateAfterRaw, type Packet, type Verdict } from './host-input.js';
+import { firewallOf, nodeRuleset, zoneOf, type HostFirewall } from '../netfilter/node.js';
 import type { View } from './view.js';
 import '../probe/pod.js';
 
@@ -11,6 +12,8 @@ export interface PodToHostSuspect {
   evidence: string[];
   /** why it is not named, when it is not */
   missing: string[];
+  /** the host firewall whose rule drops it, and the zone the pod's interface falls in (firewalld) */
+  firewall?: { manager: HostFirewall['manager']; zone: string | null };
 }
 
 const FELIX_MARK = /DefaultEndpointToHostAction/i;
@@ -52,8 +55,12 @@ export function podToHostSuspects(v: View): PodToHostSuspect[] {
     ];
     const missing: string[] = [];
     const rules = rulesOf(v, h);
+    const facts = v.input.facts[h];
+    const node = facts ? nodeRuleset(facts) : null;
+    const rs = node?.ruleset ?? null;
     const found: string[] = [];
-    if (rules) {
+    let firewall: PodToHostSuspect['firewall'];
+    if (rules && rs) {
       const verdicts = (['udp', 'tcp'] as const).map((proto) => {
         const pk: Packet = {
           proto,
@@ -64,7 +71,7 @@ export function podToHostSuspects(v: View): PodToHostSuspect[] {
           inIface: ns?.hostIf ?? null,
           dstLocal: true,
         };
-        return { proto, verdict: inputDrop(rules, { ...pk, state: stateAfterRaw(rules, pk) }) };
+        return { proto, verdict: inputDrop(rs, { ...pk, state: stateAfterRaw(rs, pk) }) };
       });
       const dropping = verdicts.filter((x) => x.verdict);
       const seen = new Set<string>();
@@ -78,6 +85,14 @@ export function podToHostSuspects(v: View): PodToHostSuspect[] {
             .map((x) => `${x.proto}/53`)
             .join(' and ')} arriving on ${ns?.hostIf ?? "the pod's interface"} for ${c.nodelocaldnsIp}`,
         );
+        const manager = firewallOf(verdict!.decision);
+        if (manager && !firewall) {
+          const zone = manager === 'firewalld' ? zoneOf(verdict!.decision, ns?.hostIf ?? null) : null;
+          firewall = { manager, zone: zone?.zone ?? null };
+          found.push(
+            `${h}: the rule is ${manager === 'nftables' ? `the native nftables table ${verdict!.decision.family} ${verdict!.decision.table}` : manager}'s${zone ? `: ${zone.why}` : ''}`,
+          );
+        }
       }
       const felix = rules.filter(
         (r) =>
@@ -108,7 +123,7 @@ export function podToHostSuspects(v: View): PodToHostSuspect[] {
             state: 'ESTABLISHED',
             dstLocal: true,
           };
-          if (!inputDrop(rules, reply)) continue;
+          if (!inputDrop(rs, reply)) continue;
           repliesDropped.push(`${e.ip}${e.podName ? ` (${e.podName})` : ''}`);
           const own = v.probes(h, 'coredns-endpoint', undefined, e.ip);
           if (!own.length || !v.allDead(own)) continue;
@@ -145,9 +160,9 @@ export function podToHostSuspects(v: View): PodToHostSuspect[] {
     if (found.length) evidence.push(...found);
     else if (rules)
       missing.push(
-        `no rule or policy that drops pod traffic to ${c.nodelocaldnsIp} was found on ${h} (iptables INPUT in both backends lets it through or cannot be judged; rules in native nftables tables and eBPF programs are not read)`,
+        `no rule or policy that drops pod traffic to ${c.nodelocaldnsIp} was found on ${h} (the rules read — ${node?.read.join(', ') || 'none'} — let it through or cannot be judged${node?.unread.length ? `; not read: ${node.unread.join('; ')}` : ''}; eBPF programs are not read)`,
       );
-    out.push({ host: h, evidence, missing });
+    out.push({ host: h, evidence, missing, ...(firewall ? { firewall } : {}) });
   }
   return out;
 }

@@ -1,6 +1,9 @@
 // tcp-blocked: DNS over TCP fails while UDP to the same servers works, including paths that do
 // not cross the overlay (the node's own CoreDNS pod, NodeLocalDNS): a firewall, not offload.
 import { defineDiagnosis, type Draft } from './module.js';
+import { outputDrops } from './host-input.js';
+import { iptablesReader } from '../collect/iptables.js';
+import { nftablesReader } from '../collect/nftables.js';
 import type { View } from './view.js';
 import { isOk } from './view.js';
 
@@ -11,6 +14,8 @@ export function tcpBlocked(
 ): Draft[] {
   const hosts: string[] = [];
   const evidence: string[] = [];
+  // the rules found dropping it, as evidence
+  const named: string[] = [];
   for (const h of v.inspected()) {
     if (blamedOnOffload.includes(h)) continue;
     const found = v.oneTransportDead(h, 'tcp');
@@ -34,15 +39,19 @@ export function tcpBlocked(
       evidence.push(
         `${h}: TCP fails even to its own CoreDNS pod ${local[0]!.t.server}, which does not cross the overlay`,
       );
+    named.push(...outputDrops(v.input.facts[h], h, 'tcp', [...new Set(failing.map((x) => x.t.server))]));
   }
   if (!hosts.length) return [];
   return [
     {
       severity: 'fail',
       hosts,
+      evidence: [...evidence, ...named],
       summary: `DNS over TCP fails while UDP works on ${hosts.join(', ')}, also on paths that do not cross the overlay`,
-      evidence,
       fix: [
+        ...(named.length
+          ? [`remove or narrow the rule named above (and make that last in the firewall's own configuration)`]
+          : []),
         'look for a rule dropping tcp/53: iptables-save | grep -E "tcp.*(dpt|dport).?53"; nft list ruleset | grep 53',
         'NodeLocalDNS forwards to CoreDNS over TCP (force_tcp): until TCP/53 passes, cluster names fail through it',
       ],
@@ -53,6 +62,7 @@ export function tcpBlocked(
 export default defineDiagnosis({
   id: 'tcp-blocked',
   explainsChecks: ['dns.*'],
+  readers: [iptablesReader, nftablesReader],
   after: ['checksum-offload'],
   run: (v, ctx) => tcpBlocked(v, ctx.facts.epNode, ctx.hosts('checksum-offload')),
 });

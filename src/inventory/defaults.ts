@@ -13,6 +13,8 @@ export const KUBESPRAY_DEFAULTS: Vars = {
   dns_domain: '{{ cluster_name }}',
   dns_mode: 'coredns',
   upstream_dns_servers: [],
+  resolvconf_mode: 'host_resolvconf',
+  searchdomains: [],
   enable_nodelocaldns: true,
   nodelocaldns_ip: '169.254.25.10',
   nodelocaldns_health_port: 9254,

@@ -10,6 +10,7 @@ import { DEFAULT_POD_TAG, KUBESPRAY_DEFAULTS } from './defaults.js';
 /** kube-proxy's modes Kubespray deploys: iptables rules, IPVS, or the nft table `ip kube-proxy`. */
 export const KUBE_PROXY_MODES = ['iptables', 'ipvs', 'nftables'];
 import { Unresolvable, VarResolver, explainUnresolvable } from './jinja.js';
+import { resolverSettings } from './resolver.js';
 
 const GROUP_NAMES = {
   controlPlane: ['kube_control_plane', 'kube-master'],
@@ -241,6 +242,7 @@ export function clusterModel(inv: Inventory, hosts?: string[]): ClusterModel {
     podInfraImage: podInfraImage(r),
     calicoEndpointToHostAction: calico ? word('calico_endpoint_to_host_action').toUpperCase() : null,
     kubeProxyMode,
+    resolver: resolverSettings(r),
     binDir,
     kubeConfigDir,
     controlPlane: g.controlPlane,

@@ -18,6 +18,7 @@ import type {
   Target,
 } from '../types.js';
 import { VERSION } from '../version.js';
+import type { ResolverRun } from './resolver-probes.js';
 
 export interface NodeState {
   target: Target;
@@ -40,6 +41,8 @@ export interface AssembleInput {
   finishedAt: number;
   /** readers whose output a replayed bundle does not hold */
   unread?: ReadonlySet<string>;
+  /** the resolver step's findings (run/resolver-probes.ts) */
+  resolver?: ResolverRun;
 }
 
 export function assemble(a: AssembleInput): { report: Omit<Report, 'fix'>; input: DiagnoseInput } {
@@ -83,7 +86,7 @@ export function assemble(a: AssembleInput): { report: Omit<Report, 'fix'>; input
       ),
     );
   }
-  results.push(...evaluateCluster({ cluster, endpoints: a.lookup }, a.selection));
+  results.push(...evaluateCluster({ cluster, endpoints: a.lookup, resolver: a.resolver }, a.selection));
   const input: DiagnoseInput = {
     cluster,
     hosts,

@@ -22,6 +22,8 @@ import { assemble, type NodeState } from './assemble.js';
 import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoint-lookup.js';
 import { MARK, POD_MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
 import { recountPodNamespaces } from './recount.js';
+import { externalFailsOn, resolverStep, wildcardPaths, wildcardResults, type ResolverRun } from './resolver-probes.js';
+import { resolverFacts, type WildcardProbe } from '../collect/resolver.js';
 import type { Plan } from './prepare.js';
 import { ProbePods } from './probe-pods.js';
 import { DEFAULT_POD_IMAGE, type CreatedPod } from '../kubectl/pods.js';
@@ -62,6 +64,7 @@ export class Validator {
   private readonly extra = new Map<string, Promise<NodeSession | null>>();
   private readonly extraSessions: NodeSession[] = [];
   private lastLookup: EndpointLookup = NO_LOOKUP;
+  private lastResolver: ResolverRun | undefined;
   private startedAt = 0;
   private readonly readers: Reader[];
   private readonly unread = new Set<string>();
@@ -200,6 +203,7 @@ export class Validator {
       cluster: this.p.cluster,
       nodes: this.states,
       lookup: this.lastLookup,
+      resolver: this.lastResolver,
       selection: this.opts.selection,
       strict: this.opts.strict,
       startedAt,
@@ -227,11 +231,15 @@ export class Validator {
   }
 
   /** Close a node's connection once its round trip is done (and the endpoint lookup answered), unless something later in the run
-   *  uses it: --fix, the endpoint lookup and the pods made (control-plane nodes), the recount (the
-   *  nodes hosting CoreDNS pods). A large cluster then holds about --forks connections at once —
+   *  uses it: --fix, the endpoint lookup, the pods made and the DNS pods' state (control-plane nodes),
+   *  the recount (the nodes hosting CoreDNS pods), the upstream servers (nodes where the external
+   *  name failed). A large cluster then holds about --forks connections at once —
    *  file descriptors here, sshd sessions on the nodes and on a bastion — not one per node. */
   private async release(s: HostState, lookup: Promise<EndpointLookup>): Promise<void> {
     if (this.opts.fix || !s.session || this.controlPlane.has(s.target.name)) return;
+    // the resolver step asks every node for the upstream servers when the external name failed
+    // from all of them: a node where it failed keeps its connection for that
+    if (s.connected && !s.error && externalFailsOn(s)) return;
     const ep = await lookup;
     if ((ep.endpoints ?? []).some((e) => e.nodeName === s.target.name)) return;
     s.session.close();
@@ -279,6 +287,13 @@ export class Validator {
     // control-plane nodes first: the endpoint lookup uses the first one's connection
     const cp = new Set(this.p.controlPlane.map((t) => t.name));
     const order = [...this.states].sort((x, y) => Number(cp.has(y.target.name)) - Number(cp.has(x.target.name)));
+    // a random name under each of the inventory's search domains, asked once: by the first node's
+    // probe program, in its round trip (run/resolver-probes.ts)
+    let wildFound: WildcardProbe[] | null = null;
+    const wild =
+      probing && o.selection.has('resolver.config') && order.length
+        ? { host: order[0]!.target.name, ...wildcardPaths(cluster, () => this.env.random()) }
+        : null;
     if (podProbing) this.pods?.start(this.states.map((s) => s.target.name));
     const verb = o.fix && this.states.some((s) => s.session) ? 'Check again' : 'Validate';
     await this.progress.phase(
@@ -301,7 +316,8 @@ export class Validator {
           const pod = podProbing
             ? { idSeed: (seed + 0x8000) & 0xffff, markers: POD_MARK, prefer: made?.ip ? [made.ip] : [] }
             : undefined;
-          probe = probeScript(basePaths(cluster, planOpts), {
+          const extra = wild && wild.host === s.target.name ? wild.paths : [];
+          probe = probeScript([...basePaths(cluster, planOpts), ...extra], {
             count: o.probeCount,
             timeoutMs: o.probeTimeoutMs,
             markers: { before: MARK.before, probes: MARK.probes, after: MARK.after },
@@ -336,6 +352,15 @@ export class Validator {
           void this.release(s, lookup);
           throw outcome;
         }
+        // the search-domain names are the resolver check's, not DNS paths of the report
+        if (wild && wild.host === s.target.name) {
+          const names = new Set(wild.asked.map((a) => a.name));
+          wildFound = wildcardResults(
+            wild,
+            outcome.probes.filter((p) => p.from !== 'pod' && names.has(p.name)),
+          );
+          outcome.probes = outcome.probes.filter((p) => !names.has(p.name));
+        }
         // copied out of the node's output: a string parsed out of it is a slice that keeps all of it
         // (tens of KB per node) alive until the report is written
         Object.assign(s, structuredClone(outcome));
@@ -350,8 +375,24 @@ export class Validator {
       },
     );
     this.lastLookup = await lookup;
+    for (const st of this.states) {
+      const f = resolverFacts(st.facts);
+      if (f && wildFound) f.wildcard = wildFound;
+    }
     // UDP lost across the overlay: the CoreDNS pods' namespaces are read again (run/recount.ts)
     if (probing) await recountPodNamespaces(this.states, this.lastLookup, cluster);
+    // the resolver chain: wildcard search domains, the upstream servers, the DNS pods (resolver-probes.ts)
+    this.lastResolver =
+      o.selection.has('resolver.config') || o.selection.has('resolver.upstream')
+        ? await resolverStep(this.states, cluster, {
+            externalName: probing ? o.externalName : null,
+            probeCount: o.probeCount,
+            probeTimeoutMs: o.probeTimeoutMs,
+            random: () => this.env.random(),
+            controlPlane: this.p.controlPlane,
+            sessionFor: (t) => this.sessionFor(t),
+          })
+        : undefined;
     return this.assemble(startedAt);
   }
 }

@@ -22,8 +22,20 @@ import {
   startNodeCache,
   startSshd,
   stopNodeCache,
+  EXTERNAL,
 } from './services.js';
-import { overlayOf, type Desc, type LabEndpoint, type LabNode } from './topology.js';
+import { NLD_IP, overlayOf, type Desc, type LabEndpoint, type LabNode } from './topology.js';
+import { RESOLV, STUB, fileSays, restartChecked, restore } from './resolver-faults.js';
+import {
+  readNodeCachePod,
+  resolvConf,
+  startUpstream,
+  stopUpstream,
+  upstreamUp,
+  upstreamWildcard,
+  writeNodeFile,
+} from './resolver.js';
+import { firewalldUp, startFirewalld, stopFirewalld } from './firewalld.js';
 
 export interface FaultDef {
   scope: 'node' | 'cluster';
@@ -94,6 +106,12 @@ export const OFFLOAD_LOOKALIKES = [
   'nodelocaldns-down',
   'overlay-blocked',
   'conntrack-drops',
+];
+
+/** firewall.host with firewalld on the applied node: its status there, nothing to see on the others. */
+const firewallHost = (status: 'warn' | 'pass'): NonNullable<FaultExpectation['results']> => [
+  { check: 'firewall.host', on: 'applied', status, evidence: [{ field: 'firewalls', holds: 'inet firewalld' }] },
+  { check: 'firewall.host', on: 'others', status: 'skip' },
 ];
 
 const ipt = (ns: string, ...args: string[]) => nsOk(ns, 'iptables', '-w', ...args);
@@ -554,6 +572,82 @@ const TABLE = {
       return /^tx-checksumming: off/m.test(k) && /^rx-checksumming: on/m.test(k);
     },
   },
+  firewalld: {
+    scope: 'node',
+    expect: {
+      // node2 hosts a CoreDNS pod: the other nodes lose it (overlay), its own pod loses NodeLocalDNS
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['overlay-blocked', 'pod-to-host-blocked'],
+      hosts: 'applied',
+      exit: 1,
+      absent: [...DNS_LOOKALIKES, 'nodelocaldns-rules-missing', 'ip-forward-disabled'],
+      evidence: [
+        '"reject with icmpx admin-prohibited" \\(nftables, firewalld filter_INPUT via filter_INPUT_ZONES → filter_IN_public\\) drops UDP {port}',
+        "{node}: the rule is firewalld's: no zone names eth0 or the source: firewalld's default zone public",
+      ],
+      fix: 'firewall-cmd --permanent --zone=public --add-port=',
+      results: firewallHost('warn'),
+    },
+    about:
+      "the real firewalld with its packaged defaults (zone public: ssh and dhcpv6-client, `reject with icmpx admin-prohibited` in its own `table inet firewalld`), started after the node's iptables rules: the overlay's VXLAN port and what pods send to the node are rejected, whatever iptables accepts",
+    apply: (d, n) => startFirewalld(d, n),
+    lift: (d, n) => stopFirewalld(d, n),
+    ready: (d, n) => firewalldUp(d, n),
+  },
+  'firewalld-open': {
+    scope: 'node',
+    expect: {
+      runs: [{ on: ['node2'] }],
+      diagnoses: [],
+      hosts: null,
+      exit: 0,
+      absent: [...DNS_LOOKALIKES, 'overlay-blocked', 'pod-to-host-blocked'],
+      results: firewallHost('pass'),
+    },
+    about:
+      "firewalld with the documented fix: the plugin's devices (pod interfaces, the overlay device, nodelocaldns) in zone trusted and the overlay's port open in zone public — healthy",
+    apply: (d, n) => {
+      const ov = overlayOf(d);
+      startFirewalld(d, n, [
+        ...[ov.podInputIf, ov.device, 'nodelocaldns'].map((dev) => [
+          '--permanent',
+          '--zone=trusted',
+          `--add-interface=${dev}`,
+        ]),
+        ['--permanent', '--zone=public', `--add-port=${ov.port}/udp`],
+      ]);
+    },
+    lift: (d, n) => stopFirewalld(d, n),
+    ready: (d, n) =>
+      firewalldUp(d, n) &&
+      nsRead(n.ns, '/usr/sbin/nft', 'list', 'table', 'inet', 'firewalld').includes(
+        `udp dport ${overlayOf(d).port} accept`,
+      ),
+  },
+  'nft-vxlan-drop': {
+    scope: 'node',
+    expect: {
+      runs: [{ on: ['node3'] }],
+      diagnoses: ['overlay-blocked'],
+      hosts: 'applied',
+      exit: 1,
+      absent: DNS_LOOKALIKES,
+      evidence: [
+        '{node}: "udp dport {port} counter packets \\d+ bytes \\d+ drop" \\(nftables, hostfw input\\) drops UDP {port}',
+        '{node}: the rule is the native nftables table inet hostfw',
+      ],
+      results: [{ check: 'firewall.host', on: 'applied', status: 'warn' }],
+    },
+    about:
+      "a native nftables table of its own (as /etc/nftables.conf would load) drops the overlay's VXLAN port arriving on the node, which iptables-save never shows",
+    apply: (d, n) =>
+      nsSh(
+        n.ns,
+        `/usr/sbin/nft add table inet hostfw && /usr/sbin/nft add chain inet hostfw input "{ type filter hook input priority 0; policy accept; }" && /usr/sbin/nft add rule inet hostfw input udp dport ${overlayOf(d).port} counter drop`,
+      ),
+    lift: (_d, n) => quiet('ip', ['netns', 'exec', n.ns, '/usr/sbin/nft', 'delete', 'table', 'inet', 'hostfw']),
+    ready: (_d, n) => nsOk(n.ns, '/usr/sbin/nft', 'list', 'table', 'inet', 'hostfw'),
+  },
   'endpoints-gone': {
     scope: 'cluster',
     expect: {
@@ -578,6 +672,114 @@ const TABLE = {
     apply: (d) => writeFileSync(endpointsGoneMarker(d.dir), ''),
     lift: (d) => rmSync(endpointsGoneMarker(d.dir), { force: true }),
     ready: (d) => existsSync(endpointsGoneMarker(d.dir)),
+  },
+
+  'resolv-loop': {
+    scope: 'node',
+    expect: {
+      runs: [{ on: ['node2'] }],
+      diagnoses: ['resolver-loop'],
+      hosts: 'applied',
+      exit: 1,
+      absent: [...DNS_LOOKALIKES, 'upstream-dns-unreachable'],
+      flips: [
+        'resolver.config',
+        'dns.nodelocaldns.tcp',
+        'dns.nodelocaldns.udp',
+        'dns.pod.nodelocaldns.tcp',
+        'dns.pod.nodelocaldns.udp',
+      ],
+      evidence: [
+        '^{node}: /etc/resolv\\.conf:\\d+ `nameserver 169\\.254\\.25\\.10` names 169\\.254\\.25\\.10, NodeLocalDNS itself',
+        '^{node}: loop: node-cache on 169\\.254\\.25\\.10 forwards `\\.` to 169\\.254\\.25\\.10: to itself',
+        '^{node}: pod nodelocaldns-{node} on {node}: CrashLoopBackOff, 2 restart\\(s\\); its previous container\'s last loop line: \\[FATAL\\] plugin/loop: Loop \\(169\\.254\\.25\\.10:\\d+ -> 169\\.254\\.25\\.10:53\\) detected for zone "\\."',
+      ],
+      fix: 'upstream_dns_servers',
+      results: [
+        { check: 'resolver.config', on: 'applied', status: 'fail', evidence: [{ field: 'loops', length: 1 }] },
+        { check: 'resolver.config', on: 'others', status: 'pass' },
+      ],
+    },
+    about:
+      "the node's resolv.conf (the kubelet's resolvConf) names NodeLocalDNS (kubespray#9948, after a reboot): node-cache forwards `.` to itself, its loop plugin stops it at start, CrashLoopBackOff",
+    apply: (d, n) => {
+      writeNodeFile(d.dir, n, RESOLV, resolvConf([NLD_IP]));
+      restartChecked(d, n);
+    },
+    lift: (d, n) => restore(d, n),
+    ready: (d, n) => readNodeCachePod(d.dir, n.name).state === 'crashloop' && !nodeCacheUp(d.dir, n),
+  },
+  'resolv-stub': {
+    scope: 'node',
+    expect: {
+      runs: [{ on: ['node3'] }],
+      diagnoses: ['resolver-loop'],
+      hosts: 'applied',
+      exit: 1,
+      absent: [...DNS_LOOKALIKES, 'upstream-dns-unreachable'],
+      flips: ['resolver.config'],
+      evidence: [
+        '^{node}: /etc/resolv\\.conf:\\d+ `nameserver 127\\.0\\.0\\.53` names 127\\.0\\.0\\.53, a loopback stub',
+        '^{node}: loop: CoreDNS pods forward `\\.` to 127\\.0\\.0\\.53 in their own network namespace',
+        '^{node}: the external name kubernetes\\.io through NodeLocalDNS: 0/\\d+ good answers',
+      ],
+      results: [{ check: 'resolver.config', on: 'applied', status: 'fail' }],
+    },
+    about:
+      "the node's resolv.conf is systemd-resolved's stub (127.0.0.53) with nothing behind it: node-cache forwards `.` there and gets nothing; a CoreDNS pod started on the node would forward to itself",
+    apply: (d, n) => {
+      writeNodeFile(d.dir, n, RESOLV, STUB);
+      restartChecked(d, n);
+    },
+    lift: (d, n) => restore(d, n),
+    ready: (d, n) => fileSays(d, n, '127.0.0.53') && nodeCacheUp(d.dir, n),
+  },
+  'upstream-down': {
+    scope: 'cluster',
+    expect: {
+      runs: [{}],
+      diagnoses: ['upstream-dns-unreachable'],
+      hosts: null,
+      exit: 1,
+      absent: [...DNS_LOOKALIKES, 'resolver-loop'],
+      evidence: [
+        '^the DNS pods forward `\\.` to 198\\.18\\.\\d+\\.4 \\(from /etc/resolv\\.conf\\)$',
+        '^198\\.18\\.\\d+\\.4 asked directly from every node: UDP 0/\\d+ .*, TCP 0/\\d+',
+      ],
+      summary: '^the upstream DNS servers 198\\.18\\.\\d+\\.4 \\(from /etc/resolv\\.conf\\) answer no node',
+      results: [{ check: 'resolver.upstream', on: 'cluster', status: 'fail' }],
+    },
+    about: 'the upstream resolver the nodes name (and NodeLocalDNS and CoreDNS forward `.` to) is down',
+    apply: (d) => stopUpstream(d.dir),
+    lift: (d) => {
+      if (!upstreamUp(d.dir)) startUpstream(d.k, d.dir, EXTERNAL);
+      d.nodes.forEach((n) => restartNodeCache(d.dir, n));
+    },
+    ready: (d) => !upstreamUp(d.dir),
+  },
+  'search-wildcard': {
+    scope: 'cluster',
+    expect: {
+      runs: [{}],
+      diagnoses: [],
+      hosts: null,
+      exit: 0,
+      absent: [...DNS_LOOKALIKES, 'resolver-loop', 'upstream-dns-unreachable'],
+      results: [
+        {
+          check: 'resolver.config',
+          on: 'applied',
+          status: 'warn',
+          evidence: [{ field: 'wildcard', holds: '"outcome":"answers"' }],
+        },
+      ],
+    },
+    about: "the hosts' search domain has a wildcard record at the upstream (kubespray#5484): any name under it answers",
+    apply: (d) => startUpstream(d.k, d.dir, EXTERNAL, true),
+    lift: (d) => {
+      if (upstreamWildcard(d.dir) || !upstreamUp(d.dir)) startUpstream(d.k, d.dir, EXTERNAL);
+    },
+    ready: (d) => upstreamUp(d.dir) && upstreamWildcard(d.dir),
   },
   'ipvs-stale': {
     scope: 'node',

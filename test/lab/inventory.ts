@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOMAIN } from './services.js';
+import { SEARCH_DOMAIN } from './resolver.js';
 import { NLD_IP, OVERLAYS, type LabNode, type PluginName } from './topology.js';
 
 export interface InventoryVars {
@@ -61,6 +62,8 @@ export function writeInventory(
       'kube_proxy_mode: iptables',
       'enable_nodelocaldns: true',
       `nodelocaldns_ip: ${NLD_IP}`,
+      // what Kubespray writes into the hosts' resolv.conf (host_resolvconf); the lab's nodes list it
+      `searchdomains: [${SEARCH_DOMAIN}]`,
       '',
     ].join('\n'),
   );

@@ -15,6 +15,7 @@ import { OVERLAYS, type Desc, type LabNode } from './topology.js';
 import { quiet } from './sys.js';
 import type { Saved } from './state.js';
 import { sshdPid } from './services.js';
+import { readNodeCachePod } from './resolver.js';
 
 /** the images every lab node's kubelet has */
 export const LAB_IMAGES = ['registry.k8s.io/pause:3.10'];
@@ -25,7 +26,12 @@ interface Pod {
   status: {
     phase: string;
     podIP?: string;
-    containerStatuses: { ready: boolean; state: Record<string, { reason?: string }> }[];
+    containerStatuses: {
+      ready: boolean;
+      state: Record<string, { reason?: string }>;
+      restartCount?: number;
+      lastState?: Record<string, { reason?: string; exitCode?: number }>;
+    }[];
   };
   lab?: { netns: string; hostIf: string; pid: number; ip: string };
 }
@@ -53,15 +59,34 @@ function standing(d: Desc): Pod[] {
       spec: { nodeName: e.node, containers: [{ name: 'coredns', image: 'registry.k8s.io/coredns/coredns:v1.12.0' }] },
       status: { ...running, podIP: e.ip },
     })),
-    ...d.nodes.map((n) => ({
-      metadata: { name: `nodelocaldns-${n.name}`, namespace: 'kube-system', labels: { 'k8s-app': 'node-local-dns' } },
-      spec: {
-        nodeName: n.name,
-        hostNetwork: true,
-        containers: [{ name: 'node-cache', image: 'registry.k8s.io/dns/k8s-dns-node-cache:1.25.0' }],
-      },
-      status: { ...running, podIP: n.address },
-    })),
+    ...d.nodes.map((n) => {
+      // node-cache as its starts left it (resolver.ts: stopped by its loop plugin, restarted)
+      const nc = readNodeCachePod(d.dir, n.name);
+      const crash = nc.state === 'crashloop';
+      return {
+        metadata: { name: `nodelocaldns-${n.name}`, namespace: 'kube-system', labels: { 'k8s-app': 'node-local-dns' } },
+        spec: {
+          nodeName: n.name,
+          hostNetwork: true,
+          containers: [{ name: 'node-cache', image: 'registry.k8s.io/dns/k8s-dns-node-cache:1.25.0' }],
+        },
+        status: {
+          phase: 'Running',
+          podIP: n.address,
+          containerStatuses: [
+            {
+              ready: !crash,
+              state: (crash ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: {} }) as Record<
+                string,
+                { reason?: string }
+              >,
+              restartCount: nc.restartCount,
+              ...(nc.previousLog ? { lastState: { terminated: { reason: 'Error', exitCode: 1 } } } : {}),
+            },
+          ],
+        },
+      };
+    }),
   ];
 }
 
@@ -78,7 +103,11 @@ function at(obj: unknown, path: string): unknown {
 
 function selects(sel: string | undefined, labels: Record<string, string>): boolean {
   if (!sel) return true;
-  return sel.split(',').every((term) => {
+  // terms split at commas outside a set: `k=v`, `k`, `k in (a,b)`
+  return (sel.match(/[^,(]+(?:\([^)]*\))?/g) ?? []).every((raw) => {
+    const term = raw.trim();
+    const set = /^(\S+)\s+in\s+\(([^)]*)\)$/.exec(term);
+    if (set) return set[2]!.split(',').some((x) => labels[set[1]!] === x.trim());
     const [k, v] = term.split('=');
     return v === undefined ? k! in labels : labels[k!] === v;
   });
@@ -144,6 +173,9 @@ function main(): void {
       '--restart',
       '--image-pull-policy',
       '--request-timeout',
+      '-c',
+      '--container',
+      '--tail',
     ].includes(m[1]!);
     opt[m[1]!] = m[2] ?? (takesValue ? (argv[++i] ?? '') : 'true');
   }
@@ -196,6 +228,21 @@ function main(): void {
     );
     if (!pods.length) process.stderr.write(`No resources found${all ? '' : ` in ${ns} namespace`}.\n`);
     columns(pods);
+    return;
+  }
+  if (verb === 'logs' && what) {
+    // `kubectl logs [--previous] <pod>`: node-cache's previous container's log (resolver.ts)
+    const pod = standing(d).find((p) => p.metadata.name === what && p.metadata.namespace === ns);
+    if (!pod) fail(`Error from server (NotFound): pods "${what}" not found`);
+    const node = what.startsWith('nodelocaldns-') ? what.slice('nodelocaldns-'.length) : null;
+    const log = node ? readNodeCachePod(d.dir, node).previousLog : '';
+    if (opt['--previous'] === 'true' || opt['-p'] === 'true') {
+      if (!log)
+        fail(
+          `Error from server (BadRequest): previous terminated container "${pod.spec.containers[0]!.name}" in pod "${what}" not found`,
+        );
+      process.stdout.write(log);
+    }
     return;
   }
   if (verb === 'run' && what) {

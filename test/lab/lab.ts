@@ -7,12 +7,16 @@
 // pods behind cali… veths with proxy ARP for 169.254.1.1; flannel: flannel.1 (VNI 1, port 8472),
 // pods on the cni0 bridge behind veth… — with the neighbour + fdb + onlink-route scheme both use,
 // an interface named nodelocaldns (a bridge: this kernel has no dummy) holding 169.254.25.10 with
-// unbound forwarding every zone to the CoreDNS service over TCP (node-cache's force_tcp), node-cache's
-// 12 iptables rules, kube-proxy-like random DNAT for the service, and a hardened INPUT chain.
-// CoreDNS pods (unbound serving local data) run in cni-<uuid> namespaces. `kubectl` is a stand-in
-// printing the coredns Endpoints and EndpointSlices (the only simulated piece).
+// unbound forwarding the cluster zones to the CoreDNS service over TCP (node-cache's force_tcp) and
+// `.` to what the node's kubelet hands it, node-cache's 12 iptables rules, kube-proxy-like random
+// DNAT for the service, Calico's natOutgoing, a hardened INPUT chain, and the node's own /etc
+// (resolver.ts: Kubespray's kubelet config, its resolv.conf). CoreDNS pods (unbound serving local
+// data, forwarding `.` to the upstream resolver on the underlay) run in cni-<uuid> namespaces.
+// `kubectl` is a stand-in printing the coredns Endpoints and EndpointSlices and the DNS pods (the
+// only simulated piece).
 //
 // The parts: topology.ts (addresses, namespaces, overlay, pods), services.ts (what runs there),
+// resolver.ts (each node's /etc, the upstream resolver, node-cache's loop check),
 // inventory.ts (the Kubespray inventory), faults.ts (one record per fault), state.ts (teardown).
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +55,7 @@ import {
   type LabUsers,
 } from './services.js';
 import { writeInventory } from './inventory.js';
+import { buildUpstream, startUpstream, writeNodeEtc } from './resolver.js';
 import { FAULTS, faultOps, faultTargets, offloadDefault, type Fault } from './faults.js';
 
 export { FAULTS, FAULT_DEFS, faultOps, faultTargets, type Fault, type FaultDef } from './faults.js';
@@ -171,6 +176,9 @@ function build(
 
   // the network
   buildUnderlay(k, !opts.bastion, (l) => record('link', l));
+  // the upstream resolver for external names, on the underlay
+  buildUpstream(k, record);
+  startUpstream(k, dir, EXTERNAL);
   const nodes = planNodes(k, n);
   for (const node of nodes) buildNode(k, node, plugin, record);
   for (const node of nodes) routeOverlay(k, node, nodes, plugin);
@@ -184,8 +192,10 @@ function build(
       (ns) => record('ns', ns),
     );
 
-  // what runs there
-  for (const ep of endpoints) startCoredns(ep, dir, { apiIp, corednsIp, svcBase });
+  // what runs there: each node's own /etc first (its kubelet config and resolv.conf, what the DNS
+  // pods forward `.` to)
+  for (const node of nodes) writeNodeEtc(dir, k, node, DOMAIN);
+  for (const ep of endpoints) startCoredns(ep, dir, { apiIp, corednsIp, svcBase, nodes });
   for (const node of nodes) {
     sh(
       'ip',
@@ -194,6 +204,7 @@ function build(
         corednsIp,
         endpoints.map((e) => e.ip),
         overlay.port,
+        plan.podCidr,
       ),
     );
     startNodeCache(dir, node, corednsIp);

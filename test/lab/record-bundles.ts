@@ -97,6 +97,14 @@ async function recordCore(): Promise<void> {
   await lab.fault('pod-to-host-blocked', { nodes: ['node3'] });
   console.error('pod-create-node3:', await run([...base, '--pod-probes', 'create', ...rec('pod-create-node3')]));
   await lab.clear();
+  // the resolver chain: node2's file names NodeLocalDNS (kubectl's pod state and loop line recorded);
+  // the upstream down (the upstream servers asked from every node)
+  await lab.fault('resolv-loop', { nodes: ['node2'] });
+  console.error('resolv-loop-node2:', await run([...base, ...rec('resolv-loop-node2')]));
+  await lab.clear();
+  await lab.fault('upstream-down');
+  console.error('upstream-down:', await run([...base, ...rec('upstream-down')]));
+  await lab.clear();
   await lab.fault('sshd-down', { nodes: ['node3'] });
   console.error('sshd-down-node3:', await run([...base, ...rec('sshd-down-node3')]));
   await lab.clear();

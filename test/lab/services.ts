@@ -2,20 +2,21 @@
 // node-cache's iptables rules), kube-proxy's DNAT for the CoreDNS service and a hardened INPUT chain,
 // CoreDNS pods (unbound serving the cluster records), OpenSSH, the sudo users, and the kubectl stand-in.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killPidFile, nsSh, nsx, pidAlive, quiet, sh } from './sys.js';
 import { NLD_IP, type LabEndpoint, type LabNode } from './topology.js';
+import { etcOverlayScript, kubeletNameservers, natOutgoingRules, nodeEtcPath } from './resolver.js';
 
 export const DOMAIN = 'cluster.local';
 export const EXTERNAL = 'kubernetes.io';
 
 // ---- NodeLocalDNS -------------------------------------------------------------------------------
 
-function unboundConf(dir: string, name: string, svc: string): string {
-  const zones = [DOMAIN, 'in-addr.arpa', 'ip6.arpa', '.'];
+function unboundConf(dir: string, name: string, svc: string, upstream: string[], queryLog: string | null): string {
+  const zones = [DOMAIN, 'in-addr.arpa', 'ip6.arpa'];
   return [
     'server:',
     `  interface: ${NLD_IP}`,
@@ -27,7 +28,9 @@ function unboundConf(dir: string, name: string, svc: string): string {
     '  username: ""',
     `  directory: "${dir}"`,
     '  use-syslog: no',
-    '  logfile: ""',
+    // the loop plugin's check at start (resolver.ts) reads which queries arrived
+    `  logfile: "${queryLog ?? ''}"`,
+    ...(queryLog ? ['  log-queries: yes'] : []),
     '  verbosity: 0',
     '  num-threads: 1',
     '  so-reuseport: no',
@@ -41,7 +44,8 @@ function unboundConf(dir: string, name: string, svc: string): string {
     '  serve-expired: no',
     '  harden-referral-path: no',
     '  qname-minimisation: no',
-    '  tcp-upstream: yes',
+    // the cluster zones over TCP (node-cache's force_tcp), `.` as node-cache forwards it (UDP)
+    '  tcp-upstream: no',
     // a fresh upstream connection per query: unbound pipelining queries on a reused connection
     // without TCP_NODELAY stalls one in ~50 for the peer's 40 ms delayed ACK; node-cache (Go, NODELAY
     // on) has no such stall, and the probes' latency should not carry the stand-in's
@@ -50,8 +54,8 @@ function unboundConf(dir: string, name: string, svc: string): string {
     // forget an upstream's failures at once (node-cache's forward plugin health-checks every 0.5 s)
     '  infra-host-ttl: 1',
     '  infra-keep-probing: yes',
-    ...zones.filter((z) => z !== '.').map((z) => `  local-zone: "${z}." nodefault`),
-    ...zones.filter((z) => z !== '.').map((z) => `  domain-insecure: "${z}"`),
+    ...zones.map((z) => `  local-zone: "${z}." nodefault`),
+    ...zones.map((z) => `  domain-insecure: "${z}"`),
     'remote-control:',
     '  control-enable: no',
     ...zones.flatMap((z) => [
@@ -61,6 +65,12 @@ function unboundConf(dir: string, name: string, svc: string): string {
       '  forward-tcp-upstream: yes',
       '  forward-first: no',
     ]),
+    // `.:53 { forward . /etc/resolv.conf }`: the servers the kubelet hands the pod (none: an address
+    // nothing answers, so nothing leaves the lab)
+    'forward-zone:',
+    '  name: "."',
+    ...(upstream.length ? upstream : ['127.0.0.1@1']).map((a) => `  forward-addr: ${a.includes('@') ? a : `${a}@53`}`),
+    '  forward-first: no',
     '',
   ].join('\n');
 }
@@ -69,9 +79,9 @@ const nodeCachePid = (dir: string, n: LabNode) => join(dir, `unbound-${n.name}.p
 
 /** node-cache on a node: unbound on 169.254.25.10 forwarding every zone to the CoreDNS service over
  *  TCP (node-cache's force_tcp). */
-export function startNodeCache(dir: string, n: LabNode, corednsIp?: string): void {
+export function startNodeCache(dir: string, n: LabNode, corednsIp?: string, queryLog: string | null = null): void {
   const conf = join(dir, `unbound-${n.name}.conf`);
-  if (corednsIp) writeFileSync(conf, unboundConf(dir, n.name, corednsIp));
+  if (corednsIp) writeFileSync(conf, unboundConf(dir, n.name, corednsIp, kubeletNameservers(dir, n.ns), queryLog));
   nsx(n.ns, 'unbound', '-c', conf);
 }
 
@@ -118,8 +128,9 @@ export function nodeCacheRules(): { raw: string[]; filter: string[] } {
  *  the CoreDNS service to its pods (a chain per endpoint that marks a pod's own queries, hairpinned
  *  back to it through the service, for masquerade — as kube-proxy's KUBE-SEP chains do — so a pod's
  *  query to the service answers even when the service picks that pod), and a hardened INPUT chain
- *  that lets in SSH, the overlay's VXLAN port and ICMP only. */
-export function iptablesRestore(svc: string, pods: string[], vxlanPort: number): string {
+ *  that lets in SSH, the overlay's VXLAN port and ICMP only; with the pods' range, Calico's
+ *  natOutgoing for what pods send outside it. */
+export function iptablesRestore(svc: string, pods: string[], vxlanPort: number, podCidr?: string): string {
   const nc = nodeCacheRules();
   const sep = (j: number) => `KUBE-SEP-DNS${j}`;
   const dnat: string[] = [];
@@ -148,10 +159,12 @@ export function iptablesRestore(svc: string, pods: string[], vxlanPort: number):
     ':KUBE-SVC-DNS - [0:0]',
     ':KUBE-MARK-MASQ - [0:0]',
     ':KUBE-POSTROUTING - [0:0]',
+    ...(podCidr ? [':cali-nat-outgoing - [0:0]'] : []),
     ...pods.map((_p, j) => `:${sep(j)} - [0:0]`),
     `-A PREROUTING -d ${svc}/32 -j KUBE-SVC-DNS`,
     `-A OUTPUT -d ${svc}/32 -j KUBE-SVC-DNS`,
     '-A POSTROUTING -j KUBE-POSTROUTING',
+    ...(podCidr ? natOutgoingRules(podCidr) : []),
     '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
     '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
     '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
@@ -204,15 +217,19 @@ export interface ClusterAddrs {
   apiIp: string;
   corednsIp: string;
   svcBase: string;
+  /** the nodes: a CoreDNS pod forwards `.` to what its node's kubelet hands it */
+  nodes: LabNode[];
 }
 
 export const corednsPid = (dir: string, ep: LabEndpoint) => join(dir, `coredns-${ep.podNs}.pid`);
 
 /** A CoreDNS pod: unbound serving the cluster's records from local data, UDP and TCP, many
  *  concurrent TCP clients (dnsmasq allows only 20 TCP children: 20 nodes probing at once overran
- *  it). `local-zone: "." static` means it never asks anyone else: nothing leaves the lab. */
+ *  it), forwarding `.` to the lab's upstream resolver as the kubelet's resolvConf tells it. */
 export function startCoredns(ep: LabEndpoint, dir: string, a: ClusterAddrs): void {
   const conf = join(dir, `coredns-${ep.podNs}.conf`);
+  const node = a.nodes.find((n) => n.name === ep.node);
+  const upstream = node ? kubeletNameservers(dir, node.ns) : [];
   const big = Array.from({ length: 8 }, () => `"${'x'.repeat(200)}"`).join(' ');
   writeFileSync(
     conf,
@@ -235,7 +252,15 @@ export function startCoredns(ep: LabEndpoint, dir: string, a: ClusterAddrs): voi
       '  tcp-idle-timeout: 10000',
       '  access-control: 0.0.0.0/0 allow',
       '  module-config: "iterator"',
-      '  local-zone: "." static',
+      '  do-not-query-localhost: no',
+      '  cache-max-ttl: 0',
+      '  cache-max-negative-ttl: 0',
+      '  infra-host-ttl: 1',
+      '  infra-keep-probing: yes',
+      '  outbound-msg-retry: 1',
+      // CoreDNS's forward waits seconds for its upstream; unbound retransmits after 50 ms at first,
+      // which a pod slowed on purpose (slow-pod.ts) turned into SERVFAIL
+      '  infra-cache-min-rtt: 1000',
       `  local-zone: "${DOMAIN}." static`,
       `  local-data: "kubernetes.default.svc.${DOMAIN}. 0 IN A ${a.apiIp}"`,
       `  local-data: "kube-dns.kube-system.svc.${DOMAIN}. 0 IN A ${a.corednsIp}"`,
@@ -243,10 +268,16 @@ export function startCoredns(ep: LabEndpoint, dir: string, a: ClusterAddrs): voi
       `  local-data-ptr: "${a.apiIp} 0 kubernetes.default.svc.${DOMAIN}."`,
       `  local-data-ptr: "${a.corednsIp} 0 kube-dns.kube-system.svc.${DOMAIN}."`,
       `  local-data: 'big.${DOMAIN}. 0 IN TXT ${big}'`,
-      `  local-zone: "${EXTERNAL}." static`,
-      `  local-data: "${EXTERNAL}. 0 IN A ${a.svcBase}.250"`,
       'remote-control:',
       '  control-enable: no',
+      // `forward . /etc/resolv.conf` in the pod: what its node's kubelet hands it (dnsPolicy Default);
+      // the upstream resolver answers external names (none: an address nothing answers)
+      'forward-zone:',
+      '  name: "."',
+      ...(upstream.length ? upstream : ['127.0.0.1@1']).map(
+        (x) => `  forward-addr: ${x.includes('@') ? x : `${x}@53`}`,
+      ),
+      '  forward-first: no',
       '',
     ].join('\n'),
   );
@@ -304,14 +335,15 @@ export function writeSshdConf(
 export const sshdPid = (dir: string, ns: string) => join(dir, `sshd_${ns}.pid`);
 
 /** sshd in the node's namespace. `ip netns exec` gives it a private mount namespace, where the
- *  controller's own ~/.bashrc is masked: the nodes share this machine's /root, and a dev box's
+ *  node's own /etc is mounted (resolver.ts: an overlay holding its kubelet config and resolv.conf)
+ *  and where the controller's own ~/.bashrc is masked: the nodes share this machine's /root, and a dev box's
  *  bashrc (here `pyenv init`, ~80 ms per SSH command) would make every lab node slower than a
  *  stock node. Affects the validator and Ansible (bench) alike. */
 export function startSshd(dir: string, ns: string): void {
   if (pidAlive(sshdPid(dir, ns))) return;
   nsSh(
     ns,
-    `for f in /root/.bashrc /root/.bash_profile /root/.profile; do [ -f "$f" ] && mount --bind /dev/null "$f"; done; exec /usr/sbin/sshd -f '${join(dir, `sshd_${ns}.conf`)}'`,
+    `for f in /root/.bashrc /root/.bash_profile /root/.profile; do [ -f "$f" ] && mount --bind /dev/null "$f"; done; ${existsSync(nodeEtcPath(dir, ns, '/etc/resolv.conf')) ? `${etcOverlayScript(dir, ns)} && ` : ''}exec /usr/sbin/sshd -f '${join(dir, `sshd_${ns}.conf`)}'`,
   );
 }
 
@@ -485,7 +517,7 @@ export function writeKubectl(dir: string, binDir: string, endpoints: LabEndpoint
       `if [ -n "$me" ] && [ -e '${dir}/kubectl-fail-'"$me" ]; then echo "error: the server could not find the requested resource" >&2; exit 1; fi`,
       'a=" $* "',
       // pods (--pod-probes create): kubectl-pods.ts makes and removes real pod sandboxes in the lab
-      `case "$a" in *" run "*|*" get pods "*|*" get pod "*|*" get nodes "*|*" delete pods "*|*" delete pod "*) exec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(new URL('./kubectl-pods.ts', import.meta.url))}' '${statePath}' "$@" ;; esac`,
+      `case "$a" in *" run "*|*" get pods "*|*" get pod "*|*" get nodes "*|*" delete pods "*|*" delete pod "*|*" logs "*) exec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(new URL('./kubectl-pods.ts', import.meta.url))}' '${statePath}' "$@" ;; esac`,
       'case "$a" in *" get endpoints coredns "*) what=endpoints ;; *" get endpointslices "*|*" get endpointslice "*|*" get endpointslices.discovery.k8s.io "*) what=slices ;; *" get --raw /apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dcoredns "*) what=raw ;; *) what= ;; esac',
       'case "$a" in *" -l kubernetes.io/service-name=coredns "*|*" -l=kubernetes.io/service-name=coredns "*|*" --selector kubernetes.io/service-name=coredns "*|*" --selector=kubernetes.io/service-name=coredns "*) ;; *) [ "$what" = slices ] && what= ;; esac',
       'case "$what" in',

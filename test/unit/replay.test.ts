@@ -26,6 +26,8 @@ const EXPECT: Record<string, { exit: number; failing: string[] }> = {
   'sshd-down-node3': { exit: 3, failing: ['host-unreachable'] },
   'pod-to-host-node2': { exit: 1, failing: ['pod-to-host-blocked'] },
   'pod-create-node3': { exit: 1, failing: ['pod-to-host-blocked'] },
+  'resolv-loop-node2': { exit: 1, failing: ['resolver-loop'] },
+  'upstream-down': { exit: 1, failing: ['upstream-dns-unreachable'] },
   // kube_proxy_mode ipvs: the lab's recording with IPVS tables from public captures (README.md there)
   'ipvs-healthy': { exit: 0, failing: [] },
   'ipvs-stale-node2': { exit: 1, failing: ['ipvs-stale-backend'] },
