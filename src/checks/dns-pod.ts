@@ -50,6 +50,7 @@ export default defineCheck({
           netns: ns.name ?? `/proc/${ns.pid}/ns/net`,
           podIp: ns.addresses[0] ?? null,
           hostInterface: ns.hostIf,
+          ...(ns.entered ? { entered: ns.entered } : {}),
           ...(made?.name && made.ip && ns.addresses.includes(made.ip)
             ? { pod: `${made.name} (made by --pod-probes create)` }
             : {}),

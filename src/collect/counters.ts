@@ -51,19 +51,36 @@ export function parseNfConntrack(text: string, prefix: string, into: Counters = 
   return into;
 }
 
+const PAIR_LINE = /^(\w+):\s+(.*)$/;
+const VALUES = /^-?\d+(?:\s+-?\d+)*$/;
+/** A header line's keys ("Tcp: RtoAlgorithm …" -> "Tcp.RtoAlgorithm", …), null when it is not a
+ *  header. Every node prints the same few header lines: their keys are made once, not per node. */
+const headers = new Map<string, { prefix: string; keys: string[] } | null>();
+function headerOf(line: string): { prefix: string; keys: string[] } | null {
+  let h = headers.get(line);
+  if (h !== undefined) return h;
+  const a = PAIR_LINE.exec(line);
+  const names = a ? a[2]!.trim().split(/\s+/) : [];
+  h = a && names.every((n) => /^[A-Za-z]/.test(n)) ? { prefix: a[1]!, keys: names.map((n) => `${a[1]}.${n}`) } : null;
+  if (headers.size > 512) headers.clear();
+  headers.set(line, h);
+  return h;
+}
+
 /** Header/value line pairs: "Tcp: RtoAlgorithm RtoMin ..." then "Tcp: 1 200 ...". */
 export function parseProcNet(text: string, into: Counters = {}): Parsed<Counters> {
   const lines = text.split('\n').filter((l) => l.trim());
   let pairs = 0;
   for (let i = 0; i + 1 < lines.length; i++) {
-    const a = /^(\w+):\s+(.*)$/.exec(lines[i]!);
-    const b = /^(\w+):\s+(.*)$/.exec(lines[i + 1]!);
-    if (!a || !b || a[1] !== b[1]) continue;
-    const names = a[2]!.trim().split(/\s+/);
-    const vals = b[2]!.trim().split(/\s+/);
-    if (!names.every((n) => /^[A-Za-z]/.test(n)) || !vals.every((v) => /^-?\d+$/.test(v))) continue;
-    if (names.length !== vals.length) return { parseError: `${a[1]}: ${names.length} names but ${vals.length} values` };
-    names.forEach((n, j) => (into[`${a[1]}.${n}`] = Number(vals[j])));
+    const b = PAIR_LINE.exec(lines[i + 1]!);
+    if (!b || !PAIR_LINE.test(lines[i]!)) continue;
+    const h = headerOf(lines[i]!);
+    const row = b[2]!.trim();
+    if (!h || h.prefix !== b[1] || !VALUES.test(row)) continue;
+    const vals = row.split(/\s+/);
+    if (h.keys.length !== vals.length)
+      return { parseError: `${h.prefix}: ${h.keys.length} names but ${vals.length} values` };
+    for (let j = 0; j < vals.length; j++) into[h.keys[j]!] = Number(vals[j]);
     pairs++;
     i++;
   }

@@ -44,7 +44,7 @@ function encapOf(v: View): Encap | null {
 function dropRule(v: View, host: string, enc: Encap): { verdict: Verdict; nic: string | null } | null {
   const facts = v.input.facts[host];
   if (!facts) return null;
-  const address = v.input.hosts.find((h) => h.name === host)?.address ?? '';
+  const address = v.addressOf(host) ?? '';
   const peer = v.input.hosts.find((h) => h.name !== host)?.address ?? null;
   const links = facts.links;
   const parent = links && !isParseError(links) ? (links.find((l) => l.name === enc.device)?.parent ?? null) : null;

@@ -107,7 +107,7 @@ export function podToHostSuspects(v: View): PodToHostSuspect[] {
           );
       // the replies of the node's CoreDNS pods to the node itself arrive the same way: on the probed
       // pod's interface, or on the bridge every pod of the node sits on (flannel's cni0)
-      const hostAddr = v.input.hosts.find((x) => x.name === h)?.address ?? null;
+      const hostAddr = v.addressOf(h) ?? null;
       const bridge = ns?.hostIf ? isBridge(v, h, ns.hostIf) : false;
       const repliesDropped: string[] = [];
       if (ns?.hostIf && dropping.length && hostAddr) {
@@ -127,14 +127,7 @@ export function podToHostSuspects(v: View): PodToHostSuspect[] {
           repliesDropped.push(`${e.ip}${e.podName ? ` (${e.podName})` : ''}`);
           const own = v.probes(h, 'coredns-endpoint', undefined, e.ip);
           if (!own.length || !v.allDead(own)) continue;
-          const others = v.input.probes.filter(
-            (p) =>
-              p.host !== h &&
-              p.from !== 'pod' &&
-              p.internal !== false &&
-              p.role === 'coredns-endpoint' &&
-              p.server === e.ip,
-          );
+          const others = v.probes(undefined, 'coredns-endpoint', undefined, e.ip).filter((p) => p.host !== h);
           const reach = v.okCount(others) > 0 ? ` (not a dead pod: other nodes reach it, ${v.ratio(others)})` : '';
           evidence.push(
             `${h}: its own probes to its CoreDNS pod ${e.ip}${e.podName ? ` (${e.podName})` : ''} fail too (${v.ratio(own)}): the pod's replies arrive on ${inIface} and are dropped the same way${reach}`,

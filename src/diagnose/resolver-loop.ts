@@ -58,6 +58,14 @@ export function resolverLoop(v: View): Draft[] {
   if (!found.length) return [];
   const evidence: string[] = [];
   const kubeletConfig = (h: string) => resolverFacts(v.input.facts[h])?.kubeletConfigPath ?? 'the kubelet config';
+  // the external name's probes through NodeLocalDNS, by node (gathered once: every node may loop)
+  const extOf = new Map<string, typeof v.input.probes>();
+  for (const p of v.input.probes) {
+    if (p.from === 'pod' || p.internal !== false || p.role !== 'nodelocaldns') continue;
+    const list = extOf.get(p.host);
+    if (list) list.push(p);
+    else extOf.set(p.host, [p]);
+  }
   for (const x of found) {
     for (const l of x.loops) {
       evidence.push(
@@ -70,9 +78,7 @@ export function resolverLoop(v: View): Draft[] {
       evidence.push(
         `${x.host}: DNS via NodeLocalDNS ${c.nodelocaldnsIp}: ${v.ratio(nl)} cluster-name probes answered${v.allDead(nl) ? ' (node-cache is not serving)' : ''}`,
       );
-    const ext = v.input.probes.filter(
-      (p) => p.host === x.host && p.from !== 'pod' && p.internal === false && p.role === 'nodelocaldns',
-    );
+    const ext = extOf.get(x.host) ?? [];
     if (c.nodelocaldnsEnabled && ext.length)
       evidence.push(
         `${x.host}: the external name ${ext[0]!.name} through NodeLocalDNS: ${v.okCount(ext)}/${v.sentCount(ext)} good answers (\`.\` goes where the file says)`,

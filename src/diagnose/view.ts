@@ -6,41 +6,66 @@ import type { CheckId } from '../checks/registry.js';
 export { describeProbe, isOk };
 
 export class View {
-  constructor(readonly input: DiagnoseInput) {}
+  /** per host, its own probes and its pod's (cluster names only), in input order */
+  private readonly byHost = new Map<string, { node: ProbeResult[]; pod: ProbeResult[] }>();
+  private readonly anyHost = { node: [] as ProbeResult[], pod: [] as ProbeResult[] };
+  private readonly byCheck = new Map<string, CheckResult>();
+  private readonly address = new Map<string, string>();
+
+  constructor(readonly input: DiagnoseInput) {
+    // indexed once: every diagnosis asks per host, and a cluster has thousands of them
+    for (const p of input.probes) {
+      if (p.internal === false) continue;
+      let h = this.byHost.get(p.host);
+      if (!h) this.byHost.set(p.host, (h = { node: [], pod: [] }));
+      const side = p.from === 'pod' ? 'pod' : 'node';
+      h[side].push(p);
+      this.anyHost[side].push(p);
+    }
+    for (const r of input.results) {
+      const k = `${r.host}\u0000${r.check}`;
+      if (!this.byCheck.has(k)) this.byCheck.set(k, r);
+    }
+    for (const h of input.hosts) if (!this.address.has(h.name)) this.address.set(h.name, h.address);
+  }
 
   inspected(): string[] {
     return this.input.hosts.filter((h) => h.inspected).map((h) => h.name);
   }
 
+  /** A host's address (as the inventory gives it). */
+  addressOf(host: string): string | undefined {
+    return this.address.get(host);
+  }
+
+  private select(
+    side: 'node' | 'pod',
+    host?: string,
+    role?: ProbeRole,
+    transport?: Transport,
+    server?: string,
+  ): ProbeResult[] {
+    const from = host ? (this.byHost.get(host)?.[side] ?? []) : this.anyHost[side];
+    if (!role && !transport && !server) return [...from];
+    return from.filter(
+      (p) =>
+        (!role || p.role === role) && (!transport || p.transport === transport) && (!server || p.server === server),
+    );
+  }
+
   /** Cluster-name probes only: an external name depends on the way out, not the cluster. The
    *  node's own probes (from its network namespace); podProbes() gives those from its pod's. */
   probes(host?: string, role?: ProbeRole, transport?: Transport, server?: string): ProbeResult[] {
-    return this.input.probes.filter(
-      (p) =>
-        p.from !== 'pod' &&
-        p.internal !== false &&
-        (!host || p.host === host) &&
-        (!role || p.role === role) &&
-        (!transport || p.transport === transport) &&
-        (!server || p.server === server),
-    );
+    return this.select('node', host, role, transport, server);
   }
 
   /** The same from the pod network namespace probed on each node (`from: "pod"`). */
   podProbes(host?: string, role?: ProbeRole, transport?: Transport, server?: string): ProbeResult[] {
-    return this.input.probes.filter(
-      (p) =>
-        p.from === 'pod' &&
-        p.internal !== false &&
-        (!host || p.host === host) &&
-        (!role || p.role === role) &&
-        (!transport || p.transport === transport) &&
-        (!server || p.server === server),
-    );
+    return this.select('pod', host, role, transport, server);
   }
 
   check(host: string, id: CheckId): CheckResult | undefined {
-    return this.input.results.find((r) => r.host === host && r.check === id);
+    return this.byCheck.get(`${host}\u0000${id}`);
   }
 
   /** All probes of a kind answered fine (and there was at least one). */

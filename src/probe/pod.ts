@@ -18,6 +18,9 @@ export interface PodNetns {
   addresses: string[];
   /** the node's interface towards it (cali… for Calico, cni0 for a bridge), from the node's routes */
   hostIf: string | null;
+  /** how the probe program got into it: `setns` (its own sockets made there, one process), or
+   *  `nsenter (<why setns could not>)` (a second program); absent in recordings from before */
+  entered?: string;
 }
 
 /** The pod side of a node's round trip, without its probes (those go with the node's, `from: "pod"`). */
@@ -105,9 +108,10 @@ export function parsePodSection(
   let exit: string | null = null;
   let note: string | null = null;
   let k = 1;
-  for (; k < lines.length && k < 4; k++) {
+  for (; k < lines.length && k < 5; k++) {
     const l = lines[k]!;
     if (l.startsWith('exit ')) exit = l.slice(5).trim();
+    else if (l.startsWith('how ')) netns.entered = clean(l.slice(4));
     else if (l.startsWith('note ')) note = clean(l.slice(5));
     else break;
   }

@@ -77,16 +77,24 @@ export function probeTable(report: Report, color: boolean, verbose = false): str
   const hosts = [...new Set(report.probes.map((p) => p.host))];
   if (!hosts.length) return [];
   const u = universeOf(report);
+  // each node's probes and pod-side verdict, gathered once (thousands of nodes: no scan per node)
+  const own = new Map<string, { node: ProbeResult[]; pod: ProbeResult[] }>();
+  for (const p of report.probes) {
+    let o = own.get(p.host);
+    if (!o) own.set(p.host, (o = { node: [], pod: [] }));
+    (p.from === 'pod' ? o.pod : o.node).push(p);
+  }
+  const skips = new Map<string, CheckResult>();
+  for (const r of report.results)
+    if (r.check.startsWith('dns.pod.') && (r.status === 'skip' || r.status === 'error') && !skips.has(r.host))
+      skips.set(r.host, r);
   // under each node, the same probes from its pod's network namespace (or why there were none)
   const podLabel = (h: string) => {
-    const p = report.probes.find((x) => x.host === h && x.from === 'pod');
+    const p = own.get(h)?.pod[0];
     return p ? `  pod ${p.podIp ?? ''}`.trimEnd() : '  pod';
   };
-  const podSkip = (h: string) =>
-    report.results.find(
-      (r) => r.host === h && r.check.startsWith('dns.pod.') && (r.status === 'skip' || r.status === 'error'),
-    );
-  const withPods = hosts.filter((h) => report.probes.some((x) => x.host === h && x.from === 'pod') || podSkip(h));
+  const podSkip = (h: string) => skips.get(h);
+  const withPods = hosts.filter((h) => (own.get(h)?.pod.length ?? 0) > 0 || podSkip(h));
   const cells = (ps: ProbeResult[]) =>
     ROLES.flatMap(([role]) =>
       (['udp', 'tcp'] as const).map((t) => probeCell(ps.filter((p) => p.role === role && p.transport === t))),
@@ -96,8 +104,8 @@ export function probeTable(report: Report, color: boolean, verbose = false): str
     for (let i = 0; i < cs.length; i += 2) out += cellText(c, cs[i]!) + cellText(c, cs[i + 1]!) + '  ';
     return (out + tail).trimEnd();
   };
-  const hostProbes = (h: string) => report.probes.filter((p) => p.host === h && p.from !== 'pod');
-  const podProbes = (h: string) => report.probes.filter((p) => p.host === h && p.from === 'pod');
+  const hostProbes = (h: string) => own.get(h)?.node ?? [];
+  const podProbes = (h: string) => own.get(h)?.pod ?? [];
   const width = verbose
     ? Math.max(6, ...hosts.map((h) => h.length), ...withPods.map((h) => podLabel(h).length)) + 2
     : 6;

@@ -48,14 +48,18 @@ const good = (p: ProbeResult) => (p.ok ?? 0) > 0;
 export function externalFailsEverywhere(states: ResolverState[]): boolean {
   const nodes = states.filter(inspected);
   if (!nodes.length) return false;
-  return nodes.every((s) => {
-    const own = s.probes.filter((p) => p.from !== 'pod');
-    const cluster = own.filter((p) => p.internal !== false && p.role === 'coredns-service');
-    const external = own.filter(
-      (p) => p.internal === false && (p.role === 'nodelocaldns' || p.role === 'coredns-service'),
-    );
-    return cluster.some(good) && external.length > 0 && !external.some(good);
-  });
+  return nodes.every(externalFailsOn);
+}
+
+/** On this node: cluster names answer through the CoreDNS service, the external name does not. A node
+ *  where this is false rules the upstream step out (its connection is not needed for it). */
+export function externalFailsOn(s: Pick<ResolverState, 'probes'>): boolean {
+  const own = s.probes.filter((p) => p.from !== 'pod');
+  const cluster = own.filter((p) => p.internal !== false && p.role === 'coredns-service');
+  const external = own.filter(
+    (p) => p.internal === false && (p.role === 'nodelocaldns' || p.role === 'coredns-service'),
+  );
+  return cluster.some(good) && external.length > 0 && !external.some(good);
 }
 
 /** The upstream servers a node's DNS pods forward to, and where they came from (loop addresses left

@@ -71,24 +71,26 @@ export interface NodeOutcome {
   probes: ProbeResult[];
 }
 
-/** The pod namespace's own counters, filed with the node's under its address as the pod
+/** The pod namespace's own Tcp/Udp counters, filed with the node's under its address as the pod
  *  namespaces' are (`Pod.<addr>.<counter>`, collect/counters.ts) where the node's reading has no
- *  such key: checksum errors counted inside the pod are evidence for the offload diagnoses too. */
+ *  such key: checksum errors counted inside the pod are evidence for the offload diagnoses too.
+ *  The readings are the round trip's own (just parsed): they are added to in place. */
 function withPodCounters(
   before: Counters | null,
   after: Counters | null,
   pod: PodOutcome,
 ): [Counters | null, Counters | null] {
   if (!before || !after || !pod.before || !pod.after || !pod.netns) return [before, after];
-  const b = { ...before };
-  const a = { ...after };
+  const b = before;
+  const a = after;
   for (const addr of pod.netns.addresses) {
-    for (const [k, v] of Object.entries(pod.after)) {
+    for (const k in pod.after) {
+      if (!k.startsWith('Tcp.') && !k.startsWith('Udp.')) continue;
       const key = podKey(addr, k);
       const was = pod.before[k];
       if (typeof was !== 'number' || key in b || key in a) continue;
       b[key] = was;
-      a[key] = v;
+      a[key] = pod.after[k]!;
     }
   }
   return [b, a];

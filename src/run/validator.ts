@@ -22,7 +22,7 @@ import { assemble, type NodeState } from './assemble.js';
 import { lookupEndpoints, LOOKUP_TIMEOUT_MS } from './endpoint-lookup.js';
 import { MARK, POD_MARK, parseRoundTrip, roundTripScript } from './roundtrip.js';
 import { recountPodNamespaces } from './recount.js';
-import { resolverStep, wildcardPaths, wildcardResults, type ResolverRun } from './resolver-probes.js';
+import { externalFailsOn, resolverStep, wildcardPaths, wildcardResults, type ResolverRun } from './resolver-probes.js';
 import { resolverFacts, type WildcardProbe } from '../collect/resolver.js';
 import type { Plan } from './prepare.js';
 import { ProbePods } from './probe-pods.js';
@@ -68,6 +68,7 @@ export class Validator {
   private startedAt = 0;
   private readonly readers: Reader[];
   private readonly unread = new Set<string>();
+  private readonly controlPlane: ReadonlySet<string>;
   /** --pod-probes create: the pods made (and always deleted) */
   readonly pods: ProbePods | null;
   /** why the pods made could not be deleted, once tried */
@@ -90,6 +91,7 @@ export class Validator {
       probes: [],
       connecting: null,
     }));
+    this.controlPlane = new Set(p.controlPlane.map((t) => t.name));
     const all = uniqueReaders([...checkReaders(opts.selection), ...diagnosisReaders()]);
     const ctx = { cluster: p.cluster };
     this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx))) : all;
@@ -228,6 +230,21 @@ export class Validator {
     return s.connecting;
   }
 
+  /** Close a node's connection once its round trip is done (and the endpoint lookup answered), unless something later in the run
+   *  uses it: --fix, the endpoint lookup, the pods made and the DNS pods' state (control-plane nodes),
+   *  the recount (the nodes hosting CoreDNS pods), the upstream servers (nodes where the external
+   *  name failed). A large cluster then holds about --forks connections at once —
+   *  file descriptors here, sshd sessions on the nodes and on a bastion — not one per node. */
+  private async release(s: HostState, lookup: Promise<EndpointLookup>): Promise<void> {
+    if (this.opts.fix || !s.session || this.controlPlane.has(s.target.name)) return;
+    // the resolver step asks every node for the upstream servers when the external name failed
+    // from all of them: a node where it failed keeps its connection for that
+    if (s.connected && !s.error && externalFailsOn(s)) return;
+    const ep = await lookup;
+    if ((ep.endpoints ?? []).some((e) => e.nodeName === s.target.name)) return;
+    s.session.close();
+  }
+
   /** A control-plane node outside --limit, connected only for the endpoint lookup. */
   private sessionFor(t: Target): Promise<NodeSession | null> {
     const st = this.states.find((s) => s.target.name === t.name);
@@ -324,6 +341,7 @@ export class Validator {
           });
         } catch (err) {
           s.error = firstLine(err);
+          void this.release(s, lookup);
           throw new Error(s.error);
         }
         // the program waited for the streamed paths (or gave up on them): decode with what was sent
@@ -331,6 +349,7 @@ export class Validator {
         const outcome = parseRoundTrip(s.target, r, this.readers, ctx, probe);
         if (outcome instanceof Error) {
           s.error = outcome.message;
+          void this.release(s, lookup);
           throw outcome;
         }
         // the search-domain names are the resolver check's, not DNS paths of the report
@@ -342,8 +361,11 @@ export class Validator {
           );
           outcome.probes = outcome.probes.filter((p) => !names.has(p.name));
         }
-        Object.assign(s, outcome);
+        // copied out of the node's output: a string parsed out of it is a slice that keeps all of it
+        // (tens of KB per node) alive until the report is written
+        Object.assign(s, structuredClone(outcome));
         if (created && s.facts?.podProbe) s.facts.podProbe.created = created;
+        void this.release(s, lookup);
         const bad = s.probes.filter((p) => (p.ok ?? 0) < p.sent).length;
         return !probing
           ? 'inspected'

@@ -54,6 +54,7 @@ test.serial(
           t.is(r.evidence.netns, ep.podNs);
           t.is(r.evidence.podIp, ep.ip);
           t.is(r.evidence.hostInterface, ep.hostIf, "the node's veth towards the pod, from its routes");
+          t.is(r.evidence.entered, 'setns', "the pod side ran in the probe program's own process");
         }
     }
     t.false(report.probes.some((p) => p.host === 'node3' && p.from === 'pod'));

@@ -178,6 +178,38 @@ test("a pod section decodes into probes from the pod, with its namespace and add
   t.is(out.after![k]! - out.before![k]!, 7 - Number(/^Udp: \d+ \d+ \d+ \d+ \d+ \d+ (\d+)/m.exec(SNMP)![1]));
 });
 
+test("how the pod's namespace was entered is kept: setns in the program's own process, or nsenter and why", (t) => {
+  const prog0 = probeScript(basePaths(CLUSTER, { externalName: null }), opts());
+  const pod = linesOf(prog0.script)
+    .filter((l) => l.startsWith('P '))
+    .map((l) => l.slice(2));
+  for (const how of ['setns', 'nsenter (setns: Operation not permitted)']) {
+    const section = [
+      POD_MARK.section,
+      'ns cni-0c4ca1b2-0000-4000-8000-000000000002 4242 10.233.65.1 cali2222222222b',
+      'exit 0',
+      `how ${how}`,
+      POD_MARK.before,
+      '@@snmp',
+      SNMP,
+      '@@rc 0',
+      POD_MARK.probes,
+      ...answers(pod),
+      'DONE',
+      POD_MARK.after,
+      '@@snmp',
+      SNMP,
+      '@@rc 0',
+    ].join('\n');
+    const { stdout, prog } = roundTrip(section);
+    const out = parseRoundTrip(TARGET, { code: 0, stdout, stderr: '' }, [], { cluster: CLUSTER }, prog);
+    if (out instanceof Error) return t.fail(out.message);
+    t.is(out.facts.podProbe?.netns?.entered, how);
+    t.is(out.facts.podProbe?.error, null, how);
+    t.true(out.probes.some((p) => p.from === 'pod' && p.ok === 2));
+  }
+});
+
 test('a node without a pod namespace, without python3, or whose nsenter failed: skip or error, said in its words', (t) => {
   const sel = selectChecks(['dns.pod.*']);
   const judge = (section: string | null) => {

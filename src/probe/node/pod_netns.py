@@ -3,7 +3,8 @@
 # counters as `@@podsnmp` sections.
 import errno
 import os
-import socket
+# the C module: the `socket` package imports enum and selectors, a third of the interpreter's start
+import _socket as socket
 import struct
 
 
@@ -74,12 +75,33 @@ def local_addrs(pid, nets):
         if ip and ip[2] not in out and in_nets(ip, nets):
             out.append(ip[2])
     return out
+def ns_names():
+    # the names runtimes give network namespaces (containerd, CRI-O: /var/run/netns/cni-...), by
+    # the namespace's inode: one stat per name
+    names = {}
+    for d in ("/var/run/netns", "/run/netns"):
+        try:
+            entries = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for n in entries:
+            try:
+                ino = os.stat(os.path.join(d, n)).st_ino
+            except OSError:
+                continue
+            names.setdefault(ino, (n, os.path.join(d, n)))
+    return names
+def ns_ino(link):
+    # "net:[4026532123]" -> 4026532123
+    return int(link[5:-1]) if link.startswith("net:[") and link.endswith("]") else None
 def pod_namespaces(subnets):
     # The pods' network namespaces on this node, read-only: every namespace other than ours that a
     # process under /proc is in, that this node's namespace has an id for (its veth peer's), and
     # that holds an address in the pods' subnets; one process each, whose /proc/<pid>/net/snmp is
-    # that namespace's. A UDP datagram with a bad checksum is counted where it is received — in the
-    # CoreDNS pod's namespace, not the node's.
+    # that namespace's, and its name under /var/run/netns when it has one. A UDP datagram with a bad
+    # checksum is counted where it is received — in the CoreDNS pod's namespace, not the node's.
+    # Cheap on a node with hundreds of processes: one readlink per process, and only a namespace
+    # not seen before (a pod's, typically: named ones first) is looked into.
     nets = []
     for x in subnets:
         a, _, p = x.partition("/")
@@ -87,36 +109,40 @@ def pod_namespaces(subnets):
         if ip and p.isdigit() and int(p) <= (32 if ip[0] == 4 else 128):
             nets.append((ip[0], ip[1], int(p)))
     try:
-        own = os.stat("/proc/self/ns/net").st_ino
+        own = ns_ino(os.readlink("/proc/self/ns/net"))
     except OSError:
         return []
-    seen = set()
-    found = []
+    first = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
-            ino = os.stat("/proc/%s/ns/net" % d).st_ino
+            ino = ns_ino(os.readlink("/proc/" + d + "/ns/net"))
         except OSError:
             continue
-        if ino == own or ino in seen:
-            continue
-        seen.add(ino)
+        if ino is not None and ino != own and ino not in first:
+            first[ino] = d
+    if not first:
+        return []
+    names = ns_names()
+    found = []
+    for ino in sorted(first, key=lambda i: (0 if i in names else 1, int(first[i]))):
+        d = first[ino]
         i = nsid(d)
         if i is not None and i < 0:
             continue
         addrs = local_addrs(d, nets)
         if addrs:
-            found.append((d, ino, ",".join(addrs)))
+            found.append((d, ino, ",".join(addrs), names.get(ino)))
     return found
 def pod_counters(out, pods):
     out.append("@@value Netns.pods")
     out.append(str(len(pods)))
     out.append("@@rc 0")
-    for pid, ino, addrs in pods:
+    for pid, ino, addrs, _ in pods:
         out.append("@@podsnmp " + addrs)
         try:
-            if os.stat("/proc/%s/ns/net" % pid).st_ino != ino:
+            if ns_ino(os.readlink("/proc/%s/ns/net" % pid)) != ino:
                 raise OSError(errno.ESRCH, "the process left the namespace")
             with open("/proc/%s/net/snmp" % pid) as f:
                 out.append("\n".join(l.rstrip("\n") for l in f if l.startswith(("Tcp:", "Udp:"))))

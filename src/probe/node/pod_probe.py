@@ -1,31 +1,20 @@
 # Probing from a pod's network namespace (imported by probe.py): one of the node's pod namespaces
-# (pod_netns.pod_namespaces: linked to this node, holding an address in the pods' subnets) is entered
-# with nsenter — nothing is created — and the same program runs there with the node's own python3, on
-# the probe lines marked "P" (its initial ones on stdin, the streamed ones relayed to its fd 4).
-# Its output is kept and printed after the node's, under its own markers.
+# (pod_netns.pod_namespaces: linked to this node, holding an address in the pods' subnets) is used
+# from this same process where the kernel allows: setns(2) into it (libc's, through ctypes) only to
+# open the pod side's sockets — a socket stays in the namespace it was made in — and straight back.
+# Nothing is created. Where setns fails, the same program runs in the namespace under nsenter on
+# the probe lines marked "P" (its initial ones on stdin, the streamed ones relayed to its fd 4), and
+# the section says so. Either way the pod side prints under its own markers after the node's.
 import os
-import socket
+# the C module: the `socket` package imports enum and selectors, a third of the interpreter's start
+import _socket as socket
 import struct
 import sys
 import time
 
+CLONE_NEWNET = 0x40000000
 
-def ns_names():
-    # the names runtimes give network namespaces (containerd, CRI-O: /var/run/netns/cni-...), by
-    # the namespace's inode
-    names = {}
-    for d in ("/var/run/netns", "/run/netns"):
-        try:
-            entries = sorted(os.listdir(d))
-        except OSError:
-            continue
-        for n in entries:
-            try:
-                st = os.stat(os.path.join(d, n))
-            except OSError:
-                continue
-            names.setdefault((st.st_dev, st.st_ino), (n, os.path.join(d, n)))
-    return names
+
 def route_dev(a):
     # the node's interface towards an IPv4 address: the longest match in /proc/net/route
     try:
@@ -43,9 +32,56 @@ def route_dev(a):
         return best[1] if best else "-"
     except (OSError, ValueError, StopIteration, struct.error):
         return "-"
+def libc_setns():
+    # setns(2) from libc (os.setns is python >= 3.12); None where it cannot be reached
+    try:
+        import ctypes
+        f = ctypes.CDLL(None, use_errno=True).setns
+    except (ImportError, OSError, AttributeError):
+        return None
+    f.argtypes = [ctypes.c_int, ctypes.c_int]
+    def setns(fd):
+        if f(fd, CLONE_NEWNET) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+    return setns
+def enter(path):
+    # (setns, the pod namespace's fd, ours) after proving we can go there and back; else the reason
+    setns = libc_setns()
+    if setns is None:
+        return None, "libc's setns cannot be reached (ctypes)"
+    own = pod = None
+    try:
+        own = os.open("/proc/self/ns/net", os.O_RDONLY)
+        pod = os.open(path, os.O_RDONLY)
+        setns(pod)
+    except OSError as e:
+        for fd in (own, pod):
+            if fd is not None:
+                os.close(fd)
+        return None, "setns: %s" % (e.strerror or e)
+    # back home; should that ever fail, nothing this process does after is the node's
+    try:
+        setns(own)
+    except OSError as e:
+        sys.stdout.write("cannot return to the node's network namespace after setns: %s\n" % e.strerror)
+        os._exit(3)
+    return (setns, pod, own), None
+def in_pod(st, make):
+    # make() run inside the pod's namespace (a socket made there stays there), then back
+    setns, pod, own = st["ns"]
+    setns(pod)
+    try:
+        return make()
+    finally:
+        try:
+            setns(own)
+        except OSError as e:
+            sys.stdout.write("cannot return to the node's network namespace after setns: %s\n" % e.strerror)
+            os._exit(3)
 def start_pod(spec, pods, lines, t, w):
     # spec: section marker, the pod program's three markers, preferred addresses
-    st = {"spec": spec, "fd": None, "pid": None, "late": None, "buf": b"", "head": None, "note": None}
+    st = {"spec": spec, "fd": None, "pid": None, "late": None, "buf": b"", "head": None, "note": None, "ns": None}
     if pods is None:
         st["head"] = "none the pods' subnets (kube_pods_subnet) are not known, so no pod namespace was looked for"
         return st
@@ -53,21 +89,21 @@ def start_pod(spec, pods, lines, t, w):
         st["head"] = "none no pod network namespace on this node (no process in a namespace linked to it holding an address in the pods' subnets)"
         return st
     prefer = [x for x in (spec[4] if len(spec) > 4 else "").split(",") if x]
-    try:
-        dev = os.stat("/proc/self/ns/net").st_dev
-    except OSError:
-        dev = None
-    names = ns_names()
     best = None
-    for pid, ino, addrs in pods:
+    for pid, ino, addrs, nm in pods:
         al = addrs.split(",")
-        nm = names.get((dev, ino))
         key = (0 if any(a in prefer for a in al) else 1, 0 if nm else 1, nm[0] if nm else "", int(pid))
         if best is None or key < best[0]:
             best = (key, pid, al, nm)
     _, pid, al, nm = best
     path = nm[1] if nm else "/proc/%s/ns/net" % pid
     st["head"] = "ns %s %s %s %s" % (nm[0] if nm else "-", pid, ",".join(al), route_dev(al[0]) if "." in al[0] else "-")
+    st["podpid"] = pid
+    st["ns"], why = enter(path)
+    if st["ns"] is not None:
+        st["how"] = "setns"
+        return st
+    st["how"] = "nsenter (%s)" % why
     try:
         with open("/proc/self/cmdline", "rb") as f:
             argv = f.read().split(b"\0")
@@ -161,8 +197,17 @@ def pod_wait(st):
         except OSError:
             pass
     lines = [st["spec"][0], st["head"]]
+    if st.get("ns") is not None:
+        # in this process: its sockets are closed; the namespace fds go
+        for fd in st["ns"][1:]:
+            os.close(fd)
+        st["ns"] = None
+        lines.extend(["exit 0", "how setns"] + st.get("out", []))
+        return lines
     if st.get("pid"):
         lines.append("exit %s" % ("-" if code is None else code))
+    if st.get("how"):
+        lines.append("how " + st["how"])
     if st.get("note"):
         lines.append("note " + st["note"])
     if st["buf"]:

@@ -11,12 +11,13 @@
 import errno
 import os
 import select
-import socket
+# the C module: the `socket` package imports enum and selectors, a third of the interpreter's start
+import _socket as socket
 import sys
 import time
 
 from pod_netns import pod_counters, pod_namespaces
-from pod_probe import pod_end_late, pod_feed, pod_kill, pod_read, pod_wait, start_pod
+from pod_probe import in_pod, pod_end_late, pod_feed, pod_kill, pod_read, pod_wait, start_pod
 
 T = float(sys.argv[1]) / 1000.0
 W = float(sys.argv[2]) / 1000.0
@@ -28,9 +29,9 @@ podspec = sys.argv[7].split("|") if len(sys.argv) > 7 and sys.argv[7] != "-" els
 extra = list(zip(sys.argv[8::2], sys.argv[9::2]))
 out = []
 pods = pod_namespaces(subnets) if marks and subnets else None
-def counters(mark):
+def counters(mark, out=out, net="/proc/net", extra=extra, pods=pods):
     out.append(mark)
-    for head, path in [("@@snmp", "/proc/net/snmp"), ("@@netstat", "/proc/net/netstat")] + extra:
+    for head, path in [("@@snmp", net + "/snmp"), ("@@netstat", net + "/netstat")] + extra:
         out.append(head)
         try:
             with open(path) as f:
@@ -41,17 +42,18 @@ def counters(mark):
             out.append("@@rc 1")
     if pods is not None:
         pod_counters(out, pods)
+# a path is (side, number): side 0 the node's, 1 the pod side's when it runs in this process
 jobs = {}
 pod_lines = []
-def add(line):
+def add(line, side=0):
     f = line.split()
     if len(f) == 7 and f[0] == "P":
-        # a probe for the program in the pod's namespace
+        # a probe for the pod side
         pod_lines.append(" ".join(f[1:]))
         return None
     if len(f) == 6:
-        jobs.setdefault(int(f[0]), [f[2], int(f[3]), f[4], []])[3].append(bytes.fromhex(f[5]))
-        return int(f[0])
+        jobs.setdefault((side, int(f[0])), [f[2], int(f[3]), f[4], []])[3].append(bytes.fromhex(f[5]))
+        return (side, int(f[0]))
     return None
 for line in sys.stdin.read().split("\n"):
     add(line)
@@ -59,13 +61,15 @@ POLLIN, POLLOUT, POLLERR = select.POLLIN, select.POLLOUT, select.POLLERR | selec
 poller = select.poll()
 live = {}
 linger = []
-res = []
+res = {0: [], 1: []}
 def start(p, k):
     ip, port, proto, qs = jobs[p]
     if k >= len(qs):
         return
     t0 = time.monotonic()
-    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
+    def make():
+        return socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
+    s = in_pod(pod, make) if p[0] == 1 else make()
     s.setblocking(False)
     st = {"p": p, "k": k, "s": s, "t0": t0, "tcp": proto == "tcp", "buf": b"", "need": None}
     q = qs[k]
@@ -96,10 +100,11 @@ def finish(st, err=None, data=None, keep=False):
     if fd in live:
         del live[fd]
         poller.unregister(fd)
+    side, n = st["p"]
     if err is None:
-        res.append("R %d %d %.3f %s" % (st["p"], st["k"], (time.monotonic() - st["t0"]) * 1000.0, data.hex()))
+        res[side].append("R %d %d %.3f %s" % (n, st["k"], (time.monotonic() - st["t0"]) * 1000.0, data.hex()))
     else:
-        res.append("E %d %d %s" % (st["p"], st["k"], err))
+        res[side].append("E %d %d %s" % (n, st["k"], err))
     if keep:
         # an unanswered TCP connection stays open until the SYN/segment was retransmitted once
         # (initial RTO 1 s), so the kernel's retransmission counters see the loss
@@ -136,13 +141,21 @@ def step(st, ev):
 if marks:
     counters(marks[0])
     out.append(marks[1])
-# the same probes from a pod's network namespace: a second program, started now, its output kept
+# the same probes from a pod's network namespace: from this process (its sockets made there), or
+# a second program under nsenter, started now, its output kept
 pod = None
-pod_out = []
 if podspec is not None:
     pod = start_pod(podspec, pods, pod_lines, sys.argv[1], sys.argv[2])
     if pod.get("fd") is not None:
         poller.register(pod["fd"], POLLIN | POLLERR)
+def pod_here():
+    return pod is not None and pod.get("ns") is not None
+if pod_here():
+    pod["out"] = []
+    counters(podspec[1], out=pod["out"], net="/proc/%s/net" % pod["podpid"], extra=[], pods=None)
+    pod["out"].append(podspec[2])
+    for line in pod_lines:
+        add(line, 1)
 for p in sorted(jobs):
     start(p, 0)
 # more paths may stream in on fd 4 (the CoreDNS endpoints, found while the first probes run),
@@ -185,12 +198,15 @@ def feed():
         line = line.decode("ascii", "replace").strip()
         if line == "END":
             return stop_late()
+        side = 0
         if line.startswith("P "):
-            if pod is not None:
-                pod_feed(pod, line[2:])
-            continue
+            if not pod_here():
+                if pod is not None:
+                    pod_feed(pod, line[2:])
+                continue
+            side, line = 1, line[2:]
         known = set(jobs)
-        p = add(line)
+        p = add(line, side)
         if p is not None and p not in known:
             fresh.append(p)
 if not late and pod is not None:
@@ -225,8 +241,12 @@ if linger:
         time.sleep(left)
     for _, s in linger:
         s.close()
-out.extend(res)
+out.extend(res[0])
 out.append("DONE")
+if pod_here():
+    pod["out"].extend(res[1])
+    pod["out"].append("DONE")
+    counters(podspec[3], out=pod["out"], net="/proc/%s/net" % pod["podpid"], extra=[], pods=None)
 # the pod program has ended (or was stopped): the node's counters after it include its traffic
 pod_done = pod_wait(pod) if pod is not None else None
 if marks:
