@@ -52,8 +52,10 @@ async function runRace(v: Validator, signal: AbortSignal | undefined, onAbort?: 
     return r;
   }
   let listener = () => {};
+  let cut = false;
   const aborted = new Promise<Report>((resolve) => {
     listener = () => {
+      cut = true;
       const r = v.partial(String(signal?.reason ?? 'interrupted'));
       // what the closed connections report after this is not part of the run
       onAbort?.();
@@ -62,7 +64,10 @@ async function runRace(v: Validator, signal: AbortSignal | undefined, onAbort?: 
     signal?.addEventListener('abort', listener, { once: true });
   });
   try {
-    return await Promise.race([v.run(), aborted]);
+    const r = await Promise.race([v.run(), aborted]);
+    // closing the connections on a signal may let the run itself finish first, its nodes cut off:
+    // the run was still interrupted, and it ends once the shutdown (the probe pods' deletion) is done
+    return cut ? await aborted : r;
   } finally {
     signal?.removeEventListener('abort', listener);
   }
