@@ -5,7 +5,19 @@
 // module, its test and its fixture. A reader that produces a new kind of fact declares its field
 // on NodeFacts by module augmentation (`declare module '../types.js' { interface NodeFacts {...} }`).
 import type { Reader } from '../collect/reader.js';
-import type { ResolverRun } from '../run/resolver-probes.js';
+import type { DnsPod } from '../kubectl/dns-pods.js';
+
+/** What the step found, for the cluster-wide check (resolver.upstream). */
+export interface ResolverRun {
+  externalName: string | null;
+  upstream:
+    | { state: 'not-needed' | 'not-probed'; reason: string }
+    | { state: 'probed'; servers: { server: string; source: string }[] };
+  /** the DNS pods read with kubectl (where a node's file loops), or why they were not */
+  pods?: DnsPod[];
+  podsError?: string;
+  askedOn?: string;
+}
 
 export type { Reader, ReaderContext } from '../collect/reader.js';
 import type {

@@ -4,36 +4,7 @@ import type { IptablesChainLine, IptablesRule, NodeFacts, ParseError, Parsed } f
 import { isParseError } from '../types.js';
 import type { Reader } from './reader.js';
 import { firstLine } from '../errors.js';
-
-/** Split an iptables-save rule line into words, honouring double quotes as iptables-save writes them. */
-export function ruleWords(line: string): string[] {
-  // most rules have no quotes: plain words
-  if (!line.includes('"')) return line.split(/[ \t]+/).filter((x) => x !== '');
-  const out: string[] = [];
-  let cur = '';
-  let inQ = false;
-  let has = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (inQ) {
-      if (c === '\\' && i + 1 < line.length) cur += line[++i];
-      else if (c === '"') inQ = false;
-      else cur += c;
-    } else if (c === '"') {
-      inQ = true;
-      has = true;
-    } else if (c === ' ' || c === '\t') {
-      if (has || cur) out.push(cur);
-      cur = '';
-      has = false;
-    } else {
-      cur += c;
-      has = true;
-    }
-  }
-  if (has || cur) out.push(cur);
-  return out;
-}
+import { ruleWords } from '../netfilter/iptables.js';
 
 function stripHost(addr: string): string {
   return addr.replace(/\/32$/, '').replace(/\/128$/, '');

@@ -4,26 +4,11 @@
 // with its reason; an unreadable listing is an error of this reader only.
 import type { ParseError } from '../types.js';
 import type { Reader } from './reader.js';
-import type { Ruleset } from '../netfilter/model.js';
+import type { NftFacts } from '../netfilter/node.js';
 import { parseNftJson } from '../netfilter/nft-json.js';
 import { parseNftText } from '../netfilter/nft-text.js';
 import { isParseError } from '../types.js';
 import { firstLine } from '../errors.js';
-
-export interface NftFacts {
-  /** null when nft is not installed */
-  ruleset: Ruleset | null;
-  /** how it was read */
-  format: 'json' | 'text' | null;
-  /** why it was not read */
-  skipped: string | null;
-}
-
-declare module '../types.js' {
-  interface NodeFacts {
-    nftables?: NftFacts | ParseError;
-  }
-}
 
 export const nftablesReader: Reader<'nftables'> = {
   key: 'nftables',

@@ -12,9 +12,23 @@ import { parseResolvConf } from './resolvconf.js';
 import { parseDhclientConf } from './dhclient.js';
 import { DHCLIENT_CONF_PATH, type ResolverFiles } from './resolver-chain.js';
 import { RESOLVED_UPLINK_PATH } from './resolved.js';
-import type { DnsPod } from '../kubectl/dns-pods.js';
 
 /** One file as read: its text, or why there is none. */
+/** A NodeLocalDNS or CoreDNS pod as Kubespray's kubectl lists it (kubectl/dns-pods.ts). */
+export interface DnsPod {
+  name: string;
+  /** node-local-dns or kube-dns */
+  app: string;
+  node: string | null;
+  restarts: number | null;
+  /** the container's waiting reason (CrashLoopBackOff, …), null when it runs */
+  waiting: string | null;
+  /** the last plugin/loop line of `kubectl logs --previous`, when there is one */
+  loopLine: string | null;
+  /** why the previous log could not be read, when it was asked for */
+  logError?: string;
+}
+
 export type ReadFile = { text: string; truncated?: boolean } | { missing: true } | { unreadable: true };
 
 /** A name probed under one of the node's search domains: does it answer for any name? */

@@ -8,20 +8,9 @@ import { splitSections } from '../collect/sections.js';
 import { lastLoopLine } from '../collect/coredns-loop.js';
 import { kubectlArgv } from './endpoints.js';
 import { isSafeName } from '../inventory/validate.js';
+import type { DnsPod } from '../collect/resolver.js';
 
-export interface DnsPod {
-  name: string;
-  /** node-local-dns or kube-dns */
-  app: string;
-  node: string | null;
-  restarts: number | null;
-  /** the container's waiting reason (CrashLoopBackOff, …), null when it runs */
-  waiting: string | null;
-  /** the last plugin/loop line of `kubectl logs --previous`, when there is one */
-  loopLine: string | null;
-  /** why the previous log could not be read, when it was asked for */
-  logError?: string;
-}
+export type { DnsPod };
 
 const COLUMNS = [
   'NAME:.metadata.name',

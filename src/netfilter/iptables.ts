@@ -5,7 +5,6 @@
 import type { IptablesChainLine, IptablesRule } from '../types.js';
 import type { Hook, Match, Rule, Ruleset, Table, Verdict } from './model.js';
 import { chainOf, newTable, protoName } from './model.js';
-import { ruleWords } from '../collect/iptables.js';
 import { parsePortSpec } from './values.js';
 
 const BUILTIN: Record<string, Partial<Record<string, { hook: Hook; priority: number; type: string }>>> = {
@@ -265,4 +264,34 @@ export function iptablesModel(rules: readonly IptablesRule[], chains: readonly I
   let rs = cache.get(rules);
   if (!rs) cache.set(rules, (rs = fromIptables(rules, chains)));
   return rs;
+}
+
+/** Split an iptables-save rule line into words, honouring double quotes as iptables-save writes them. */
+export function ruleWords(line: string): string[] {
+  // most rules have no quotes: plain words
+  if (!line.includes('"')) return line.split(/[ \t]+/).filter((x) => x !== '');
+  const out: string[] = [];
+  let cur = '';
+  let inQ = false;
+  let has = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (inQ) {
+      if (c === '\\' && i + 1 < line.length) cur += line[++i];
+      else if (c === '"') inQ = false;
+      else cur += c;
+    } else if (c === '"') {
+      inQ = true;
+      has = true;
+    } else if (c === ' ' || c === '\t') {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (has || cur) out.push(cur);
+  return out;
 }

@@ -7,7 +7,23 @@ import type { Rule, Ruleset, Table } from './model.js';
 import { combine } from './model.js';
 import { iptablesModel } from './iptables.js';
 import type { Decision } from './evaluate.js';
-import '../collect/nftables.js';
+import type { ParseError } from '../types.js';
+
+/** The native nftables ruleset as the node's reader found it (collect/nftables.ts). */
+export interface NftFacts {
+  /** null when nft is not installed */
+  ruleset: Ruleset | null;
+  /** how it was read */
+  format: 'json' | 'text' | null;
+  /** why it was not read */
+  skipped: string | null;
+}
+
+declare module '../types.js' {
+  interface NodeFacts {
+    nftables?: NftFacts | ParseError;
+  }
+}
 
 export interface NodeRuleset {
   ruleset: Ruleset;

@@ -13,7 +13,10 @@ import { probeScript } from '../probe/program.js';
 import { resolverFacts, type UpstreamProbe, type WildcardProbe } from '../collect/resolver.js';
 import { externalZoneLoops, resolverVerdict } from '../checks/resolver-config.js';
 import { DEFAULT_RESOLVER } from '../inventory/resolver.js';
-import { dnsPodsCommand, parseDnsPods, type DnsPod } from '../kubectl/dns-pods.js';
+import { dnsPodsCommand, parseDnsPods } from '../kubectl/dns-pods.js';
+import type { ResolverRun } from '../checks/module.js';
+
+export type { ResolverRun };
 import { firstLine } from '../errors.js';
 
 export interface ResolverState {
@@ -22,18 +25,6 @@ export interface ResolverState {
   error: string | null;
   facts: NodeFacts | null;
   probes: ProbeResult[];
-}
-
-/** What the step found, for the cluster-wide check (resolver.upstream). */
-export interface ResolverRun {
-  externalName: string | null;
-  upstream:
-    | { state: 'not-needed' | 'not-probed'; reason: string }
-    | { state: 'probed'; servers: { server: string; source: string }[] };
-  /** the DNS pods read with kubectl (where a node's file loops), or why they were not */
-  pods?: DnsPod[];
-  podsError?: string;
-  askedOn?: string;
 }
 
 export const RESOLVER_STEP_TIMEOUT_MS = 20_000;
