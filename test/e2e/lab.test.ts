@@ -454,7 +454,11 @@ test.serial(
       const kh = tempKnownHosts();
       try {
         const { report } = await validateJson(l.inventoryDir, kh.file, ['-e', 'kube_proxy_mode=ipvs']);
-        t.deepEqual(failing(report), ['coredns-service-unrouted']);
+        t.deepEqual(
+          failing(report),
+          ['coredns-service-unrouted'],
+          JSON.stringify(report.diagnoses.map((x) => [x.id, x.hosts, x.evidence])),
+        );
         const d = report.diagnoses.find((x) => x.id === 'coredns-service-unrouted')!;
         t.true(
           d.evidence.some((e) => /IPVS is not in the kernel on node1, node2, node3/.test(e)),
