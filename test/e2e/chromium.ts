@@ -59,7 +59,8 @@ export async function renderInChromium<T>(
       `--user-data-dir=${profile}`,
       'about:blank',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+    // its own process group: the browser's helper processes are ended with it
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
   );
   const toBrowser = child.stdio[3] as Writable;
   const fromBrowser = child.stdio[4] as Readable;
@@ -145,7 +146,14 @@ export async function renderInChromium<T>(
     clearTimeout(timer);
     if (child.exitCode === null) child.kill('SIGKILL');
     await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
-    rmSync(profile, { recursive: true, force: true });
+    // the helper processes (renderer, zygote, crash handler) may outlive the browser and still write to
+    // the profile: end the whole group, then remove it
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is already gone
+    }
+    rmSync(profile, { recursive: true, force: true, maxRetries: 30, retryDelay: 100 });
   }
 }
 
