@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, pidAlive, quiet, sh, waitPidFile } from './sys.js';
+import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, nsx, pidAlive, quiet, sh, waitPidFile } from './sys.js';
 import {
   corednsPid,
   deleteNodeCacheRules,
@@ -261,6 +261,21 @@ const rejectSvc = (d: Desc, chain: 'OUTPUT' | 'FORWARD', p: string) => [
   'REJECT',
 ];
 
+/** the host firewall's rule that drops the overlay's VXLAN packets arriving on the underlay */
+const vxlanDrop = (d: Desc) => [
+  'INPUT',
+  '-i',
+  'eth0',
+  '-p',
+  'udp',
+  '-m',
+  'udp',
+  '--dport',
+  String(overlayOf(d).port),
+  '-j',
+  'DROP',
+];
+
 const TABLE = {
   checksum: checksumFault(
     'tcp',
@@ -416,37 +431,9 @@ const TABLE = {
     },
     about:
       "a host firewall drops the overlay's VXLAN packets arriving on the node's underlay (udp/4789 Calico, udp/8472 flannel): every path through its overlay fails, same-node paths work",
-    apply: (d, n) => nsSh(n.ns, `iptables -w -I INPUT 1 -i eth0 -p udp -m udp --dport ${overlayOf(d).port} -j DROP`),
-    lift: (d, n) =>
-      iptDeleteAll(n.ns, 'iptables', 'filter', [
-        'INPUT',
-        '-i',
-        'eth0',
-        '-p',
-        'udp',
-        '-m',
-        'udp',
-        '--dport',
-        String(overlayOf(d).port),
-        '-j',
-        'DROP',
-      ]),
-    ready: (d, n) =>
-      ipt(
-        n.ns,
-        '-C',
-        'INPUT',
-        '-i',
-        'eth0',
-        '-p',
-        'udp',
-        '-m',
-        'udp',
-        '--dport',
-        String(overlayOf(d).port),
-        '-j',
-        'DROP',
-      ),
+    apply: (d, n) => nsx(n.ns, 'iptables', '-w', '-I', 'INPUT', '1', ...vxlanDrop(d).slice(1)),
+    lift: (d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', vxlanDrop(d)),
+    ready: (d, n) => ipt(n.ns, '-C', ...vxlanDrop(d)),
   },
   'pod-to-host-blocked': {
     scope: 'node',
