@@ -3,7 +3,7 @@
 // Read-only. The counters are read right before and after the probes, by the probe program.
 import type { NodeFacts } from '../types.js';
 import type { Reader, ReaderContext } from './reader.js';
-import { splitSections } from './sections.js';
+import { SH_RUN, splitSections } from './sections.js';
 import { parseCounters } from './counters.js';
 import { kernelReader } from './kernel.js';
 import { iptablesReader } from './iptables.js';
@@ -21,6 +21,7 @@ const PRELUDE = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL',
   'r=$(ip -j route show default 2>&1); c=$?; echo @@route; echo "$r"; echo "@@rc $c"',
   DEFAULT_DEV_SH,
+  SH_RUN,
 ].join('\n');
 
 /** Unique readers by key, first one wins, in a stable order. */

@@ -2,6 +2,7 @@
 import type { LinkFacts, NodeFacts, Parsed } from '../types.js';
 import type { Reader } from './reader.js';
 import { firstLine } from '../errors.js';
+import { failureText } from './sections.js';
 
 interface RawLink {
   ifname?: unknown;
@@ -88,11 +89,11 @@ export function parseDefaultDev(json: string): string | null {
  *  gather prelude (collect/gather.ts, section `route`, shell variable $dev). */
 export const linksReader: Reader<'links'> = {
   key: 'links',
-  script: () => 'echo @@link; ip -d -j addr show 2>&1; echo "@@rc $?"',
+  script: () => 'echo @@link; ksv_run ip -d -j addr show',
   parse(sections): NodeFacts['links'] {
     const link = sections.find((s) => s.name === 'link');
     if (!link) return { parseError: 'ip link: no output' };
-    if (link.code !== 0) return { parseError: `ip -d -j addr show failed: ${firstLine(link.body.trim())}` };
+    if (link.code !== 0) return { parseError: `ip -d -j addr show failed: ${firstLine(failureText(link))}` };
     const addr = sections.find((s) => s.name === 'addr');
     return parseLinks(
       link.body,

@@ -4,6 +4,7 @@ import type { IptablesChainLine, IptablesRule, NodeFacts, ParseError, Parsed } f
 import { isParseError } from '../types.js';
 import type { Reader } from './reader.js';
 import { firstLine } from '../errors.js';
+import { failureText } from './sections.js';
 import { ruleWords } from '../netfilter/iptables.js';
 
 function stripHost(addr: string): string {
@@ -133,9 +134,9 @@ export const iptablesReader: Reader<'iptables'> = {
   key: 'iptables',
   script: () =>
     [
-      'if command -v iptables-legacy-save >/dev/null 2>&1 && read -r t </proc/net/ip_tables_names 2>/dev/null; then echo "@@iptables legacy"; iptables-legacy-save 2>&1; echo "@@rc $?"; fi',
-      'if command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables nft"; iptables-nft-save 2>&1; echo "@@rc $?"; fi',
-      'if ! command -v iptables-legacy-save >/dev/null 2>&1 && ! command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables auto"; iptables-save 2>&1; echo "@@rc $?"; fi',
+      'if command -v iptables-legacy-save >/dev/null 2>&1 && read -r t </proc/net/ip_tables_names 2>/dev/null; then echo "@@iptables legacy"; ksv_run iptables-legacy-save; fi',
+      'if command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables nft"; ksv_run iptables-nft-save; fi',
+      'if ! command -v iptables-legacy-save >/dev/null 2>&1 && ! command -v iptables-nft-save >/dev/null 2>&1; then echo "@@iptables auto"; ksv_run iptables-save; fi',
     ].join('\n'),
   parse(sections): NodeFacts['iptables'] {
     const ipt = sections.filter((s) => s.name === 'iptables');
@@ -146,7 +147,7 @@ export const iptablesReader: Reader<'iptables'> = {
     let err: ParseError | null = null;
     for (const s of ipt) {
       if (s.code !== 0) {
-        err ??= { parseError: `iptables-${s.arg}-save failed (exit ${s.code}): ${firstLine(s.body.trim())}` };
+        err ??= { parseError: `iptables-${s.arg}-save failed (exit ${s.code}): ${firstLine(failureText(s))}` };
         continue;
       }
       let backend: 'legacy' | 'nft' = s.arg === 'legacy' ? 'legacy' : 'nft';
@@ -160,6 +161,8 @@ export const iptablesReader: Reader<'iptables'> = {
       rules.push(...r.rules);
       chains.push(...r.chains);
     }
-    return err && !backends.length ? err : { backends, rules, chains };
+    // a backend that could not be read leaves the ruleset unknown: judging node-cache's rules on the
+    // other backend alone would call them missing when they live in the unread one
+    return err ?? { backends, rules, chains };
   },
 };

@@ -9,14 +9,15 @@ import { parseNftJson } from '../netfilter/nft-json.js';
 import { parseNftText } from '../netfilter/nft-text.js';
 import { isParseError } from '../types.js';
 import { firstLine } from '../errors.js';
+import { failureText } from './sections.js';
 
 export const nftablesReader: Reader<'nftables'> = {
   key: 'nftables',
   script: () =>
     [
       'if command -v nft >/dev/null 2>&1; then',
-      '  echo "@@nftables json"; nft -j list ruleset 2>&1; c=$?; echo "@@rc $c"',
-      '  if [ "$c" -ne 0 ]; then echo "@@nftables text"; nft list ruleset 2>&1; echo "@@rc $?"; fi',
+      '  echo "@@nftables json"; ksv_run nft -j list ruleset',
+      '  if [ "$ksv_c" -ne 0 ]; then echo "@@nftables text"; ksv_run nft list ruleset; fi',
       'else echo "@@nftables missing"; echo "@@rc 127"; fi',
     ].join('\n'),
   parse(sections): NftFacts | ParseError {
@@ -40,6 +41,6 @@ export const nftablesReader: Reader<'nftables'> = {
       return isParseError(rs) ? rs : { ruleset: rs, format: 'text', skipped: null };
     }
     const failed = text ?? json!;
-    return { parseError: `nft list ruleset failed (exit ${failed.code ?? '?'}): ${firstLine(failed.body.trim())}` };
+    return { parseError: `nft list ruleset failed (exit ${failed.code ?? '?'}): ${firstLine(failureText(failed))}` };
   },
 };

@@ -9,7 +9,7 @@ import { parseLinks } from '../../src/collect/iproute.js';
 import { parseEthtoolK, checksumOffload } from '../../src/collect/ethtool.js';
 import { parseCounters, parseProcNet, counterDelta, parseNfConntrack } from '../../src/collect/counters.js';
 import { parseGather, DEFAULT_DEV_SH } from '../../src/collect/gather.js';
-import { splitSections } from '../../src/collect/sections.js';
+import { SH_RUN, splitSections } from '../../src/collect/sections.js';
 import { isParseError, type IptablesRule, type LinkFacts, type OffloadFacts, type Counters } from '../../src/types.js';
 import { ROOT } from '../e2e/helpers.js';
 
@@ -183,6 +183,70 @@ test('gather: one round trip split into sections, every failure kept as an error
     t.notThrows(() => parseGather('n', out.slice(0, Math.floor(Math.random() * out.length))));
   }
   t.is(splitSections('no markers at all').length, 0);
+});
+
+// iptables-nft-save writes "# Warning: iptables-legacy tables present…" to standard error at its
+// end, while its standard output may still sit in its buffer: merged (2>&1), the warning landed
+// inside the output's last line ("…on Sun Dec  6 05:53:23 202# Warning: …\n6"), the nft backend's
+// output read as garbage and node-cache's rules as missing.
+test('ksv_run: standard error after the output, never inside a line of it (bash and dash)', (t) => {
+  // a command that writes 64 KiB of lines through stdio, its last line unfinished when it warns
+  const cmd = `python3 -c 'import sys; sys.stdout.write("-A X -j ACCEPT\\n" * 4000 + "# Completed on 2026"); sys.stderr.write("# Warning: legacy tables present\\n"); sys.stderr.flush(); sys.stdout.write("\\n")'`;
+  for (const shell of ['bash', 'dash']) {
+    const r = spawnSync(
+      shell,
+      ['-c', `${SH_RUN}\necho "@@iptables nft"; ksv_run sh -c "$0"; echo "@@after"; echo "@@rc 0"`, cmd],
+      {
+        encoding: 'utf8',
+      },
+    );
+    t.is(r.status, 0, r.stderr);
+    const [s, after] = splitSections(r.stdout);
+    t.is(s!.code, 0, shell);
+    t.is(s!.stderr, '# Warning: legacy tables present', shell);
+    const lines = s!.body.split('\n');
+    t.is(lines.length, 4001, shell);
+    t.is(lines[4000], '# Completed on 2026', shell);
+    t.true(
+      lines.slice(0, 4000).every((l) => l === '-A X -j ACCEPT'),
+      shell,
+    );
+    t.is(after!.name, 'after');
+    // the exit code is the command's, its message the failure text
+    const f = spawnSync(
+      shell,
+      ['-c', `${SH_RUN}\necho "@@iptables nft"; ksv_run sh -c 'echo partial; echo denied >&2; exit 4'`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const [g] = splitSections(f.stdout);
+    t.is(g!.code, 4, shell);
+    t.is(g!.body.trim(), 'partial', shell);
+    t.is(g!.stderr, 'denied', shell);
+  }
+});
+
+test('iptables: a backend that could not be read leaves the ruleset unknown, not the other backend alone', (t) => {
+  const out = [
+    '@@iptables legacy',
+    fx('iptables-legacy-save-empty.txt'),
+    '@@rc 0',
+    '@@iptables nft',
+    'iptables-nft-save v1.8.9 (nf_tables): some interrupted read',
+    '@@stderr',
+    'Interrupted system call',
+    '@@rc 1',
+  ].join('\n');
+  const f = parseGather('node1', out);
+  t.true(isParseError(f.iptables));
+  t.regex(
+    (f.iptables as { parseError: string }).parseError,
+    /iptables-nft-save failed \(exit 1\): Interrupted system call/,
+  );
+  // unreadable output of one backend: the same
+  const g = parseGather('node1', out.replace('@@stderr\nInterrupted system call\n@@rc 1', '@@rc 0'));
+  t.true(isParseError(g.iptables));
 });
 
 test('counters: nf_conntrack stats summed over CPUs (entries once), overlay link values, broken sections passed over', (t) => {

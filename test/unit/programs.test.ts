@@ -1,6 +1,7 @@
 // The programs a node runs are files (src/probe/node/), inlined at build into probe/programs.gen.ts:
 // each python program the node gets is one self-contained text (its modules in place of their
-// imports) that python3 compiles, and the bash one is the file as written.
+// imports) that python3 compiles, and the bash one is the file as written; both without their
+// comment and blank lines, in ASCII.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -8,7 +9,28 @@ import { join } from 'node:path';
 import { POD_COUNTERS_PY, PROBE_PY, PROBE_SH } from '../../src/probe/programs.gen.js';
 import { ROOT } from '../e2e/helpers.js';
 
-const node = (f: string) => readFileSync(join(ROOT, 'src', 'probe', 'node', f), 'utf8');
+/** the file without its comment lines and blank lines (what a node is sent) */
+const node = (f: string) =>
+  readFileSync(join(ROOT, 'src', 'probe', 'node', f), 'utf8')
+    .split('\n')
+    .filter((l) => !/^\s*(#.*)?$/.test(l))
+    .join('\n') + '\n';
+
+for (const [name, text] of [
+  ['probe.py', PROBE_PY],
+  ['pod_counters.py', POD_COUNTERS_PY],
+  ['probe.sh', PROBE_SH],
+] as const)
+  test(`${name}: sent without comments or blank lines, in ASCII`, (t) => {
+    t.false(
+      text
+        .trimEnd()
+        .split('\n')
+        .some((l) => /^\s*(#.*)?$/.test(l)),
+    );
+    t.notRegex(text, /[^\x00-\x7f]/);
+    t.true(text.length < 20_000, `${text.length} characters`);
+  });
 
 for (const [name, text, modules] of [
   ['probe.py', PROBE_PY, ['pod_netns.py', 'pod_probe.py']],
