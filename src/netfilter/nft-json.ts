@@ -235,7 +235,8 @@ export function expandVmap(base: Omit<Rule, 'verdict'>, key: Key | null, ref: un
   });
 }
 
-export function parseNftJson(text: string): Ruleset | ParseError {
+/** `skip`: tables not to build (the copies of the tables iptables-nft-save printed: model.ts combine). */
+export function parseNftJson(text: string, skip?: (family: Family, name: string) => boolean): Ruleset | ParseError {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -247,7 +248,7 @@ export function parseNftJson(text: string): Ruleset | ParseError {
   const tableOf = (o: J): Table | null => {
     const family = String(o.family) as Family;
     const name = String(o.table ?? o.name);
-    if (!FAMILIES.includes(family)) return null;
+    if (!FAMILIES.includes(family) || skip?.(family, name)) return null;
     const k = `${family} ${name}`;
     let t = tables.get(k);
     if (!t) tables.set(k, (t = newTable(family, name, { kind: 'nft', format: 'json' })));
@@ -260,7 +261,7 @@ export function parseNftJson(text: string): Ruleset | ParseError {
     if (!isObj(o)) continue;
     if (kind === 'table') {
       const family = String(o.family) as Family;
-      if (FAMILIES.includes(family)) tableOf({ family, table: o.name });
+      tableOf({ family, table: o.name });
     } else if (kind === 'set' || kind === 'map') {
       const t = tableOf(o);
       if (!t) continue;

@@ -44,6 +44,26 @@ test('nft reader: JSON first, text where nft has no JSON, a skip where nft is mi
   t.true(isParseError(parse('')));
 });
 
+test("nft reader: the listing's copies of the tables iptables-nft-save printed are not kept; a table it could not print is", (t) => {
+  const listing = nf('k8s-97283-ip-filter.nft') + nf('firewalld-public.nft');
+  const tables = (out: string) =>
+    (parse(out) as { ruleset: { tables: { family: string; name: string }[] } }).ruleset.tables.map(
+      (x) => `${x.family} ${x.name}`,
+    );
+  const text = `@@nftables json\nError: JSON support not compiled-in\n@@rc 1\n@@nftables text\n${listing}@@rc 0\n`;
+  t.deepEqual(tables(text), ['ip filter', 'inet firewalld']);
+  // iptables-nft-save printed *filter: its copy goes, firewalld's table stays
+  t.deepEqual(tables(`@@iptables nft\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n@@rc 0\n${text}`), ['inet firewalld']);
+  // "# Table `filter' is incompatible, use 'nft' tool.": iptables-nft-save did not print it, the listing's is the only copy
+  t.deepEqual(tables(`@@iptables nft\n# Table \`filter' is incompatible, use 'nft' tool.\n@@rc 0\n${text}`), [
+    'ip filter',
+    'inet firewalld',
+  ]);
+  // a failed or a legacy read is no copy of anything
+  t.deepEqual(tables(`@@iptables nft\n*filter\n@@rc 1\n${text}`), ['ip filter', 'inet firewalld']);
+  t.deepEqual(tables(`@@iptables legacy\n*filter\nCOMMIT\n@@rc 0\n${text}`), ['ip filter', 'inet firewalld']);
+});
+
 /** A node as the round trip reads it: the lab's iptables-nft rules, links, and an nft listing. */
 function node(nftText: string | null, ipt = collect('iptables-nft-save.txt')): NodeFacts {
   return parseGather(
