@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // yargs commands and options -> run -> exit code. Nothing else lives here.
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
@@ -137,7 +137,7 @@ async function output(
   strict: boolean,
 ): Promise<number> {
   const { renderHuman } = await import('./report/human.js');
-  const { renderJson } = await import('./report/json.js');
+  const { writeJson } = await import('./report/json.js');
   const { renderJunit } = await import('./report/junit.js');
   if (argv.html) {
     const { renderHtml } = await import('./report/html.js');
@@ -149,14 +149,19 @@ async function output(
   }
   if (argv.report) {
     try {
-      writeFileSync(String(argv.report), renderJson(report));
+      const fd = openSync(String(argv.report), 'w');
+      try {
+        writeJson(report, (text) => writeSync(fd, text));
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
       process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${firstLine(err)}\n`);
     }
   }
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   const out = String(argv.output ?? 'human');
-  if (out === 'json') process.stdout.write(renderJson(report));
+  if (out === 'json') writeJson(report, (text) => process.stdout.write(text));
   else if (out === 'junit') process.stdout.write(renderJunit(report, strict));
   else process.stdout.write(renderHuman(report, { color, strict, verbose: Boolean(argv.verbose) }));
   if (report.interrupted) return 130;

@@ -4,7 +4,10 @@ import { renderJunit } from '../../src/report/junit.js';
 import { probeCell, renderHuman } from '../../src/report/human.js';
 import { evaluateNode, selectChecks } from '../../src/checks/registry.js';
 import { CLUSTER } from './model.js';
-import { renderJson } from '../../src/report/json.js';
+import { jsonChunks, renderJson, writeJson } from '../../src/report/json.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../e2e/helpers.js';
 import type { CheckResult, HostReport, ProbeResult, Report } from '../../src/types.js';
 
 const up = (name: string): HostReport => ({ name, address: `198.18.0.${name.length}`, inspected: true, error: null });
@@ -208,6 +211,41 @@ test('human probe table counts what the checks count: NOERROR with records, not 
   const rep = report();
   rep.probes = [probe(svc, { NXDOMAIN: 5 }, 0)];
   t.regex(renderHuman(rep, { color: false, strict: false }), /^node {2}0\/5 .* node1$/m);
+});
+
+test('JSON report written in pieces: the same text as one JSON.stringify, in pieces of bounded size', (t) => {
+  const dir = join(ROOT, 'test', 'fixtures', 'bundles');
+  const reports = readdirSync(dir)
+    .filter((b) => b !== 'README.md')
+    .map((b) => JSON.parse(readFileSync(join(dir, b, 'report.json'), 'utf8')) as Report);
+  t.true(reports.length >= 10);
+  const odd = {
+    ...report(),
+    cluster: {
+      empty: {},
+      none: [],
+      gone: undefined,
+      fn: () => 1,
+      when: new Date(0),
+      text: 'two\nlines "quoted" \u2026 \u0000',
+      deep: [[[{ a: [] }]], { b: { c: [1, null, undefined] } }],
+    },
+    results: [undefined, { x: undefined }, [], {}],
+  } as unknown as Report;
+  for (const r of [...reports, report(), odd]) {
+    t.is([...jsonChunks(r, 512)].join(''), renderJson(r));
+    let written = '';
+    writeJson(r, (s) => (written += s));
+    t.is(written, renderJson(r));
+  }
+  // pieces stay near the asked size: a report is never one string
+  const big = { ...reports[0]!, results: Array.from({ length: 2000 }, () => reports[0]!.results[0]!) };
+  const pieces = [...jsonChunks(big, 4096)];
+  t.true(pieces.length > 50);
+  t.true(
+    pieces.every((p) => p.length < 4096 * 2),
+    String(Math.max(...pieces.map((p) => p.length))),
+  );
 });
 
 test('JSON report round-trips and carries the contract fields', (t) => {
