@@ -130,6 +130,43 @@ function progressMode(argv: Record<string, unknown>): 'tty' | 'plain' | 'none' {
   return argv.progress === 'none' || argv.quiet ? 'none' : interactive ? 'tty' : 'plain';
 }
 
+/** Where the report goes: the options of `validate` and `replay` alike. */
+const REPORT_OPTIONS = {
+  output: {
+    alias: 'o',
+    choices: ['human', 'json', 'junit'],
+    default: 'human',
+    describe: 'what goes to stdout',
+  },
+  report: { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true },
+  html: {
+    type: 'string',
+    describe: 'also write a self-contained HTML page to FILE: diagnoses, fixes, the node x server DNS path matrix',
+    requiresArg: true,
+  },
+} as const;
+
+/** The run's exit code once its report is being printed (a closed pipe ends the process with it). */
+let outcome: number = EXIT.usage;
+
+/** Write the pieces to a stream, waiting while it is full (a pipe's reader is slower than the
+ *  writer: the pieces would pile up in memory otherwise). */
+async function writeOut(stream: NodeJS.WritableStream, pieces: Iterable<string>): Promise<void> {
+  for (const piece of pieces) {
+    if (stream.write(piece)) continue;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    });
+    if ((stream as { destroyed?: boolean }).destroyed) return;
+  }
+}
+
 /** Write the report where asked and print it as asked; the exit code. */
 async function output(
   report: import('./types.js').Report,
@@ -137,7 +174,7 @@ async function output(
   strict: boolean,
 ): Promise<number> {
   const { renderHuman } = await import('./report/human.js');
-  const { writeJson } = await import('./report/json.js');
+  const { jsonChunks, writeJson } = await import('./report/json.js');
   const { renderJunit } = await import('./report/junit.js');
   if (argv.html) {
     const { renderHtml } = await import('./report/html.js');
@@ -159,13 +196,13 @@ async function output(
       process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${firstLine(err)}\n`);
     }
   }
+  outcome = report.interrupted ? 130 : report.summary.exitCode;
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   const out = String(argv.output ?? 'human');
-  if (out === 'json') writeJson(report, (text) => process.stdout.write(text));
+  if (out === 'json') await writeOut(process.stdout, jsonChunks(report));
   else if (out === 'junit') process.stdout.write(renderJunit(report, strict));
   else process.stdout.write(renderHuman(report, { color, strict, verbose: Boolean(argv.verbose) }));
-  if (report.interrupted) return 130;
-  return report.summary.exitCode;
+  return outcome;
 }
 
 const list = (v: unknown): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String));
@@ -255,6 +292,11 @@ async function runInventory(argv: Record<string, unknown>): Promise<number> {
 
 async function main(): Promise<void> {
   let code = EXIT.usage as number;
+  // a reader that stops early (`| head`) closes the pipe: stop there, with no stack trace
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.stderr.write(`${PROG}: cannot write the output: ${firstLine(err)}\n`);
+    process.exit(err.code === 'EPIPE' ? outcome : EXIT.usage);
+  });
   const parser = yargs(hideBin(process.argv))
     .scriptName(PROG)
     .usage(
@@ -294,19 +336,7 @@ async function main(): Promise<void> {
             default: 'kubernetes.io',
             describe: "external name probed through NodeLocalDNS and CoreDNS ('none' to skip)",
           })
-          .option('output', {
-            alias: 'o',
-            choices: ['human', 'json', 'junit'],
-            default: 'human',
-            describe: 'what goes to stdout',
-          })
-          .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
-          .option('html', {
-            type: 'string',
-            describe:
-              'also write a self-contained HTML page to FILE: diagnoses, fixes, the node x server DNS path matrix',
-            requiresArg: true,
-          })
+          .options(REPORT_OPTIONS)
           .option('strict', {
             type: 'boolean',
             default: false,
@@ -374,19 +404,7 @@ async function main(): Promise<void> {
       (y) =>
         y
           .positional('bundle', { type: 'string', describe: 'the directory written by --record' })
-          .option('output', {
-            alias: 'o',
-            choices: ['human', 'json', 'junit'],
-            default: 'human',
-            describe: 'what goes to stdout',
-          })
-          .option('report', { type: 'string', describe: 'also write the JSON report to FILE', requiresArg: true })
-          .option('html', {
-            type: 'string',
-            describe:
-              'also write a self-contained HTML page to FILE: diagnoses, fixes, the node x server DNS path matrix',
-            requiresArg: true,
-          })
+          .options(REPORT_OPTIONS)
           .option('strict', { type: 'boolean', describe: 'warnings fail the run [default: as recorded]' })
           .option('progress', {
             choices: ['auto', 'plain', 'none'],

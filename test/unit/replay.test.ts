@@ -2,14 +2,15 @@
 // without a network on capture bundles recorded in the lab (npm run lab:bundles): the replay
 // gives back the report each run printed.
 import test from 'ava';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replay } from '../../src/validate.js';
 import { safeFixes } from '../../src/fix/index.js';
 import type { Bundle } from '../../src/record/bundle.js';
 import type { Report } from '../../src/types.js';
-import { ROOT, runCli } from '../e2e/helpers.js';
+import { CLI, ROOT, runCli } from '../e2e/helpers.js';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'bundles');
 const recorded = (name: string) => JSON.parse(readFileSync(join(DIR, name, 'report.json'), 'utf8')) as Report;
@@ -135,4 +136,30 @@ test('replay --strict overrides the recorded setting: a healthy lab (offload on 
   const strict = await replay(d, { progress: 'none', strict: true });
   t.true(strict.report.summary.warn > 0);
   t.is(strict.report.summary.exitCode, 1);
+});
+
+test('the JSON report to a pipe its reader closes early (`| head`): the exit code of the run, no stack trace', (t) => {
+  for (const [name, exit] of [
+    ['checksum-node2', 1],
+    ['healthy', 0],
+  ] as const) {
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        'node "$0" replay "$1" -o json | head -c 200 >/dev/null; echo "${PIPESTATUS[0]}" >&2',
+        CLI,
+        join(DIR, name),
+      ],
+      { encoding: 'utf8' },
+    );
+    t.is(r.stderr, `${exit}\n`, name);
+  }
+  // a full disk: one line, exit 2
+  const full = spawnSync(process.execPath, [CLI, 'replay', join(DIR, 'healthy'), '-o', 'json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'],
+  });
+  t.is(full.status, 2);
+  t.regex(full.stderr, /^kubespray-validate: cannot write the output: ENOSPC[^\n]*\n$/);
 });
