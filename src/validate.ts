@@ -152,10 +152,15 @@ export async function replay(dir: string, o: ReplayOptions): Promise<{ report: R
   const selection = selectChecks(rec.checks, rec.skips);
   const player = new Player(b);
   // a bundle from another version: read only what its round trips ran
-  const commands = Object.values(b.nodes).flatMap((n) =>
-    n.execs.filter((e) => e.label === 'roundtrip').map((e) => e.command),
-  );
-  const recordedCommand = (script: string) => !commands.length || commands.some((c) => c.includes(script));
+  const trips = Object.values(b.nodes).flatMap((n) => n.execs.filter((e) => e.label === 'roundtrip'));
+  const commands = trips.map((e) => e.command);
+  const printed = (section: string) =>
+    trips.some(
+      (e) =>
+        e.result.ok && (e.result.stdout.includes(`\n@@${section}\n`) || e.result.stdout.includes(`\n@@${section} `)),
+    );
+  const recordedCommand = (script: string, sections: readonly string[] = []) =>
+    !commands.length || commands.some((c) => c.includes(script)) || sections.some(printed);
   const runOpts: RunOptions = {
     forks: rec.forks,
     probeCount: rec.probeCount,

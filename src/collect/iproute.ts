@@ -89,6 +89,7 @@ export function parseDefaultDev(json: string): string | null {
  *  gather prelude (collect/gather.ts, section `route`, shell variable $dev). */
 export const linksReader: Reader<'links'> = {
   key: 'links',
+  sections: ['link'],
   script: () => 'echo @@link; ksv_run ip -d -j addr show',
   parse(sections): NodeFacts['links'] {
     const link = sections.find((s) => s.name === 'link');

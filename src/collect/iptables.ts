@@ -132,6 +132,7 @@ export function scanIptablesSave(
  *  systems that have neither name. */
 export const iptablesReader: Reader<'iptables'> = {
   key: 'iptables',
+  sections: ['iptables'],
   script: () =>
     [
       'if command -v iptables-legacy-save >/dev/null 2>&1 && read -r t </proc/net/ip_tables_names 2>/dev/null; then echo "@@iptables legacy"; ksv_run iptables-legacy-save; fi',

@@ -14,6 +14,7 @@ import { failureText } from './sections.js';
 
 export const nftablesReader: Reader<'nftables'> = {
   key: 'nftables',
+  sections: ['nftables'],
   script: () =>
     [
       'if command -v nft >/dev/null 2>&1; then',

@@ -14,6 +14,9 @@ export interface Reader<K extends keyof NodeFacts = keyof NodeFacts> {
   key: K;
   /** the shell fragment; read-only, every value in it quoted; starts as few processes as it can */
   script(ctx: ReaderContext): string;
+  /** the sections its script prints, where its parser also reads the output of earlier versions of the
+   *  script: a replayed bundle that holds them is read though the script's text has changed */
+  sections?: readonly string[];
   /** never throws: unreadable output becomes a ParseError value in the field */
   parse(sections: Section[], ctx: ReaderContext): NodeFacts[K];
 }

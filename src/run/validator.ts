@@ -37,7 +37,7 @@ export interface RunOptions {
   fix: boolean;
   selection: Selection;
   /** replay: keep only the readers the recorded command ran (a bundle from another version) */
-  recordedCommand?: (readerScript: string) => boolean;
+  recordedCommand?: (readerScript: string, sections?: readonly string[]) => boolean;
   /** --pod-probes: probe from the pods already on a node (default), or also make one where there
    *  is none (run/probe-pods.ts) */
   podProbes?: 'existing' | 'create';
@@ -94,7 +94,7 @@ export class Validator {
     this.controlPlane = new Set(p.controlPlane.map((t) => t.name));
     const all = uniqueReaders([...checkReaders(opts.selection), ...diagnosisReaders()]);
     const ctx = { cluster: p.cluster };
-    this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx))) : all;
+    this.readers = opts.recordedCommand ? all.filter((r) => opts.recordedCommand!(r.script(ctx), r.sections)) : all;
     for (const r of all) if (!this.readers.includes(r)) this.unread.add(r.key);
     const podSide = opts.selection.modules.some((m) => m.podProbes);
     this.pods =
