@@ -12,6 +12,7 @@ import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { killPidFile, nsSh, nsx, pidAlive, sh } from './sys.js';
 import { NLD_IP, addressPlan, type LabNode } from './topology.js';
+import { unboundServer } from './unbound.js';
 
 /** the host search domain every lab node's resolv.conf lists (RFC 2606's reserved .example) */
 export const SEARCH_DOMAIN = 'corp.example';
@@ -34,16 +35,7 @@ function writeUpstreamConf(k: number, dir: string, external: string, wildcard: b
   writeFileSync(
     upstreamConf(dir),
     [
-      'server:',
-      `  interface: ${upstreamIp(k)}`,
-      '  port: 53',
-      '  do-ip6: no',
-      '  do-daemonize: yes',
-      `  pidfile: "${upstreamPid(dir)}"`,
-      '  chroot: ""',
-      '  username: ""',
-      `  directory: "${dir}"`,
-      '  use-syslog: no',
+      ...unboundServer(upstreamIp(k), upstreamPid(dir), dir),
       '  logfile: ""',
       '  verbosity: 0',
       '  num-threads: 1',

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { killPidFile, nsSh, nsx, pidAlive, quiet, sh } from './sys.js';
 import { NLD_IP, type LabEndpoint, type LabNode } from './topology.js';
 import { etcOverlayScript, kubeletNameservers, natOutgoingRules, nodeEtcPath } from './resolver.js';
+import { unboundServer } from './unbound.js';
 
 export const DOMAIN = 'cluster.local';
 export const EXTERNAL = 'kubernetes.io';
@@ -18,16 +19,7 @@ export const EXTERNAL = 'kubernetes.io';
 function unboundConf(dir: string, name: string, svc: string, upstream: string[], queryLog: string | null): string {
   const zones = [DOMAIN, 'in-addr.arpa', 'ip6.arpa'];
   return [
-    'server:',
-    `  interface: ${NLD_IP}`,
-    '  port: 53',
-    '  do-ip6: no',
-    '  do-daemonize: yes',
-    `  pidfile: "${join(dir, `unbound-${name}.pid`)}"`,
-    '  chroot: ""',
-    '  username: ""',
-    `  directory: "${dir}"`,
-    '  use-syslog: no',
+    ...unboundServer(NLD_IP, join(dir, `unbound-${name}.pid`), dir),
     // the loop plugin's check at start (resolver.ts) reads which queries arrived
     `  logfile: "${queryLog ?? ''}"`,
     ...(queryLog ? ['  log-queries: yes'] : []),
@@ -234,16 +226,7 @@ export function startCoredns(ep: LabEndpoint, dir: string, a: ClusterAddrs): voi
   writeFileSync(
     conf,
     [
-      'server:',
-      `  interface: ${ep.ip}`,
-      '  port: 53',
-      '  do-ip6: no',
-      '  do-daemonize: yes',
-      `  pidfile: "${corednsPid(dir, ep)}"`,
-      '  chroot: ""',
-      '  username: ""',
-      `  directory: "${dir}"`,
-      '  use-syslog: no',
+      ...unboundServer(ep.ip, corednsPid(dir, ep), dir),
       '  logfile: ""',
       '  verbosity: 0',
       '  num-threads: 1',

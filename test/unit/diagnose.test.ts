@@ -15,13 +15,7 @@ import type {
   Transport,
 } from '../../src/types.js';
 import { parseIptablesSave } from '../../src/collect/iptables.js';
-import { CLUSTER } from './model.js';
-
-const HOSTS = ['node1', 'node2', 'node3'];
-const EPS: Endpoint[] = [
-  { ip: '10.233.64.1', port: 53, nodeName: 'node1', podName: 'coredns-a', ready: true },
-  { ip: '10.233.65.1', port: 53, nodeName: 'node2', podName: 'coredns-b', ready: true },
-];
+import { CLUSTER, EPS, HOSTS, probeOf } from './model.js';
 
 /** ok(host, role, transport, endpointNode) -> good answers out of 5 */
 type Behaviour = (host: string, role: ProbeRole, tr: Transport, epNode: string | null, type?: string) => number;
@@ -50,23 +44,9 @@ function build(s: Scenario): DiagnoseInput {
     if (s.down?.[h]) continue;
     const mk = (role: ProbeRole, server: string, tr: Transport, name: string, type: string, epNode: string | null) => {
       const n = Math.max(0, Math.min(5, ok(h, role, tr, epNode, type)));
-      const errors = n < 5 ? (s.errors?.(h, role, tr) ?? { timeout: 5 - n }) : {};
-      probes.push({
-        host: h,
-        server,
-        role,
-        transport: tr,
-        name,
-        type,
-        sent: 5,
-        answered: n,
-        ok: n,
-        internal: true,
-        rcodes: n ? { NOERROR: n } : {},
-        latencyMs: { p50: n ? 1 : null, max: n ? 2 : null },
-        errors,
-        endpointHost: epNode,
-      });
+      probes.push(
+        probeOf({ host: h, server, role, transport: tr, name, type, endpointHost: epNode }, n, s.errors?.(h, role, tr)),
+      );
     };
     for (const tr of ['udp', 'tcp'] as const) {
       for (const [name, type] of [

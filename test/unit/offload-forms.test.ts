@@ -14,7 +14,6 @@ import type {
   ClusterModel,
   Counters,
   DiagnoseInput,
-  Endpoint,
   LinkFacts,
   NodeFacts,
   OffloadFacts,
@@ -22,15 +21,10 @@ import type {
   ProbeRole,
   Transport,
 } from '../../src/types.js';
-import { CLUSTER } from './model.js';
+import { CLUSTER, EPS, HOSTS, probeOf } from './model.js';
 import { ROOT } from '../e2e/helpers.js';
 
 const fx = (f: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'collect', f), 'utf8');
-const HOSTS = ['node1', 'node2', 'node3'];
-const EPS: Endpoint[] = [
-  { ip: '10.233.64.1', port: 53, nodeName: 'node1', podName: 'coredns-a', ready: true },
-  { ip: '10.233.65.1', port: 53, nodeName: 'node2', podName: 'coredns-b', ready: true },
-];
 const podOf = (node: string) => EPS.find((e) => e.nodeName === node)?.ip;
 
 type Behaviour = (host: string, role: ProbeRole, tr: Transport, epNode: string | null) => number;
@@ -64,23 +58,9 @@ function build(s: Scenario): DiagnoseInput {
         : 'vxlan.calico';
   for (const h of HOSTS) {
     const mk = (role: ProbeRole, server: string, tr: Transport, name: string, type: string, epNode: string | null) => {
-      const n = Math.max(0, Math.min(5, ok(h, role, tr, epNode)));
-      probes.push({
-        host: h,
-        server,
-        role,
-        transport: tr,
-        name,
-        type,
-        sent: 5,
-        answered: n,
-        ok: n,
-        internal: true,
-        rcodes: n ? { NOERROR: n } : {},
-        latencyMs: { p50: n ? 1 : null, max: n ? 2 : null },
-        errors: n < 5 ? { timeout: 5 - n } : {},
-        endpointHost: epNode,
-      });
+      probes.push(
+        probeOf({ host: h, server, role, transport: tr, name, type, endpointHost: epNode }, ok(h, role, tr, epNode)),
+      );
     };
     for (const tr of ['udp', 'tcp'] as const) {
       for (const [name, type] of [

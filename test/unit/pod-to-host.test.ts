@@ -9,20 +9,14 @@ import type {
   CheckResult,
   ClusterModel,
   DiagnoseInput,
-  Endpoint,
   IptablesRule,
   NodeFacts,
   ProbeResult,
   ProbeRole,
   Transport,
 } from '../../src/types.js';
-import { CLUSTER } from './model.js';
+import { CLUSTER, EPS, HOSTS, probeOf } from './model.js';
 
-const HOSTS = ['node1', 'node2', 'node3'];
-const EPS: Endpoint[] = [
-  { ip: '10.233.64.1', port: 53, nodeName: 'node1', podName: 'coredns-a', ready: true },
-  { ip: '10.233.65.1', port: 53, nodeName: 'node2', podName: 'coredns-b', ready: true },
-];
 // the pod probed from on each node: node1's and node2's CoreDNS pods (as in the lab); none on node3
 const POD: Record<string, { ip: string; ns: string; hostIf: string } | undefined> = {
   node1: { ip: '10.233.64.1', ns: 'cni-0c4ca1b2-0000-4000-8000-000000000001', hostIf: 'cali1111111111a' },
@@ -108,20 +102,9 @@ function build(s: Scenario): DiagnoseInput {
       ) => {
         const n = Math.max(0, Math.min(5, ok(h, from, role, tr, epNode)));
         probes.push({
-          host: h,
-          server,
-          role,
-          transport: tr,
-          name,
-          type,
-          sent: 5,
-          answered: n,
-          ok: n,
-          internal: true,
-          rcodes: n ? { NOERROR: n } : {},
-          latencyMs: { p50: n ? 1 : null, max: n ? 2 : null },
-          errors: n < 5 ? { [s.error?.(h, from, role) ?? 'timeout']: 5 - n } : {},
-          endpointHost: epNode,
+          ...probeOf({ host: h, server, role, transport: tr, name, type, endpointHost: epNode }, n, {
+            [s.error?.(h, from, role) ?? 'timeout']: 5 - n,
+          }),
           from,
           ...(from === 'pod' ? { netns: pod!.ns, podIp: pod!.ip } : {}),
         });
