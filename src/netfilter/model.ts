@@ -128,7 +128,9 @@ export function chainOf(t: Table, name: string): Chain {
 
 /** Every table of `rulesets`, except the nft listing's copies of the tables iptables-nft-save read
  *  (iptables-nft keeps its tables as `table ip filter` etc.; iptables-save prints them faithfully,
- *  nft shows their xtables matches as opaque `xt` expressions). */
+ *  nft shows their xtables matches as opaque `xt` expressions). A node's nft reader already leaves
+ *  those copies out while it parses (collect/nftables.ts, to keep no per-node copy of them); this is
+ *  the rule for any listing handed here whole. */
 export function combine(...rulesets: (Ruleset | null | undefined)[]): Ruleset {
   const all = rulesets.flatMap((r) => r?.tables ?? []);
   const xtables = new Set(

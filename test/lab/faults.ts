@@ -194,6 +194,17 @@ const shadowFirst = (ns: string, backend: 'nft' | 'legacy') =>
 /** legacy tables exist in this namespace (reading them with iptables-legacy would create them) */
 const legacyRaw = (ns: string) => nsRead(ns, 'cat', '/proc/net/ip_tables_names').split('\n').includes('raw');
 
+/** The ipvs-* faults: no lab run sees them as a node in IPVS mode would (the lab has no IPVS); the
+ *  replay bundles made from them (test/fixtures/bundles/ipvs-*) are their test, lab.test.ts proves
+ *  the symptom. */
+const IPVS_REPLAYED = (hosts: 'applied' | null): FaultExpectation => ({
+  runs: [],
+  diagnoses: ['ipvs-stale-backend'],
+  hosts,
+  exit: 1,
+  absent: ['coredns-service-unrouted', 'udp-blocked', 'tcp-blocked'],
+});
+
 // an ACCEPT ahead of node-cache's NOTRACK rules: the rules check names it, and says which rules it hides
 const SHADOWED: FaultExpectation = {
   runs: [{ on: ['node2'] }],
@@ -260,6 +271,19 @@ const rejectSvc = (d: Desc, chain: 'OUTPUT' | 'FORWARD', p: string) => [
   '-j',
   'REJECT',
 ];
+
+/** `rule` (chain first, as iptables -A takes it) inserted at the top of its chain in `table`. */
+const iptFirst = (ns: string, table: string, rule: string[]) =>
+  ipt(ns, '-t', table, '-I', rule[0]!, '1', ...rule.slice(1));
+
+/** The node's jumps to kube-proxy's service chain, removed and put back (idempotent). */
+function dropSvcJumps(d: Desc, n: LabNode): void {
+  for (const c of ['PREROUTING', 'OUTPUT'] as const) iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, c));
+}
+function restoreSvcJumps(d: Desc, n: LabNode): void {
+  for (const c of ['PREROUTING', 'OUTPUT'] as const)
+    if (!ipt(n.ns, '-t', 'nat', '-C', ...svcJump(d, c))) ipt(n.ns, '-t', 'nat', '-A', ...svcJump(d, c));
+}
 
 /** the host firewall's rule that drops the overlay's VXLAN packets arriving on the underlay */
 const vxlanDrop = (d: Desc) => [
@@ -770,75 +794,39 @@ const TABLE = {
   },
   'ipvs-stale': {
     scope: 'node',
-    expect: {
-      // the lab has no IPVS, so no run here sees this fault as a node in IPVS mode would: the replay
-      // bundles made from it (test/fixtures/bundles/ipvs-*) are its test; lab.test.ts proves the symptom
-      runs: [],
-      diagnoses: ['ipvs-stale-backend'],
-      hosts: 'applied',
-      exit: 1,
-      absent: ['coredns-service-unrouted', 'udp-blocked', 'tcp-blocked'],
-    },
+    expect: IPVS_REPLAYED('applied'),
     about:
       "IPVS keeps a gone CoreDNS pod as a real server of the service (no IPVS here: a third of the node's service traffic, as round robin over three real servers sends it, is DNATed to an address no pod holds, ahead of kube-proxy's iptables-mode rules)",
-    apply: (d, n) =>
-      ['udp', 'tcp'].forEach((p) =>
-        ipt(n.ns, '-t', 'nat', '-I', ...staleRule(d, p).slice(0, 1), '1', ...staleRule(d, p).slice(1)),
-      ),
+    apply: (d, n) => ['udp', 'tcp'].forEach((p) => iptFirst(n.ns, 'nat', staleRule(d, p))),
     lift: (d, n) => ['udp', 'tcp'].forEach((p) => iptDeleteAll(n.ns, 'iptables', 'nat', staleRule(d, p))),
     ready: (d, n) => ipt(n.ns, '-t', 'nat', '-C', ...staleRule(d, 'udp')),
   },
   'ipvs-no-real-server': {
     scope: 'cluster',
-    expect: {
-      // the lab has no IPVS, so no run here sees this fault as a node in IPVS mode would: the replay
-      // bundles made from it (test/fixtures/bundles/ipvs-*) are its test; lab.test.ts proves the symptom
-      runs: [],
-      diagnoses: ['ipvs-stale-backend'],
-      hosts: null,
-      exit: 1,
-      absent: ['coredns-service-unrouted', 'udp-blocked', 'tcp-blocked'],
-    },
+    expect: IPVS_REPLAYED(null),
     about:
       'the CoreDNS service has no real server ("IPVS: rr: UDP …:53 - no destination available"; no IPVS here: every node rejects its service traffic with port unreachable instead of DNATing it)',
     apply: (d) =>
       d.nodes.forEach((n) => {
-        iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'PREROUTING'));
-        iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'OUTPUT'));
+        dropSvcJumps(d, n);
         for (const c of ['OUTPUT', 'FORWARD'] as const)
-          for (const p of ['udp', 'tcp'])
-            ipt(n.ns, '-I', ...rejectSvc(d, c, p).slice(0, 1), '1', ...rejectSvc(d, c, p).slice(1));
+          for (const p of ['udp', 'tcp']) iptFirst(n.ns, 'filter', rejectSvc(d, c, p));
       }),
     lift: (d) =>
       d.nodes.forEach((n) => {
         for (const c of ['OUTPUT', 'FORWARD'] as const)
           for (const p of ['udp', 'tcp']) iptDeleteAll(n.ns, 'iptables', 'filter', rejectSvc(d, c, p));
-        for (const c of ['PREROUTING', 'OUTPUT'] as const)
-          if (!ipt(n.ns, '-t', 'nat', '-C', ...svcJump(d, c))) ipt(n.ns, '-t', 'nat', '-A', ...svcJump(d, c));
+        restoreSvcJumps(d, n);
       }),
     ready: (d) => d.nodes.every((n) => ipt(n.ns, '-C', ...rejectSvc(d, 'OUTPUT', 'udp'))),
   },
   'ipvs-no-address': {
     scope: 'node',
-    expect: {
-      // the lab has no IPVS, so no run here sees this fault as a node in IPVS mode would: the replay
-      // bundles made from it (test/fixtures/bundles/ipvs-*) are its test; lab.test.ts proves the symptom
-      runs: [],
-      diagnoses: ['ipvs-stale-backend'],
-      hosts: 'applied',
-      exit: 1,
-      absent: ['coredns-service-unrouted', 'udp-blocked', 'tcp-blocked'],
-    },
+    expect: IPVS_REPLAYED('applied'),
     about:
       "kube-ipvs0 does not hold the CoreDNS service address, so IPVS never sees the node's traffic to it (no IPVS here: the node's jumps to kube-proxy's service chain are removed; the traffic leaves unanswered)",
-    apply: (d, n) => {
-      iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'PREROUTING'));
-      iptDeleteAll(n.ns, 'iptables', 'nat', svcJump(d, 'OUTPUT'));
-    },
-    lift: (d, n) => {
-      for (const c of ['PREROUTING', 'OUTPUT'] as const)
-        if (!ipt(n.ns, '-t', 'nat', '-C', ...svcJump(d, c))) ipt(n.ns, '-t', 'nat', '-A', ...svcJump(d, c));
-    },
+    apply: (d, n) => dropSvcJumps(d, n),
+    lift: (d, n) => restoreSvcJumps(d, n),
     ready: (d, n) => !ipt(n.ns, '-t', 'nat', '-C', ...svcJump(d, 'OUTPUT')),
   },
 } satisfies Record<string, FaultDef>;

@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import { killPidFile, nsSh, nsx, pidAlive, sh } from './sys.js';
-import { NLD_IP, addressPlan, type LabNode } from './topology.js';
+import { killPidFile, nsSh, nsx, pidAlive } from './sys.js';
+import { NLD_IP, addressPlan, onUnderlay, type LabNode } from './topology.js';
 import { unboundServer } from './unbound.js';
 
 /** the host search domain every lab node's resolv.conf lists (RFC 2606's reserved .example) */
@@ -60,13 +60,7 @@ function writeUpstreamConf(k: number, dir: string, external: string, wildcard: b
 export function buildUpstream(k: number, record: (kind: 'ns' | 'link', name: string) => void): void {
   const { bridge } = addressPlan(k);
   const ns = upstreamNs(k);
-  record('ns', ns);
-  sh('ip', ['netns', 'add', ns]);
-  const host = `ksv${k}vu`;
-  record('link', host);
-  sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-  sh('ip', ['link', 'set', host, 'master', bridge, 'up']);
-  sh('ethtool', ['-K', host, 'tx', 'off', 'rx', 'off']);
+  onUnderlay(ns, `ksv${k}vu`, bridge, record);
   nsSh(
     ns,
     [

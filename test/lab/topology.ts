@@ -223,13 +223,7 @@ export function buildNode(
   const { ns, address, index: i } = node;
   const { tag, bridge, gateway, serviceCidr } = addressPlan(k);
   const ov = OVERLAYS[plugin];
-  record('ns', ns);
-  sh('ip', ['netns', 'add', ns]);
-  const host = `${tag}v${i + 1}`;
-  record('link', host);
-  sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-  sh('ip', ['link', 'set', host, 'master', bridge, 'up']);
-  sh('ethtool', ['-K', host, 'tx', 'off', 'rx', 'off']);
+  onUnderlay(ns, `${tag}v${i + 1}`, bridge, record);
   nsSh(
     ns,
     [
@@ -291,6 +285,23 @@ export function buildPod(
   record(ep.podNs);
   sh('ip', ['netns', 'add', ep.podNs]);
   OVERLAYS[plugin].attachPod(k, node, ep);
+}
+
+/** A new namespace `ns` on the underlay bridge: its eth0 a veth whose root side `host` is a port of
+ *  `bridge`, checksum offload off on that side (veth would skip checksums otherwise). `record` is
+ *  told of the namespace and the link first. */
+export function onUnderlay(
+  ns: string,
+  host: string,
+  bridge: string,
+  record: (kind: 'ns' | 'link', name: string) => void,
+): void {
+  record('ns', ns);
+  sh('ip', ['netns', 'add', ns]);
+  record('link', host);
+  sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  sh('ip', ['link', 'set', host, 'master', bridge, 'up']);
+  sh('ethtool', ['-K', host, 'tx', 'off', 'rx', 'off']);
 }
 
 /** The bastion: on the underlay bridge (198.18.k.5) and, alone, reachable from the root namespace. */

@@ -127,16 +127,14 @@ function roundTrip(podSection: string, node: string[] = []): { stdout: string; p
   return { stdout, prog };
 }
 
-test("a pod section decodes into probes from the pod, with its namespace and address; its counters go with the node's", (t) => {
-  const prog0 = probeScript(basePaths(CLUSTER, { externalName: null }), opts());
-  const pod = linesOf(prog0.script)
-    .filter((l) => l.startsWith('P '))
-    .map((l) => l.slice(2));
-  const csum = SNMP.replace(/^(Udp: \d+ \d+ \d+ \d+ \d+ \d+ )(\d+)/m, (_m, a: string) => `${a}7`);
-  const section = [
+/** The pod side's section of a round trip: node2's CoreDNS pod entered (and how, when given), its
+ *  counters before and after (`after`: SNMP unless given), and answers to its probe lines. */
+function podSection(pod: string[], o: { how?: string; after?: string } = {}): string {
+  return [
     POD_MARK.section,
     'ns cni-0c4ca1b2-0000-4000-8000-000000000002 4242 10.233.65.1 cali2222222222b',
     'exit 0',
+    ...(o.how ? [`how ${o.how}`] : []),
     POD_MARK.before,
     '@@snmp',
     SNMP,
@@ -146,10 +144,18 @@ test("a pod section decodes into probes from the pod, with its namespace and add
     'DONE',
     POD_MARK.after,
     '@@snmp',
-    csum,
+    o.after ?? SNMP,
     '@@rc 0',
   ].join('\n');
-  const { stdout, prog } = roundTrip(section);
+}
+
+test("a pod section decodes into probes from the pod, with its namespace and address; its counters go with the node's", (t) => {
+  const prog0 = probeScript(basePaths(CLUSTER, { externalName: null }), opts());
+  const pod = linesOf(prog0.script)
+    .filter((l) => l.startsWith('P '))
+    .map((l) => l.slice(2));
+  const csum = SNMP.replace(/^(Udp: \d+ \d+ \d+ \d+ \d+ \d+ )(\d+)/m, (_m, a: string) => `${a}7`);
+  const { stdout, prog } = roundTrip(podSection(pod, { after: csum }));
   const out = parseRoundTrip(TARGET, { code: 0, stdout, stderr: '' }, [], { cluster: CLUSTER }, prog);
   t.false(out instanceof Error);
   if (out instanceof Error) return;
@@ -184,24 +190,7 @@ test("how the pod's namespace was entered is kept: setns in the program's own pr
     .filter((l) => l.startsWith('P '))
     .map((l) => l.slice(2));
   for (const how of ['setns', 'nsenter (setns: Operation not permitted)']) {
-    const section = [
-      POD_MARK.section,
-      'ns cni-0c4ca1b2-0000-4000-8000-000000000002 4242 10.233.65.1 cali2222222222b',
-      'exit 0',
-      `how ${how}`,
-      POD_MARK.before,
-      '@@snmp',
-      SNMP,
-      '@@rc 0',
-      POD_MARK.probes,
-      ...answers(pod),
-      'DONE',
-      POD_MARK.after,
-      '@@snmp',
-      SNMP,
-      '@@rc 0',
-    ].join('\n');
-    const { stdout, prog } = roundTrip(section);
+    const { stdout, prog } = roundTrip(podSection(pod, { how }));
     const out = parseRoundTrip(TARGET, { code: 0, stdout, stderr: '' }, [], { cluster: CLUSTER }, prog);
     if (out instanceof Error) return t.fail(out.message);
     t.is(out.facts.podProbe?.netns?.entered, how);
