@@ -111,8 +111,14 @@ export async function renderInChromium<T>(
       toBrowser.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0');
     });
   const event = (method: string) => new Promise<void>((resolve) => waiters.push({ method, resolve }));
+  // an exit before the result is in is a failure; once `Browser.close` is sent it is the answer (the
+  // browser may end before its reply to that command reaches the pipe)
+  let closing = false;
+  const exit = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const exited = new Promise<never>((_, reject) =>
-    child.on('exit', (code) => reject(new Error(`chromium exited ${code}: ${stderr.slice(-2000)}`))),
+    child.on('exit', (code) => {
+      if (!closing) reject(new Error(`chromium exited ${code}: ${stderr.slice(-2000)}`));
+    }),
   );
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -137,7 +143,8 @@ export async function renderInChromium<T>(
     };
     if (r.exceptionDetails) throw new Error(`evaluating in the page: ${r.exceptionDetails.text}`);
     const shot = (await send('Page.captureScreenshot', { format: 'png' }, sessionId)) as { data: string };
-    await send('Browser.close').catch(() => undefined);
+    closing = true;
+    await Promise.race([send('Browser.close').catch(() => undefined), exit]);
     return { ...out, png: Buffer.from(shot.data, 'base64'), value: r.result.value };
   };
   try {

@@ -93,7 +93,8 @@ async function main(): Promise<number> {
         const f = name as Fault;
         const targets = faultTargets(f, all, pick);
         for (const n of targets) ops.apply(f, n);
-        const missed = targets.filter((n) => !ops.ready(f, n));
+        const missed = [];
+        for (const n of targets) if (!(await ops.held(f, n))) missed.push(n);
         console.error(
           `fault ${f} on ${targets.map((n) => n.name).join(',')}${missed.length ? ` — did not take hold on ${missed.map((n) => n.name).join(',')}` : ''}`,
         );

@@ -840,11 +840,22 @@ export function faultOps(d: Desc): {
   apply: (f: Fault, node: LabNode) => void;
   lift: (f: Fault, node: LabNode) => void;
   ready: (f: Fault, node: LabNode) => boolean;
+  /** wait (up to `ms`) until the fault reads back as holding: a daemon forks, a watcher polls */
+  held: (f: Fault, node: LabNode, ms?: number) => Promise<boolean>;
 } {
+  const ready = (f: Fault, node: LabNode) => TABLE[f].ready(d, node);
   return {
     apply: (f, node) => TABLE[f].apply(d, node),
     lift: (f, node) => TABLE[f].lift(d, node),
-    ready: (f, node) => TABLE[f].ready(d, node),
+    ready,
+    held: async (f, node, ms = 5000) => {
+      const until = Date.now() + ms;
+      while (!ready(f, node)) {
+        if (Date.now() > until) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return true;
+    },
   };
 }
 

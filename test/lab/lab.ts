@@ -273,11 +273,7 @@ function build(
         set.add(f);
         active.set(node.name, set);
         // the fault holds before anyone looks: its mechanism read back from the kernel
-        const until = Date.now() + 5000;
-        while (!ops.ready(f, node)) {
-          if (Date.now() > until) throw new Error(`lab: fault ${f} did not take hold on ${node.name}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        if (!(await ops.held(f, node))) throw new Error(`lab: fault ${f} did not take hold on ${node.name}`);
       }
     },
     async clear(f, o) {

@@ -72,10 +72,14 @@ export function buildUpstream(k: number, record: (kind: 'ns' | 'link', name: str
   );
 }
 
+/** Start (or restart) the upstream and return once its daemon is up: unbound's parent exits as it
+ *  forks, before the daemon writes its pid file. */
 export function startUpstream(k: number, dir: string, external: string, wildcard = false): void {
   killPidFile(upstreamPid(dir));
   writeUpstreamConf(k, dir, external, wildcard);
   nsx(upstreamNs(k), 'unbound', '-c', upstreamConf(dir));
+  const until = Date.now() + 5000;
+  while (Date.now() < until && !pidAlive(upstreamPid(dir))) spawnSync('sleep', ['0.02']);
 }
 
 export const stopUpstream = (dir: string) => killPidFile(upstreamPid(dir));
