@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import { killPidFile, nsSh, nsx, pidAlive } from './sys.js';
+import { killPidFile, nsDaemon, nsSh, pidAlive } from './sys.js';
 import { NLD_IP, addressPlan, onUnderlay, type LabNode } from './topology.js';
 import { unboundServer } from './unbound.js';
 
@@ -72,14 +72,11 @@ export function buildUpstream(k: number, record: (kind: 'ns' | 'link', name: str
   );
 }
 
-/** Start (or restart) the upstream and return once its daemon is up: unbound's parent exits as it
- *  forks, before the daemon writes its pid file. */
+/** Start (or restart) the upstream; returns once its daemon is up. */
 export function startUpstream(k: number, dir: string, external: string, wildcard = false): void {
   killPidFile(upstreamPid(dir));
   writeUpstreamConf(k, dir, external, wildcard);
-  nsx(upstreamNs(k), 'unbound', '-c', upstreamConf(dir));
-  const until = Date.now() + 5000;
-  while (Date.now() < until && !pidAlive(upstreamPid(dir))) spawnSync('sleep', ['0.02']);
+  nsDaemon(upstreamNs(k), upstreamPid(dir), 'unbound', '-c', upstreamConf(dir));
 }
 
 export const stopUpstream = (dir: string) => killPidFile(upstreamPid(dir));

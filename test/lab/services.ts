@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killPidFile, nsSh, nsx, pidAlive, quiet, sh } from './sys.js';
+import { killPidFile, nsDaemon, nsSh, nsx, pidAlive, quiet, sh } from './sys.js';
 import { NLD_IP, type LabEndpoint, type LabNode } from './topology.js';
 import { etcOverlayScript, kubeletNameservers, natOutgoingRules, nodeEtcPath } from './resolver.js';
 import { unboundServer } from './unbound.js';
@@ -74,7 +74,7 @@ const nodeCachePid = (dir: string, n: LabNode) => join(dir, `unbound-${n.name}.p
 export function startNodeCache(dir: string, n: LabNode, corednsIp?: string, queryLog: string | null = null): void {
   const conf = join(dir, `unbound-${n.name}.conf`);
   if (corednsIp) writeFileSync(conf, unboundConf(dir, n.name, corednsIp, kubeletNameservers(dir, n.ns), queryLog));
-  nsx(n.ns, 'unbound', '-c', conf);
+  nsDaemon(n.ns, nodeCachePid(dir, n), 'unbound', '-c', conf);
 }
 
 export const nodeCacheUp = (dir: string, n: LabNode) => pidAlive(nodeCachePid(dir, n));
@@ -264,7 +264,7 @@ export function startCoredns(ep: LabEndpoint, dir: string, a: ClusterAddrs): voi
       '',
     ].join('\n'),
   );
-  sh('ip', ['netns', 'exec', ep.podNs, 'unbound', '-c', conf]);
+  nsDaemon(ep.podNs, corednsPid(dir, ep), 'unbound', '-c', conf);
 }
 
 // ---- OpenSSH and users --------------------------------------------------------------------------

@@ -15,6 +15,13 @@ export function sh(cmd: string, args: string[], input?: string): string {
 }
 /** a command inside a namespace (throws on failure) */
 export const nsx = (ns: string, cmd: string, ...args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
+/** Start a daemon in a namespace and return once its pid file names a live process (up to 5 s): a
+ *  forking daemon's parent exits before the child writes that file. */
+export function nsDaemon(ns: string, pidFile: string, cmd: string, ...args: string[]): void {
+  nsx(ns, cmd, ...args);
+  const until = Date.now() + 5000;
+  while (Date.now() < until && !pidAlive(pidFile)) spawnSync('sleep', ['0.02']);
+}
 /** a shell script inside a namespace (throws on failure) */
 export const nsSh = (ns: string, script: string) => sh('ip', ['netns', 'exec', ns, 'sh', '-c', script]);
 /** a command whose failure is expected or harmless; its status tells */
