@@ -151,11 +151,11 @@ const kubectl = (l: Lab, node: string, args: string[]) =>
     { encoding: 'utf8' },
   );
 
-/** Every path (node -> server) answers over UDP and TCP. */
-function healthy(t: ExecutionContext, l: Lab): void {
+/** Every path (node -> server) answers over UDP and TCP; `after` names what was just lifted. */
+function healthy(t: ExecutionContext, l: Lab, after = ''): void {
   for (const n of l.nodes)
     for (const s of [l.nodelocaldnsIp, l.corednsIp, ...l.endpoints.map((e) => e.ip)])
-      t.is(both(l, n.name, s), 'NOERROR/NOERROR', `${n.name} -> ${s}`);
+      t.is(both(l, n.name, s), 'NOERROR/NOERROR', `${after ? `after ${after}: ` : ''}${n.name} -> ${s}`);
 }
 
 test.serial(
@@ -514,7 +514,7 @@ test.serial(
       t.is(off.status, 0, `${f}: ${off.stderr}`);
       for (const n of targets) t.false(ops.ready(f, n), `${f} lifted on ${n.name}`);
       await l.clear(); // the lab's own readiness wait, and its defaults
-      healthy(t, l);
+      healthy(t, l, f);
     }
     t.is(cli('fault', l.prefix, 'no-such-fault').status, 2);
   },
