@@ -106,6 +106,7 @@ async function main(): Promise<number> {
           ops.lift(f, n);
           lifted.add(n.name);
         }
+      ops.recover();
       console.error(`clear ${name ?? 'all'} on ${[...lifted].join(',')}`);
       return 0;
     }

@@ -125,7 +125,6 @@ const txOn = (ns: string, dev: string) => /^tx-checksumming: on/m.test(ethtoolK(
  *  turned it off) */
 export const offloadDefault = (d: Desc, n: LabNode) =>
   quiet('ip', ['netns', 'exec', n.ns, 'ethtool', '-K', overlayOf(d).device, 'tx', 'on', 'rx', 'on']);
-const restartNodeCaches = (d: Desc) => d.nodes.forEach((n) => restartNodeCache(d.dir, n));
 const podsOn = (d: Desc, n: LabNode) => d.endpoints.filter((e) => e.node === n.name);
 
 /** Broken TX checksum offload on the overlay device, the way it shows on the wire: every `proto`
@@ -168,7 +167,6 @@ function checksumFault(
       killPidFile(watcher);
       quiet('ip', ['netns', 'exec', node.ns, '/usr/sbin/nft', 'delete', 'table', 'inet', table]);
       offloadDefault(d, node);
-      if (restartCache) restartNodeCache(d.dir, node);
     },
     ready: (d, node) =>
       nsOk(node.ns, '/usr/sbin/nft', 'list', 'table', 'inet', table) && txOn(node.ns, overlayOf(d).device),
@@ -374,7 +372,6 @@ const TABLE = {
     apply: (d) => d.endpoints.forEach((e) => killNs(e.podNs)),
     lift: (d) => {
       for (const e of d.endpoints) if (!pidAlive(corednsPid(d.dir, e))) startCoredns(e, d.dir, d);
-      restartNodeCaches(d);
     },
     ready: (d) => d.endpoints.every((e) => !nsPids(e.podNs).length),
   },
@@ -391,7 +388,6 @@ const TABLE = {
     apply: (d) => killNs(d.endpoints[0]!.podNs),
     lift: (d) => {
       if (!pidAlive(corednsPid(d.dir, d.endpoints[0]!))) startCoredns(d.endpoints[0]!, d.dir, d);
-      restartNodeCaches(d);
     },
     ready: (d) => !nsPids(d.endpoints[0]!.podNs).length,
   },
@@ -764,7 +760,6 @@ const TABLE = {
     apply: (d) => stopUpstream(d.dir),
     lift: (d) => {
       if (!upstreamUp(d.dir)) startUpstream(d.k, d.dir, EXTERNAL);
-      d.nodes.forEach((n) => restartNodeCache(d.dir, n));
     },
     ready: (d) => !upstreamUp(d.dir),
   },
@@ -839,6 +834,11 @@ export const FAULT_DEFS: Readonly<Record<Fault, FaultDef>> = TABLE;
 export function faultOps(d: Desc): {
   apply: (f: Fault, node: LabNode) => void;
   lift: (f: Fault, node: LabNode) => void;
+  /** after lifting: every running node-cache started again. node-cache's forward plugin
+   *  health-checks its upstream every 0.5 s and uses it again at once; the unbound standing in for it
+   *  backs off an upstream that failed (a CoreDNS pod dead or cut off, the upstream resolver down) for
+   *  longer than the lab waits, on a loaded machine past 10 s */
+  recover: () => void;
   ready: (f: Fault, node: LabNode) => boolean;
   /** wait (up to `ms`) until the fault reads back as holding: a daemon forks, a watcher polls */
   held: (f: Fault, node: LabNode, ms?: number) => Promise<boolean>;
@@ -847,6 +847,7 @@ export function faultOps(d: Desc): {
   return {
     apply: (f, node) => TABLE[f].apply(d, node),
     lift: (f, node) => TABLE[f].lift(d, node),
+    recover: () => d.nodes.forEach((n) => restartNodeCache(d.dir, n)),
     ready,
     held: async (f, node, ms = 5000) => {
       const until = Date.now() + ms;

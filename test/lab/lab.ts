@@ -277,6 +277,7 @@ function build(
       }
     },
     async clear(f, o) {
+      let lifted = false;
       for (const node of o?.nodes ? pick(o) : nodes) {
         const set = active.get(node.name);
         if (!set) continue;
@@ -284,8 +285,10 @@ function build(
           if (f && x !== f) continue;
           ops.lift(x, node);
           set.delete(x);
+          lifted = true;
         }
       }
+      if (lifted) ops.recover();
       // the fix under test may have turned offload off: every clear restores the lab's defaults
       if (!f) for (const node of o?.nodes ? pick(o) : nodes) offloadDefault(desc, node);
       await waitReady(nodes);
