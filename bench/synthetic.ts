@@ -13,7 +13,7 @@
 // so no two nodes claim one address. The CoreDNS endpoints stay the recorded ones: every copy probes
 // the same pods, as every node of a real cluster does. Prints one JSON line on stdout: the counters
 // the bench reads (peak sessions open at once, report sizes, exit code).
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBundle, replayTarget, type Bundle, type RecordedExec, type RecordedTarget } from '../src/record/bundle.js';
@@ -21,7 +21,7 @@ import { Validator, type RunOptions } from '../src/run/validator.js';
 import { selectChecks } from '../src/checks/registry.js';
 import { Progress, type ProgressMode } from '../src/report/progress.js';
 import { renderHuman } from '../src/report/human.js';
-import { writeJson } from '../src/report/json.js';
+import { writeJsonFile } from '../src/report/json.js';
 import { renderJunit } from '../src/report/junit.js';
 import { compareReports } from '../src/compare/index.js';
 import { TransportError } from '../src/errors.js';
@@ -223,9 +223,7 @@ async function main(): Promise<void> {
       };
     })();
     // as the CLI writes --report: in pieces, never one string
-    const fd = openSync(join(work, 'report.json'), 'w');
-    writeJson(report, (text) => writeSync(fd, text));
-    closeSync(fd);
+    writeJsonFile(report, join(work, 'report.json'));
     const jsonBytes = statSync(join(work, 'report.json')).size;
     const jsonS = lap();
     const human = only.includes('human')

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // yargs commands and options -> run -> exit code. Nothing else lives here.
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
@@ -174,7 +174,7 @@ async function output(
   strict: boolean,
 ): Promise<number> {
   const { renderHuman } = await import('./report/human.js');
-  const { jsonChunks, writeJson } = await import('./report/json.js');
+  const { jsonChunks, writeJsonFile } = await import('./report/json.js');
   const { renderJunit } = await import('./report/junit.js');
   if (argv.html) {
     const { renderHtml } = await import('./report/html.js');
@@ -186,12 +186,7 @@ async function output(
   }
   if (argv.report) {
     try {
-      const fd = openSync(String(argv.report), 'w');
-      try {
-        writeJson(report, (text) => writeSync(fd, text));
-      } finally {
-        closeSync(fd);
-      }
+      writeJsonFile(report, String(argv.report));
     } catch (err) {
       process.stderr.write(`${PROG}: could not write --report ${String(argv.report)}: ${firstLine(err)}\n`);
     }

@@ -1,3 +1,4 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Report } from '../types.js';
 
 /** The JSON report (schemaVersion 1), as one document. */
@@ -71,4 +72,14 @@ const kept = (v: unknown) => v !== undefined && typeof v !== 'function' && typeo
 /** Writes the JSON report through `write`, piece by piece (see jsonChunks). */
 export function writeJson(report: Report, write: (text: string) => void): void {
   for (const chunk of jsonChunks(report)) write(chunk);
+}
+
+/** Writes the JSON report to the file at `path`, piece by piece; throws what the file system says. */
+export function writeJsonFile(report: Report, path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeJson(report, (text) => writeSync(fd, text));
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useLab, type Lab } from '../lab/lab.js';
-import { both, digFrom, nftTable, snmp, until, withFault } from '../lab/probe.js';
+import { both, digFrom, nftTable, snmp, withFault } from '../lab/probe.js';
+import { until } from '../lab/sys.js';
 
 const lab = useLab(test, { nodes: 3, plugin: 'flannel' });
 

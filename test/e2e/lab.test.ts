@@ -7,7 +7,8 @@ import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { FAULTS, FAULT_DEFS, faultOps, faultTargets, listSaved, useLab, type Lab } from '../lab/lab.js';
-import { both, conntrack, digFrom, digStatus, nftTable, ruleCounter, snmp, until, withFault } from '../lab/probe.js';
+import { both, conntrack, digFrom, digStatus, nftTable, ruleCounter, snmp, withFault } from '../lab/probe.js';
+import { until } from '../lab/sys.js';
 import { ROOT, failing, tempKnownHosts, validateJson } from './helpers.js';
 import { gonePodIp } from '../lab/faults.js';
 

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, nsx, pidAlive, quiet, sh, waitPidFile } from './sys.js';
+import { killNs, killPidFile, nsOk, nsPids, nsRead, nsSh, pidAlive, quiet, sh, until, waitPidFile } from './sys.js';
 import {
   corednsPid,
   deleteNodeCacheRules,
@@ -451,7 +451,7 @@ const TABLE = {
     },
     about:
       "a host firewall drops the overlay's VXLAN packets arriving on the node's underlay (udp/4789 Calico, udp/8472 flannel): every path through its overlay fails, same-node paths work",
-    apply: (d, n) => nsx(n.ns, 'iptables', '-w', '-I', 'INPUT', '1', ...vxlanDrop(d).slice(1)),
+    apply: (d, n) => iptFirst(n.ns, 'filter', vxlanDrop(d)),
     lift: (d, n) => iptDeleteAll(n.ns, 'iptables', 'filter', vxlanDrop(d)),
     ready: (d, n) => ipt(n.ns, '-C', ...vxlanDrop(d)),
   },
@@ -849,14 +849,7 @@ export function faultOps(d: Desc): {
     lift: (f, node) => TABLE[f].lift(d, node),
     recover: () => d.nodes.forEach((n) => restartNodeCache(d.dir, n)),
     ready,
-    held: async (f, node, ms = 5000) => {
-      const until = Date.now() + ms;
-      while (!ready(f, node)) {
-        if (Date.now() > until) return false;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return true;
-    },
+    held: (f, node, ms) => until(() => ready(f, node), ms),
   };
 }
 

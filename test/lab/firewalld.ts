@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nsOk, nsRead, pidAlive, procAlive, sh } from './sys.js';
+import { nsOk, nsRead, pidAlive, procAlive, sh, waitSync } from './sys.js';
 import type { Desc, LabNode } from './topology.js';
 
 const dirOf = (d: Desc, n: LabNode) => join(d.dir, `firewalld-${n.ns}`);
@@ -67,8 +67,7 @@ export function startFirewalld(d: Desc, n: LabNode, setup: string[][] = []): voi
   if (!p.pid) throw new Error('lab: firewalld did not start');
   writeFileSync(pidFile(d, n), String(p.pid));
   p.unref();
-  const until = Date.now() + 30_000;
-  while (Date.now() < until && !(procAlive(p.pid) && firewallCmd(d, n, '--state').ok)) spawnSync('sleep', ['0.2']);
+  waitSync(() => procAlive(p.pid!) && firewallCmd(d, n, '--state').ok, 30_000, 0.2);
   if (!firewallCmd(d, n, '--state').ok) throw new Error('lab: firewalld did not answer firewall-cmd --state in 30 s');
   for (const args of setup) {
     const r = firewallCmd(d, n, ...args);
@@ -90,8 +89,7 @@ export function stopFirewalld(d: Desc, n: LabNode): void {
     }
     if (pid > 1 && procAlive(pid)) {
       process.kill(pid, 'SIGTERM');
-      const until = Date.now() + 10_000;
-      while (Date.now() < until && procAlive(pid)) spawnSync('sleep', ['0.05']);
+      waitSync(() => !procAlive(pid), 10_000, 0.05);
       if (procAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   }

@@ -89,14 +89,3 @@ export function nftTable(ns: string, family: string, name: string): boolean {
       .status === 0
   );
 }
-
-/** Poll `cond` every 100 ms until it holds or `ms` pass; returns its last value. A wait for the lab's
- *  own machinery (a watcher's 0.2 s poll), not a measurement. */
-export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}

@@ -19,8 +19,7 @@ export const nsx = (ns: string, cmd: string, ...args: string[]) => sh('ip', ['ne
  *  forking daemon's parent exits before the child writes that file. */
 export function nsDaemon(ns: string, pidFile: string, cmd: string, ...args: string[]): void {
   nsx(ns, cmd, ...args);
-  const until = Date.now() + 5000;
-  while (Date.now() < until && !pidAlive(pidFile)) spawnSync('sleep', ['0.02']);
+  waitSync(() => pidAlive(pidFile), 5000);
 }
 /** a shell script inside a namespace (throws on failure) */
 export const nsSh = (ns: string, script: string) => sh('ip', ['netns', 'exec', ns, 'sh', '-c', script]);
@@ -80,10 +79,31 @@ export function procAlive(pid: number): boolean {
   }
 }
 
+/** Poll `cond` every `stepS` seconds, blocking, until it holds or `ms` pass; returns its last value.
+ *  For the lab's synchronous steps (a daemon forking, a process ending); `until` is the async one. */
+export function waitSync(cond: () => boolean, ms: number, stepS = 0.02): boolean {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    spawnSync('sleep', [String(stepS)]);
+  }
+  return true;
+}
+
+/** Poll `cond` every 100 ms until it holds or `ms` pass; returns its last value. A wait for the lab's
+ *  own machinery (a watcher's 0.2 s poll), not a measurement. */
+export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
 /** Wait (up to `ms`) for the process of a pid file to end on its own. */
 export function waitPidFile(file: string, ms: number): void {
-  const until = Date.now() + ms;
-  while (Date.now() < until && pidAlive(file)) spawnSync('sleep', ['0.02']);
+  waitSync(() => !pidAlive(file), ms);
 }
 
 export function killPidFile(file: string): void {
@@ -91,8 +111,7 @@ export function killPidFile(file: string): void {
     const pid = Number(readFileSync(file, 'utf8').trim());
     if (pid > 1) {
       process.kill(pid, 'SIGKILL');
-      const until = Date.now() + 3000;
-      while (Date.now() < until && procAlive(pid)) spawnSync('sleep', ['0.02']);
+      waitSync(() => !procAlive(pid), 3000);
     }
   } catch {
     /* not running */
